@@ -1,0 +1,233 @@
+//! The versioned catalog: every table definition with the seq from which it is visible.
+//!
+//! DDL is visible from the seq of its own commit if that commit also wrote rows, otherwise from
+//! the next seq to be assigned; either way that is `latest seq + 1` when the DDL is recorded.
+//! Several DDL statements between two data commits share one visible-from seq, and the last one
+//! wins: no read can observe the states in between. A drop is a record too, so a dropped table
+//! stays readable as of any seq before the drop.
+//!
+//! Records are stored as framed JSON (DDL is rare and small; rows use a binary layout).
+
+use crate::ids::{Seq, TableId};
+use crate::row::ColumnType;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A column of a table definition. Its position in [`TableDef::columns`] is its storage slot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub name: String,
+    pub ty: ColumnType,
+    pub nullable: bool,
+    /// Dropped columns keep their slot so older row events still decode; they are not shown.
+    #[serde(default)]
+    pub dropped: bool,
+}
+
+/// One version of a table's definition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableDef {
+    pub id: TableId,
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    /// Slots of the primary-key columns, in key order.
+    pub primary_key: Vec<usize>,
+}
+
+impl TableDef {
+    /// The slots of the columns a reader sees, in order.
+    pub fn visible_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.dropped)
+            .map(|(slot, _)| slot)
+    }
+
+    /// The slot of the visible column called `name`.
+    pub fn slot_of(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| !c.dropped && c.name == name)
+    }
+
+    /// The name of the primary-key constraint, as PostgreSQL would name it.
+    pub fn primary_key_name(&self) -> String {
+        format!("{}_pkey", self.name)
+    }
+}
+
+/// What a catalog record says about a table from its visible-from seq on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CatalogRecord {
+    Table(TableDef),
+    Dropped,
+}
+
+/// Which catalog state a lookup sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatalogPoint {
+    /// Everything recorded so far, including DDL that becomes visible at the next seq.
+    Latest,
+    /// The state right after commit `Seq`.
+    At(Seq),
+}
+
+/// Every table's history of definitions, in memory.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    /// Per table, `(visible from, definition or None once dropped)` in ascending seq order.
+    tables: BTreeMap<TableId, Vec<(Seq, Option<Arc<TableDef>>)>>,
+}
+
+impl Catalog {
+    /// Records a definition (or a drop) visible from `visible_from`, replacing one recorded for
+    /// the same seq.
+    pub fn apply(&mut self, table: TableId, visible_from: Seq, record: CatalogRecord) {
+        let def = match record {
+            CatalogRecord::Table(def) => Some(Arc::new(def)),
+            CatalogRecord::Dropped => None,
+        };
+        let history = self.tables.entry(table).or_default();
+        match history.binary_search_by_key(&visible_from, |(seq, _)| *seq) {
+            Ok(i) => history[i].1 = def,
+            Err(i) => history.insert(i, (visible_from, def)),
+        }
+    }
+
+    /// The definition of `table` at `point`, if it existed then.
+    fn def_at(history: &[(Seq, Option<Arc<TableDef>>)], point: CatalogPoint) -> Option<&Arc<TableDef>> {
+        let entry = match point {
+            CatalogPoint::Latest => history.last(),
+            CatalogPoint::At(seq) => history.iter().rev().find(|(from, _)| *from <= seq),
+        };
+        entry.and_then(|(_, def)| def.as_ref())
+    }
+
+    /// The table called `name` at `point`.
+    ///
+    /// As of a seq before the table was created, a table created later reads as its first
+    /// definition (and, having no rows that old, as empty): the past of a table is empty, not an
+    /// error. A table dropped before `point` is not found.
+    pub fn resolve(&self, name: &str, point: CatalogPoint) -> Option<Arc<TableDef>> {
+        let existing = self
+            .tables
+            .values()
+            .filter_map(|history| Self::def_at(history, point))
+            .find(|def| def.name == name);
+        if let Some(def) = existing {
+            return Some(def.clone());
+        }
+        let CatalogPoint::At(seq) = point else { return None };
+        self.tables
+            .values()
+            .filter_map(|history| history.first())
+            .filter(|(from, def)| *from > seq && def.as_ref().is_some_and(|d| d.name == name))
+            .min_by_key(|(from, _)| *from)
+            .and_then(|(_, def)| def.clone())
+    }
+
+    /// The names of the tables that exist at `point`, sorted.
+    pub fn table_names(&self, point: CatalogPoint) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .tables
+            .values()
+            .filter_map(|history| Self::def_at(history, point))
+            .map(|def| def.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The largest table id ever used.
+    pub fn max_table_id(&self) -> Option<TableId> {
+        self.tables.keys().next_back().copied()
+    }
+
+    /// The latest definition of a table by id, if it has not been dropped.
+    pub fn latest_by_id(&self, table: TableId) -> Option<Arc<TableDef>> {
+        self.tables
+            .get(&table)
+            .and_then(|h| Self::def_at(h, CatalogPoint::Latest))
+            .cloned()
+    }
+
+    /// The most recent definition a table ever had (also for dropped tables).
+    pub fn last_definition(&self, table: TableId) -> Option<Arc<TableDef>> {
+        self.tables.get(&table)?.iter().rev().find_map(|(_, def)| def.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(id: u64, name: &str, columns: &[&str]) -> CatalogRecord {
+        CatalogRecord::Table(TableDef {
+            id: TableId(id),
+            name: name.into(),
+            columns: columns
+                .iter()
+                .map(|c| ColumnDef {
+                    name: (*c).into(),
+                    ty: ColumnType::Int32,
+                    nullable: true,
+                    dropped: false,
+                })
+                .collect(),
+            primary_key: vec![0],
+        })
+    }
+
+    fn width(catalog: &Catalog, name: &str, point: CatalogPoint) -> Option<usize> {
+        catalog.resolve(name, point).map(|d| d.columns.len())
+    }
+
+    #[test]
+    fn each_seq_sees_the_definition_visible_then() {
+        let mut c = Catalog::default();
+        c.apply(TableId(1), Seq(1), def(1, "t", &["a"]));
+        c.apply(TableId(1), Seq(4), def(1, "t", &["a", "b"]));
+        assert_eq!(width(&c, "t", CatalogPoint::At(Seq(3))), Some(1));
+        assert_eq!(width(&c, "t", CatalogPoint::At(Seq(4))), Some(2));
+        assert_eq!(width(&c, "t", CatalogPoint::Latest), Some(2));
+    }
+
+    #[test]
+    fn a_table_reads_as_its_first_definition_before_it_was_created() {
+        let mut c = Catalog::default();
+        c.apply(TableId(1), Seq(3), def(1, "t", &["a"]));
+        assert_eq!(width(&c, "t", CatalogPoint::At(Seq(0))), Some(1));
+        assert_eq!(width(&c, "nope", CatalogPoint::At(Seq(0))), None);
+    }
+
+    #[test]
+    fn a_dropped_table_is_gone_now_but_not_in_the_past() {
+        let mut c = Catalog::default();
+        c.apply(TableId(1), Seq(1), def(1, "t", &["a"]));
+        c.apply(TableId(1), Seq(5), CatalogRecord::Dropped);
+        assert_eq!(width(&c, "t", CatalogPoint::Latest), None);
+        assert_eq!(width(&c, "t", CatalogPoint::At(Seq(5))), None);
+        assert_eq!(width(&c, "t", CatalogPoint::At(Seq(4))), Some(1));
+        assert_eq!(c.table_names(CatalogPoint::At(Seq(4))), ["t"]);
+        assert!(c.table_names(CatalogPoint::Latest).is_empty());
+    }
+
+    #[test]
+    fn ddl_between_two_commits_keeps_only_the_last_state() {
+        let mut c = Catalog::default();
+        c.apply(TableId(1), Seq(2), def(1, "t", &["a"]));
+        c.apply(TableId(1), Seq(2), def(1, "t", &["a", "b", "c"]));
+        assert_eq!(width(&c, "t", CatalogPoint::At(Seq(2))), Some(3));
+    }
+
+    #[test]
+    fn a_reused_name_resolves_to_the_table_alive_at_each_point() {
+        let mut c = Catalog::default();
+        c.apply(TableId(1), Seq(1), def(1, "t", &["a"]));
+        c.apply(TableId(1), Seq(3), CatalogRecord::Dropped);
+        c.apply(TableId(2), Seq(3), def(2, "t", &["x", "y"]));
+        assert_eq!(c.resolve("t", CatalogPoint::At(Seq(2))).unwrap().id, TableId(1));
+        assert_eq!(c.resolve("t", CatalogPoint::At(Seq(3))).unwrap().id, TableId(2));
+        assert_eq!(c.resolve("t", CatalogPoint::Latest).unwrap().id, TableId(2));
+    }
+}

@@ -1,0 +1,160 @@
+//! Test harness: starts the real `driftdb-server` binary on a free port over a temporary data
+//! directory, and connects real clients to it.
+//!
+//! The binary is found through `DRIFTDB_SERVER_BIN`, or next to the test executable's `deps`
+//! directory (where `cargo build` puts it). The server binds port 0 and prints the address it
+//! got, so tests never guess ports and never sleep.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// Where the `driftdb-server` binary is.
+pub fn server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("DRIFTDB_SERVER_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let binary = profile_dir.join("driftdb-server");
+    assert!(
+        binary.exists(),
+        "{} does not exist: build it first (`cargo build --bin driftdb-server`) or set DRIFTDB_SERVER_BIN",
+        binary.display()
+    );
+    binary
+}
+
+/// A running `driftdb-server` process; killed when dropped.
+pub struct TestServer {
+    child: Option<Child>,
+    addr: SocketAddr,
+    data_dir: PathBuf,
+}
+
+impl TestServer {
+    /// Starts a server over `data_dir` on a free loopback port and waits until it listens.
+    pub fn start(data_dir: &Path) -> TestServer {
+        let mut child = Command::new(server_binary())
+            .arg("--data-path")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("driftdb-server starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("driftdb-server printed its address before exiting")
+                .expect("stdout is readable");
+            if let Some(addr) = line.strip_prefix("driftdb-server listening on ") {
+                break addr.parse().expect("the printed address parses");
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        TestServer {
+            child: Some(child),
+            addr,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Connects a tokio-postgres client as `user` to database `driftdb`.
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        self.connect_to("driftdb")
+            .await
+            .expect("connecting to driftdb succeeds")
+    }
+
+    /// Connects to the named database.
+    pub async fn connect_to(&self, database: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, connection) = tokio_postgres::Config::new()
+            .host(self.addr.ip().to_string())
+            .port(self.addr.port())
+            .user("tester")
+            .dbname(database)
+            .connect(tokio_postgres::NoTls)
+            .await?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    /// Kills the server outright (SIGKILL): nothing gets a chance to flush.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("the server can be killed");
+            child.wait().expect("the killed server is reaped");
+        }
+    }
+
+    /// Asks the server to stop (SIGTERM) and returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the server is running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM succeeded");
+        child.wait().expect("the server exits")
+    }
+
+    /// Kills this server and starts a new one over the same data directory.
+    pub fn restart(mut self) -> TestServer {
+        self.kill();
+        TestServer::start(&self.data_dir)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The rows of a simple query, every value as text (`None` for NULL).
+pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    rows_or_error(client, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Like [`rows`], but returns the error.
+pub async fn rows_or_error(
+    client: &tokio_postgres::Client,
+    sql: &str,
+) -> Result<Vec<Vec<Option<String>>>, tokio_postgres::Error> {
+    let messages = client.simple_query(sql).await?;
+    Ok(messages
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => {
+                Some((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect())
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+/// The SQLSTATE of a failed statement.
+pub async fn sqlstate_of(client: &tokio_postgres::Client, sql: &str) -> String {
+    match client.simple_query(sql).await {
+        Ok(_) => panic!("{sql} succeeded but was expected to fail"),
+        Err(e) => e
+            .code()
+            .map(|c| c.code().to_string())
+            .unwrap_or_else(|| panic!("{sql}: no SQLSTATE in {e}")),
+    }
+}

@@ -1,0 +1,99 @@
+//! The README's quick start works over the wire against the real server, and current data and
+//! history both survive a crash-restart.
+
+use driftdb_integration_tests::{TestServer, rows, sqlstate_of};
+
+fn text(values: &[&str]) -> Vec<Option<String>> {
+    values.iter().map(|v| Some(v.to_string())).collect()
+}
+
+#[tokio::test]
+async fn the_quick_start_shows_the_past_and_the_present_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE events (id INT PRIMARY KEY, data VARCHAR);
+             INSERT INTO events (id, data) VALUES (1, 'original');
+             UPDATE events SET data = 'modified' WHERE id = 1;",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&client, "SELECT * FROM events AS OF @seq:1").await,
+        [text(&["1", "original"])]
+    );
+    assert_eq!(rows(&client, "SELECT * FROM events").await, [text(&["1", "modified"])]);
+
+    drop(client);
+    let server = server.restart();
+    let client = server.connect().await;
+    assert_eq!(
+        rows(&client, "SELECT * FROM events AS OF @seq:1").await,
+        [text(&["1", "original"])]
+    );
+    assert_eq!(rows(&client, "SELECT * FROM events").await, [text(&["1", "modified"])]);
+    assert_eq!(rows(&client, "SELECT driftdb_current_seq()").await, [text(&["2"])]);
+    client
+        .batch_execute("INSERT INTO events VALUES (2, 'after restart')")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&client, "SELECT driftdb_current_seq()").await,
+        [text(&["3"])],
+        "the seq counter survived"
+    );
+}
+
+#[tokio::test]
+async fn errors_carry_sqlstates_and_leave_the_connection_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a')")
+        .await
+        .unwrap();
+    assert_eq!(sqlstate_of(&client, "SELECT * FROM missing").await, "42P01");
+    assert_eq!(sqlstate_of(&client, "SELEKT 1").await, "42601");
+    assert_eq!(sqlstate_of(&client, "INSERT INTO t VALUES (1, 'again')").await, "23505");
+    assert_eq!(sqlstate_of(&client, "INSERT INTO t VALUES (NULL, 'x')").await, "23502");
+    assert_eq!(
+        sqlstate_of(&client, "CREATE TABLE t (id INT PRIMARY KEY)").await,
+        "42P07"
+    );
+    assert_eq!(sqlstate_of(&client, "SELECT * FROM t AS OF @seq:99").await, "22023");
+    assert_eq!(sqlstate_of(&client, "SELECT nope FROM t").await, "42703");
+    assert_eq!(
+        rows(&client, "SELECT v FROM t").await,
+        [text(&["a"])],
+        "failed statements changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn only_the_driftdb_database_accepts_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let error = server
+        .connect_to("postgres")
+        .await
+        .err()
+        .expect("an unknown database is refused");
+    assert_eq!(error.code().map(|c| c.code()), Some("3D000"));
+    server.connect().await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start(dir.path());
+    server
+        .connect()
+        .await
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    assert!(server.terminate().success());
+}

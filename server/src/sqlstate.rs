@@ -1,0 +1,53 @@
+//! The one map from error kinds to SQLSTATE codes.
+
+use driftdb_sql::ErrorKind;
+
+pub const SYNTAX_ERROR: &str = "42601";
+pub const UNDEFINED_TABLE: &str = "42P01";
+pub const UNDEFINED_COLUMN: &str = "42703";
+pub const UNDEFINED_FUNCTION: &str = "42883";
+pub const AMBIGUOUS_COLUMN: &str = "42702";
+pub const DUPLICATE_TABLE: &str = "42P07";
+pub const DUPLICATE_COLUMN: &str = "42701";
+pub const INVALID_TABLE_DEFINITION: &str = "42P16";
+pub const DATATYPE_MISMATCH: &str = "42804";
+pub const UNIQUE_VIOLATION: &str = "23505";
+pub const NOT_NULL_VIOLATION: &str = "23502";
+pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
+pub const INVALID_PARAMETER_VALUE: &str = "22023";
+pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+pub const INVALID_DATETIME_FORMAT: &str = "22007";
+pub const DIVISION_BY_ZERO: &str = "22012";
+pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
+pub const DATA_CORRUPTED: &str = "XX001";
+pub const OUT_OF_MEMORY: &str = "53200";
+pub const IO_ERROR: &str = "58030";
+pub const INTERNAL_ERROR: &str = "XX000";
+pub const INVALID_CATALOG_NAME: &str = "3D000";
+
+/// The SQLSTATE a client sees for an error of `kind`.
+pub fn sqlstate(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::SyntaxError => SYNTAX_ERROR,
+        ErrorKind::UndefinedTable => UNDEFINED_TABLE,
+        ErrorKind::UndefinedColumn => UNDEFINED_COLUMN,
+        ErrorKind::UndefinedFunction => UNDEFINED_FUNCTION,
+        ErrorKind::AmbiguousColumn => AMBIGUOUS_COLUMN,
+        ErrorKind::DuplicateTable => DUPLICATE_TABLE,
+        ErrorKind::DuplicateColumn => DUPLICATE_COLUMN,
+        ErrorKind::InvalidTableDefinition => INVALID_TABLE_DEFINITION,
+        ErrorKind::DatatypeMismatch => DATATYPE_MISMATCH,
+        ErrorKind::UniqueViolation => UNIQUE_VIOLATION,
+        ErrorKind::NotNullViolation => NOT_NULL_VIOLATION,
+        ErrorKind::FeatureNotSupported => FEATURE_NOT_SUPPORTED,
+        ErrorKind::InvalidParameterValue => INVALID_PARAMETER_VALUE,
+        ErrorKind::InvalidTextRepresentation => INVALID_TEXT_REPRESENTATION,
+        ErrorKind::InvalidDatetimeFormat => INVALID_DATETIME_FORMAT,
+        ErrorKind::DivisionByZero => DIVISION_BY_ZERO,
+        ErrorKind::NumericOutOfRange => NUMERIC_VALUE_OUT_OF_RANGE,
+        ErrorKind::DataCorrupted => DATA_CORRUPTED,
+        ErrorKind::OutOfMemory => OUT_OF_MEMORY,
+        ErrorKind::IoError => IO_ERROR,
+        ErrorKind::Internal => INTERNAL_ERROR,
+    }
+}

@@ -1,0 +1,94 @@
+//! DataFusion's view of the engine's catalog: one catalog `driftdb`, one schema `public`.
+//!
+//! Tables are looked up in the engine's versioned catalog on every statement, so DDL from any
+//! session is visible at once and nothing is ever registered. Unqualified table references read
+//! the latest schema at the statement's snapshot seq.
+
+use crate::database::Database;
+use crate::table::DriftTable;
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::error::Result;
+use driftdb_engine::{CatalogPoint, Seq};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The catalog name clients see (`current_database()`).
+pub const CATALOG_NAME: &str = "driftdb";
+/// The one schema.
+pub const SCHEMA_NAME: &str = "public";
+
+/// What every provider and function of one session shares: the database, the user, and the
+/// seq the session's current statement reads at (fixed when the statement starts).
+#[derive(Debug)]
+pub struct SessionScope {
+    pub db: Arc<Database>,
+    pub user: String,
+    snapshot: AtomicU64,
+}
+
+impl SessionScope {
+    pub fn new(db: Arc<Database>, user: &str) -> SessionScope {
+        SessionScope {
+            db,
+            user: user.to_string(),
+            snapshot: AtomicU64::new(0),
+        }
+    }
+
+    /// Pins the seq the next statement reads at.
+    pub fn set_snapshot(&self, seq: Seq) {
+        self.snapshot.store(seq.0, Ordering::Release);
+    }
+
+    /// The seq the current statement reads at.
+    pub fn snapshot(&self) -> Seq {
+        Seq(self.snapshot.load(Ordering::Acquire))
+    }
+}
+
+/// The `driftdb` catalog.
+#[derive(Debug)]
+pub struct DriftCatalog {
+    schema: Arc<DriftSchema>,
+}
+
+impl DriftCatalog {
+    pub fn new(scope: Arc<SessionScope>) -> DriftCatalog {
+        DriftCatalog {
+            schema: Arc::new(DriftSchema { scope }),
+        }
+    }
+}
+
+impl CatalogProvider for DriftCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        vec![SCHEMA_NAME.to_string()]
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        (name == SCHEMA_NAME).then(|| self.schema.clone() as Arc<dyn SchemaProvider>)
+    }
+}
+
+/// The `public` schema: every table that exists now.
+#[derive(Debug)]
+pub struct DriftSchema {
+    scope: Arc<SessionScope>,
+}
+
+#[async_trait]
+impl SchemaProvider for DriftSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.scope.db.engine.table_names(CatalogPoint::Latest)
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let def = self.scope.db.engine.resolve_table(name, CatalogPoint::Latest);
+        Ok(def.map(|def| Arc::new(DriftTable::current(self.scope.clone(), def)) as _))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.scope.db.engine.resolve_table(name, CatalogPoint::Latest).is_some()
+    }
+}

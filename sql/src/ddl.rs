@@ -1,0 +1,209 @@
+//! CREATE TABLE, DROP TABLE and ALTER TABLE, recorded in the engine's versioned catalog.
+
+use crate::catalog::{CATALOG_NAME, SCHEMA_NAME};
+use crate::error::{Error, ErrorKind, Result};
+use crate::types::column_type;
+use datafusion::sql::sqlparser::ast::{
+    AlterTable, AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateTable, Expr, Ident, ObjectName,
+    ObjectNamePart, TableConstraint,
+};
+use driftdb_engine::{CatalogPoint, ColumnDef, Engine, ErrorKind as EngineKind, TableDef};
+
+/// An identifier as PostgreSQL resolves it: unquoted folds to lower case.
+pub(crate) fn normalize(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    }
+}
+
+/// The table name in `name`, which may be qualified by `public` or `driftdb.public`.
+pub(crate) fn table_name(name: &ObjectName) -> Result<String> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|part| match part {
+            ObjectNamePart::Identifier(ident) => Ok(normalize(ident)),
+            other => Err(Error::unsupported(format!("object name {other}"))),
+        })
+        .collect::<Result<_>>()?;
+    match parts.as_slice() {
+        [table] => Ok(table.clone()),
+        [schema, table] if schema == SCHEMA_NAME => Ok(table.clone()),
+        [catalog, schema, table] if catalog == CATALOG_NAME && schema == SCHEMA_NAME => Ok(table.clone()),
+        _ => Err(Error::new(
+            ErrorKind::UndefinedTable,
+            format!("relation \"{name}\" does not exist"),
+        )),
+    }
+}
+
+fn column_def(column: &SqlColumn, primary_key: &mut Vec<String>) -> Result<ColumnDef> {
+    let name = normalize(&column.name);
+    let mut nullable = true;
+    for option in &column.options {
+        match &option.option {
+            ColumnOption::Null => nullable = true,
+            ColumnOption::NotNull => nullable = false,
+            ColumnOption::PrimaryKey(_) => {
+                nullable = false;
+                primary_key.push(name.clone());
+            }
+            other => return Err(Error::unsupported(format!("column option {other}"))),
+        }
+    }
+    Ok(ColumnDef {
+        name,
+        ty: column_type(&column.data_type)?,
+        nullable,
+        dropped: false,
+    })
+}
+
+fn check_unique_names(table: &str, columns: &[ColumnDef]) -> Result<()> {
+    for (i, column) in columns.iter().enumerate() {
+        if !column.dropped && columns[..i].iter().any(|c| !c.dropped && c.name == column.name) {
+            return Err(Error::new(
+                ErrorKind::DuplicateColumn,
+                format!(
+                    "column \"{}\" specified more than once in relation \"{table}\"",
+                    column.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `CREATE TABLE`: visible from the next seq on.
+pub(crate) fn create_table(engine: &Engine, create: &CreateTable) -> Result<()> {
+    if create.query.is_some() || create.like.is_some() || create.clone.is_some() {
+        return Err(Error::unsupported("CREATE TABLE from another table or query"));
+    }
+    if create.temporary || create.external || create.or_replace {
+        return Err(Error::unsupported("this kind of CREATE TABLE"));
+    }
+    let name = table_name(&create.name)?;
+    let mut primary_key_names = Vec::new();
+    let columns: Vec<ColumnDef> = create
+        .columns
+        .iter()
+        .map(|c| column_def(c, &mut primary_key_names))
+        .collect::<Result<_>>()?;
+    check_unique_names(&name, &columns)?;
+    for constraint in &create.constraints {
+        match constraint {
+            TableConstraint::PrimaryKey(pk) => {
+                for column in &pk.columns {
+                    match &column.column.expr {
+                        Expr::Identifier(ident) => primary_key_names.push(normalize(ident)),
+                        other => return Err(Error::unsupported(format!("primary key on expression {other}"))),
+                    }
+                }
+            }
+            other => return Err(Error::unsupported(format!("constraint {other}"))),
+        }
+    }
+    if create
+        .constraints
+        .iter()
+        .filter(|c| matches!(c, TableConstraint::PrimaryKey(_)))
+        .count()
+        + create
+            .columns
+            .iter()
+            .filter(|c| {
+                c.options
+                    .iter()
+                    .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)))
+            })
+            .count()
+        > 1
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidTableDefinition,
+            format!("multiple primary keys for table \"{name}\" are not allowed"),
+        ));
+    }
+    if primary_key_names.is_empty() {
+        return Err(Error::unsupported("a table without a PRIMARY KEY"));
+    }
+    let mut primary_key = Vec::new();
+    for key in &primary_key_names {
+        let slot = columns.iter().position(|c| &c.name == key).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UndefinedColumn,
+                format!("column \"{key}\" named in key does not exist"),
+            )
+        })?;
+        primary_key.push(slot);
+    }
+    let mut columns = columns;
+    for &slot in &primary_key {
+        columns[slot].nullable = false;
+    }
+    match engine.create_table(&name, columns, primary_key) {
+        Err(e) if e.kind() == EngineKind::TableExists && create.if_not_exists => Ok(()),
+        other => other.map(|_| ()).map_err(Error::from),
+    }
+}
+
+/// `DROP TABLE`: the tables disappear from the next seq on; their past stays readable.
+pub(crate) fn drop_tables(engine: &Engine, names: &[ObjectName], if_exists: bool) -> Result<()> {
+    for name in names {
+        let name = table_name(name)?;
+        match engine.drop_table(&name) {
+            Err(e) if e.kind() == EngineKind::NoSuchTable && if_exists => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// `ALTER TABLE … ADD COLUMN`: the new column exists from the next seq on; older rows read NULL.
+pub(crate) fn alter_table(engine: &Engine, alter: &AlterTable) -> Result<()> {
+    let name = table_name(&alter.name)?;
+    let Some(current) = engine.resolve_table(&name, CatalogPoint::Latest) else {
+        if alter.if_exists {
+            return Ok(());
+        }
+        return Err(Error::new(
+            ErrorKind::UndefinedTable,
+            format!("relation \"{name}\" does not exist"),
+        ));
+    };
+    let mut def: TableDef = (*current).clone();
+    for operation in &alter.operations {
+        match operation {
+            AlterTableOperation::AddColumn {
+                if_not_exists,
+                column_def,
+                column_position: None,
+                ..
+            } => {
+                let mut primary_key = Vec::new();
+                let column = column_def_for_add(column_def, &mut primary_key)?;
+                if def.slot_of(&column.name).is_some() {
+                    if *if_not_exists {
+                        continue;
+                    }
+                    return Err(Error::new(
+                        ErrorKind::DuplicateColumn,
+                        format!("column \"{}\" of relation \"{name}\" already exists", column.name),
+                    ));
+                }
+                def.columns.push(column);
+            }
+            other => return Err(Error::unsupported(format!("ALTER TABLE {other}"))),
+        }
+    }
+    Ok(engine.alter_table(def)?)
+}
+
+fn column_def_for_add(column: &SqlColumn, primary_key: &mut Vec<String>) -> Result<ColumnDef> {
+    let def = column_def(column, primary_key)?;
+    if !primary_key.is_empty() || !def.nullable {
+        return Err(Error::unsupported("ADD COLUMN with PRIMARY KEY or NOT NULL"));
+    }
+    Ok(def)
+}

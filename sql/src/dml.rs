@@ -1,0 +1,213 @@
+//! UPDATE and DELETE: the affected rows are found by a query DataFusion plans (so WHERE clauses
+//! may use anything a SELECT may), then written as one commit through the shared write path.
+
+use crate::ddl::{normalize, table_name};
+use crate::error::{Error, ErrorKind, Result};
+use crate::session::Session;
+use crate::write::{RowsEncoder, WriteSet};
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::UInt64Type;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::sql::sqlparser::ast::{
+    AssignmentTarget, Delete, FromTable, ObjectNamePart, TableFactor, TableWithJoins, Update,
+};
+use driftdb_engine::{CatalogPoint, TableDef};
+use std::sync::Arc;
+
+/// The row count DataFusion's DML plans return.
+pub(crate) fn count_of(batches: &[RecordBatch]) -> Result<u64> {
+    let mut total = 0;
+    for batch in batches {
+        let column = batch
+            .columns()
+            .first()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "DML returned no count"))?;
+        let counts = column
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "DML count is not an unsigned integer"))?;
+        total += counts.iter().flatten().sum::<u64>();
+    }
+    Ok(total)
+}
+
+/// A quoted identifier, safe to splice into generated SQL.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The target table of an UPDATE or DELETE and the name its columns are qualified with.
+struct Target {
+    def: Arc<TableDef>,
+    /// The table reference as written (`t`, `t AS x`), for the generated FROM clause.
+    relation: String,
+    qualifier: String,
+}
+
+fn target(session: &Session, table: &TableWithJoins) -> Result<Target> {
+    if !table.joins.is_empty() {
+        return Err(Error::unsupported("a join in the target of UPDATE or DELETE"));
+    }
+    let TableFactor::Table {
+        name,
+        alias,
+        args: None,
+        ..
+    } = &table.relation
+    else {
+        return Err(Error::new(
+            ErrorKind::FeatureNotSupported,
+            "only a table can be the target of UPDATE or DELETE (not a table at a past point)",
+        ));
+    };
+    let table_name = table_name(name)?;
+    let def = session
+        .scope()
+        .db
+        .engine
+        .resolve_table(&table_name, CatalogPoint::Latest)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::UndefinedTable,
+                format!("relation \"{table_name}\" does not exist"),
+            )
+        })?;
+    let qualifier = match alias {
+        Some(alias) => alias.name.to_string(),
+        None => match name.0.last() {
+            Some(ObjectNamePart::Identifier(ident)) => ident.to_string(),
+            _ => quoted(&table_name),
+        },
+    };
+    Ok(Target {
+        def,
+        relation: table.relation.to_string(),
+        qualifier,
+    })
+}
+
+impl Target {
+    fn column(&self, slot: usize) -> String {
+        format!("{}.{}", self.qualifier, quoted(&self.def.columns[slot].name))
+    }
+
+    /// The primary-key columns, aliased so that they never clash with the columns after them.
+    fn key_columns(&self) -> Vec<String> {
+        let keys = self.def.primary_key.iter().enumerate();
+        keys.map(|(i, &slot)| format!("{} AS \"__driftdb_key_{i}\"", self.column(slot)))
+            .collect()
+    }
+}
+
+fn where_clause(selection: &Option<datafusion::sql::sqlparser::ast::Expr>) -> String {
+    selection.as_ref().map(|e| format!(" WHERE {e}")).unwrap_or_default()
+}
+
+/// `UPDATE t SET … [WHERE …]`: returns the number of rows updated.
+pub(crate) async fn update(session: &Session, update: &Update) -> Result<u64> {
+    if update.from.is_some() || update.returning.is_some() || update.limit.is_some() || !update.order_by.is_empty() {
+        return Err(Error::unsupported("UPDATE with FROM, RETURNING, ORDER BY or LIMIT"));
+    }
+    let target = target(session, &update.table)?;
+    let def = &target.def;
+    let visible: Vec<usize> = def.visible_slots().collect();
+    let mut new_values: Vec<String> = visible.iter().map(|&slot| target.column(slot)).collect();
+    let mut assigned = vec![false; visible.len()];
+    for assignment in &update.assignments {
+        let AssignmentTarget::ColumnName(column) = &assignment.target else {
+            return Err(Error::unsupported("assigning a tuple of columns"));
+        };
+        let column_name = match column.0.last() {
+            Some(ObjectNamePart::Identifier(ident)) => normalize(ident),
+            _ => return Err(Error::new(ErrorKind::SyntaxError, format!("invalid column {column}"))),
+        };
+        let position = visible
+            .iter()
+            .position(|&slot| def.columns[slot].name == column_name)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UndefinedColumn,
+                    format!("column \"{column_name}\" of relation \"{}\" does not exist", def.name),
+                )
+            })?;
+        if std::mem::replace(&mut assigned[position], true) {
+            return Err(Error::new(
+                ErrorKind::SyntaxError,
+                format!("multiple assignments to same column \"{column_name}\""),
+            ));
+        }
+        new_values[position] = format!("({})", assignment.value);
+    }
+    let new_values: Vec<String> = new_values
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| format!("{value} AS \"__driftdb_new_{i}\""))
+        .collect();
+    let keys = target.key_columns();
+    let query = format!(
+        "SELECT {}, {} FROM {}{}",
+        keys.join(", "),
+        new_values.join(", "),
+        target.relation,
+        where_clause(&update.selection)
+    );
+    let batches = session.collect_sql(&query).await?;
+
+    let mut encoder = RowsEncoder::new(def);
+    let mut set = WriteSet::new(def);
+    let (mut old_keys, mut new_rows) = (Vec::new(), Vec::new());
+    for batch in &batches {
+        let columns = batch.columns();
+        encoder.encode_keys(&columns[..keys.len()], &mut old_keys)?;
+        encoder.encode(&columns[keys.len()..], &mut new_rows)?;
+    }
+    let count = old_keys.len() as u64;
+    // Rows that move to a new key leave their old one first, so a statement may shift keys
+    // (`SET id = id + 1`) as long as no two rows end on the same key.
+    let mut moved = Vec::new();
+    for (old_key, (new_key, event)) in old_keys.into_iter().zip(new_rows) {
+        if old_key == new_key {
+            set.replace(new_key, event)?;
+        } else {
+            set.delete(old_key);
+            moved.push((new_key, event));
+        }
+    }
+    for (new_key, event) in moved {
+        set.insert(new_key, event)?;
+    }
+    set.commit(session.scope()).await?;
+    Ok(count)
+}
+
+/// `DELETE FROM t [WHERE …]`: returns the number of rows deleted.
+pub(crate) async fn delete(session: &Session, delete: &Delete) -> Result<u64> {
+    if delete.using.is_some() || delete.returning.is_some() || delete.limit.is_some() || !delete.order_by.is_empty() {
+        return Err(Error::unsupported("DELETE with USING, RETURNING, ORDER BY or LIMIT"));
+    }
+    let tables = match &delete.from {
+        FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables) => tables,
+    };
+    let [table] = tables.as_slice() else {
+        return Err(Error::unsupported("DELETE from several tables"));
+    };
+    let target = target(session, table)?;
+    let query = format!(
+        "SELECT {} FROM {}{}",
+        target.key_columns().join(", "),
+        target.relation,
+        where_clause(&delete.selection)
+    );
+    let batches = session.collect_sql(&query).await?;
+    let mut encoder = RowsEncoder::new(&target.def);
+    let mut keys = Vec::new();
+    for batch in &batches {
+        encoder.encode_keys(batch.columns(), &mut keys)?;
+    }
+    let count = keys.len() as u64;
+    let mut set = WriteSet::new(&target.def);
+    for key in keys {
+        set.delete(key);
+    }
+    set.commit(session.scope()).await?;
+    Ok(count)
+}

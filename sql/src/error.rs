@@ -1,0 +1,160 @@
+//! The SQL layer's error: a kind the server maps to a SQLSTATE, and a message for the user.
+//!
+//! Every failure that reaches a client passes through here: engine errors, DataFusion errors
+//! (classified by variant, and for planning errors by their wording, since DataFusion has no
+//! error codes), and the SQL layer's own checks.
+
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::SchemaError;
+use datafusion::error::DataFusionError;
+use driftdb_engine::ErrorKind as EngineKind;
+use std::fmt;
+
+/// What kind of failure, one variant per SQLSTATE the server reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    SyntaxError,
+    UndefinedTable,
+    UndefinedColumn,
+    UndefinedFunction,
+    AmbiguousColumn,
+    DuplicateTable,
+    DuplicateColumn,
+    InvalidTableDefinition,
+    DatatypeMismatch,
+    UniqueViolation,
+    NotNullViolation,
+    FeatureNotSupported,
+    InvalidParameterValue,
+    InvalidTextRepresentation,
+    InvalidDatetimeFormat,
+    DivisionByZero,
+    NumericOutOfRange,
+    DataCorrupted,
+    OutOfMemory,
+    IoError,
+    Internal,
+}
+
+/// An error with its kind and a message in PostgreSQL's style.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A feature DriftDB does not support (yet).
+    pub fn unsupported(what: impl fmt::Display) -> Error {
+        Error::new(ErrorKind::FeatureNotSupported, format!("{what} is not supported"))
+    }
+
+    /// Wraps this error for returning through DataFusion; [`From<DataFusionError>`] unwraps it.
+    pub fn into_datafusion(self) -> DataFusionError {
+        DataFusionError::External(Box::new(self))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The SQL layer's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<driftdb_engine::Error> for Error {
+    fn from(e: driftdb_engine::Error) -> Error {
+        Error::new(engine_kind(e.kind()), e.to_string())
+    }
+}
+
+impl From<DataFusionError> for Error {
+    fn from(e: DataFusionError) -> Error {
+        classify(e.find_root())
+    }
+}
+
+fn classify(e: &DataFusionError) -> Error {
+    match e {
+        DataFusionError::External(inner) => {
+            if let Some(ours) = inner.downcast_ref::<Error>() {
+                ours.clone()
+            } else if let Some(engine) = inner.downcast_ref::<driftdb_engine::Error>() {
+                Error::new(engine_kind(engine.kind()), engine.to_string())
+            } else {
+                Error::new(ErrorKind::Internal, inner.to_string())
+            }
+        }
+        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => classify(inner),
+        DataFusionError::Shared(inner) => classify(inner),
+        DataFusionError::SQL(parser_error, _) => Error::new(ErrorKind::SyntaxError, parser_error.to_string()),
+        DataFusionError::SchemaError(schema_error, _) => {
+            let kind = match schema_error.as_ref() {
+                SchemaError::FieldNotFound { .. } => ErrorKind::UndefinedColumn,
+                SchemaError::AmbiguousReference { .. } => ErrorKind::AmbiguousColumn,
+                _ => ErrorKind::DuplicateColumn,
+            };
+            Error::new(kind, e.message())
+        }
+        DataFusionError::ArrowError(arrow_error, _) => {
+            let kind = match arrow_error.as_ref() {
+                ArrowError::DivideByZero => ErrorKind::DivisionByZero,
+                ArrowError::CastError(_) | ArrowError::ParseError(_) => ErrorKind::InvalidTextRepresentation,
+                ArrowError::ArithmeticOverflow(_) => ErrorKind::NumericOutOfRange,
+                ArrowError::ExternalError(inner) => {
+                    if let Some(ours) = inner.downcast_ref::<Error>() {
+                        return ours.clone();
+                    }
+                    ErrorKind::Internal
+                }
+                _ => ErrorKind::Internal,
+            };
+            Error::new(kind, e.message())
+        }
+        DataFusionError::Plan(message) => Error::new(classify_plan_message(message), message.clone()),
+        DataFusionError::NotImplemented(message) => Error::new(ErrorKind::FeatureNotSupported, message.clone()),
+        DataFusionError::ResourcesExhausted(message) => Error::new(ErrorKind::OutOfMemory, message.clone()),
+        DataFusionError::Execution(message) if message.contains("by zero") => {
+            Error::new(ErrorKind::DivisionByZero, "division by zero")
+        }
+        other => Error::new(ErrorKind::Internal, other.message()),
+    }
+}
+
+/// DataFusion's planning errors carry no code; their wording is all there is.
+fn classify_plan_message(message: &str) -> ErrorKind {
+    let lower = message.to_ascii_lowercase();
+    if lower.starts_with("table '") && lower.contains("not found") {
+        ErrorKind::UndefinedTable
+    } else if lower.contains("invalid function") || lower.contains("no function matches") {
+        ErrorKind::UndefinedFunction
+    } else if lower.contains("cannot infer common") || lower.contains("cannot coerce") || lower.contains("coercion") {
+        ErrorKind::DatatypeMismatch
+    } else if lower.contains("not supported") || lower.contains("unsupported") {
+        ErrorKind::FeatureNotSupported
+    } else {
+        ErrorKind::SyntaxError
+    }
+}
+
+fn engine_kind(kind: EngineKind) -> ErrorKind {
+    match kind {
+        EngineKind::Corrupt => ErrorKind::DataCorrupted,
+        EngineKind::Storage => ErrorKind::IoError,
+        EngineKind::TableExists => ErrorKind::DuplicateTable,
+        EngineKind::NoSuchTable => ErrorKind::UndefinedTable,
+        EngineKind::DuplicateKey => ErrorKind::UniqueViolation,
+        EngineKind::FutureSeq | EngineKind::InvalidInput => ErrorKind::InvalidParameterValue,
+    }
+}

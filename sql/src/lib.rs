@@ -1,0 +1,32 @@
+//! DriftDB's SQL layer.
+//!
+//! `driftdb-sql` owns everything between SQL text and the event store: parsing (with DriftDB's
+//! temporal clauses rewritten into table functions), a DataFusion session whose catalog is the
+//! engine's versioned catalog, table providers that read any table at any seq, DDL recorded in
+//! the versioned catalog, and writes that commit one seq per statement.
+//!
+//! The server talks to it through one small API: [`Database`] opens the store and hands out
+//! [`Session`]s; a session parses and executes statements into a [`StatementResult`] (rows or a
+//! command tag). Errors carry an [`ErrorKind`] that the server maps to a SQLSTATE.
+//!
+//! This crate never speaks the wire protocol and never touches RocksDB directly; Arrow is used
+//! only through `datafusion::arrow`.
+
+mod catalog;
+mod database;
+mod ddl;
+mod dml;
+mod error;
+mod functions;
+mod scan;
+mod session;
+mod table;
+mod temporal;
+pub mod text;
+mod types;
+mod write;
+
+pub use database::Database;
+pub use datafusion::arrow;
+pub use error::{Error, ErrorKind, Result};
+pub use session::{CommandTag, QueryResult, Session, Statement, StatementResult};

@@ -1,0 +1,297 @@
+//! Table scans: rows decoded from the engine straight into Arrow builders, in batches.
+//!
+//! A scan runs on a blocking thread (RocksDB iterators block) and hands batches to DataFusion
+//! through a bounded channel, so a slow consumer applies back-pressure and a dropped one stops
+//! the scan. Only projected columns are materialised; a limit stops the iterator early.
+
+use crate::error::{Error, ErrorKind};
+use datafusion::arrow::array::{
+    ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::streaming::PartitionStream;
+use driftdb_engine::{ColumnType, Engine, Flow, RowView, Seq, TableDef, ValueRef, VersionRef};
+use std::sync::Arc;
+
+/// Which rows a scan returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanMode {
+    /// The rows that exist as of the seq.
+    AsOf,
+    /// Every version committed at or before the seq, with the version columns.
+    Versions,
+}
+
+/// One output column's builder.
+#[derive(Debug)]
+enum ColumnBuilder {
+    Bool(BooleanBuilder),
+    Int32(Int32Builder),
+    Int64(Int64Builder),
+    Float64(Float64Builder),
+    Text(StringBuilder),
+    Time(TimestampMicrosecondBuilder),
+}
+
+impl ColumnBuilder {
+    fn for_type(ty: ColumnType, capacity: usize) -> ColumnBuilder {
+        match ty {
+            ColumnType::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
+            ColumnType::Int32 => ColumnBuilder::Int32(Int32Builder::with_capacity(capacity)),
+            ColumnType::Int64 => ColumnBuilder::Int64(Int64Builder::with_capacity(capacity)),
+            ColumnType::Float64 => ColumnBuilder::Float64(Float64Builder::with_capacity(capacity)),
+            ColumnType::Text => ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16)),
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            ColumnBuilder::Bool(b) => b.append_null(),
+            ColumnBuilder::Int32(b) => b.append_null(),
+            ColumnBuilder::Int64(b) => b.append_null(),
+            ColumnBuilder::Float64(b) => b.append_null(),
+            ColumnBuilder::Text(b) => b.append_null(),
+            ColumnBuilder::Time(b) => b.append_null(),
+        }
+    }
+
+    /// Appends a stored value; a value of another type than the column's means damage.
+    fn append(&mut self, value: ValueRef<'_>) -> Result<(), String> {
+        match (self, value) {
+            (builder, ValueRef::Null) => builder.append_null(),
+            (ColumnBuilder::Bool(b), ValueRef::Bool(v)) => b.append_value(v),
+            (ColumnBuilder::Int32(b), ValueRef::Int32(v)) => b.append_value(v),
+            (ColumnBuilder::Int64(b), ValueRef::Int64(v)) => b.append_value(v),
+            (ColumnBuilder::Float64(b), ValueRef::Float64(v)) => b.append_value(v),
+            (ColumnBuilder::Text(b), ValueRef::Text(v)) => b.append_value(v),
+            (builder, value) => return Err(format!("stored value {value:?} does not fit column {builder:?}")),
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int32(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Text(b) => Arc::new(b.finish()),
+            ColumnBuilder::Time(b) => Arc::new(b.finish().with_timezone("+00:00")),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ColumnBuilder::Bool(b) => b.len(),
+            ColumnBuilder::Int32(b) => b.len(),
+            ColumnBuilder::Int64(b) => b.len(),
+            ColumnBuilder::Float64(b) => b.len(),
+            ColumnBuilder::Text(b) => b.len(),
+            ColumnBuilder::Time(b) => b.len(),
+        }
+    }
+}
+
+/// The version columns in [`crate::types::VERSION_COLUMNS`] order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum VersionColumn {
+    SeqFrom,
+    SeqTo,
+    SystemFrom,
+    SystemTo,
+}
+
+const VERSION_COLUMNS: [VersionColumn; 4] = [
+    VersionColumn::SeqFrom,
+    VersionColumn::SeqTo,
+    VersionColumn::SystemFrom,
+    VersionColumn::SystemTo,
+];
+
+/// Accumulates decoded rows into one record batch at a time.
+#[derive(Debug)]
+struct RowBatcher {
+    schema: SchemaRef,
+    builders: Vec<ColumnBuilder>,
+    /// For each storage slot, the builder it feeds (if projected).
+    slot_targets: Vec<Option<usize>>,
+    /// Builders fed by version columns.
+    version_targets: Vec<(VersionColumn, usize)>,
+    rows: usize,
+}
+
+impl RowBatcher {
+    /// `projection` indexes the table's visible columns followed, in version mode, by the
+    /// version columns.
+    fn new(def: &TableDef, mode: ScanMode, projection: &[usize], schema: SchemaRef, capacity: usize) -> RowBatcher {
+        let visible: Vec<usize> = def.visible_slots().collect();
+        let mut slot_targets = vec![None; def.columns.len()];
+        let mut version_targets = Vec::new();
+        let mut builders = Vec::with_capacity(projection.len());
+        for (target, &column) in projection.iter().enumerate() {
+            if let Some(&slot) = visible.get(column) {
+                slot_targets[slot] = Some(target);
+                builders.push(ColumnBuilder::for_type(def.columns[slot].ty, capacity));
+            } else {
+                debug_assert_eq!(mode, ScanMode::Versions);
+                let version_column = VERSION_COLUMNS[column - visible.len()];
+                version_targets.push((version_column, target));
+                builders.push(match version_column {
+                    VersionColumn::SeqFrom | VersionColumn::SeqTo => {
+                        ColumnBuilder::for_type(ColumnType::Int64, capacity)
+                    }
+                    VersionColumn::SystemFrom | VersionColumn::SystemTo => {
+                        ColumnBuilder::Time(TimestampMicrosecondBuilder::with_capacity(capacity))
+                    }
+                });
+            }
+        }
+        RowBatcher {
+            schema,
+            builders,
+            slot_targets,
+            version_targets,
+            rows: 0,
+        }
+    }
+
+    fn push_row(&mut self, row: RowView<'_>) -> Result<(), String> {
+        let mut slots_seen = 0;
+        for (slot, value) in row.values().enumerate() {
+            let value = value.map_err(|e| e.to_string())?;
+            if let Some(Some(target)) = self.slot_targets.get(slot) {
+                self.builders[*target].append(value)?;
+            }
+            slots_seen = slot + 1;
+        }
+        // Columns added after this row was written read as NULL.
+        for target in self.slot_targets.iter().skip(slots_seen).flatten() {
+            self.builders[*target].append_null();
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn push_version_columns(&mut self, version: &VersionRef<'_>, engine: &Engine) {
+        for &(column, target) in &self.version_targets {
+            let value = match column {
+                VersionColumn::SeqFrom => Some(version.seq_from.0 as i64),
+                VersionColumn::SeqTo => version.seq_to.map(|s| s.0 as i64),
+                VersionColumn::SystemFrom => engine.commit_time(version.seq_from),
+                VersionColumn::SystemTo => version.seq_to.and_then(|s| engine.commit_time(s)),
+            };
+            match (&mut self.builders[target], value) {
+                (ColumnBuilder::Int64(b), Some(v)) => b.append_value(v),
+                (ColumnBuilder::Time(b), Some(v)) => b.append_value(v),
+                (builder, _) => builder.append_null(),
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<RecordBatch> {
+        debug_assert!(self.builders.iter().all(|b| b.len() == self.rows));
+        let columns = self.builders.iter_mut().map(ColumnBuilder::finish).collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
+        self.rows = 0;
+        Ok(RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            columns,
+            &options,
+        )?)
+    }
+}
+
+/// A scan of one table at one seq, as a DataFusion partition stream.
+#[derive(Debug)]
+pub struct TableScan {
+    pub engine: Arc<Engine>,
+    pub def: Arc<TableDef>,
+    pub seq: Seq,
+    pub mode: ScanMode,
+    /// Column indexes into the full (table + version columns) schema.
+    pub projection: Vec<usize>,
+    /// The projected schema.
+    pub schema: SchemaRef,
+    pub limit: Option<usize>,
+}
+
+impl PartitionStream for TableScan {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let batch_size = ctx.session_config().batch_size().max(1);
+        let mut builder = RecordBatchReceiverStreamBuilder::new(self.schema.clone(), 2);
+        let tx = builder.tx();
+        let (engine, def, seq, mode, limit) = (self.engine.clone(), self.def.clone(), self.seq, self.mode, self.limit);
+        let mut batcher = RowBatcher::new(
+            &def,
+            mode,
+            &self.projection,
+            self.schema.clone(),
+            batch_size.min(limit.unwrap_or(usize::MAX)),
+        );
+        builder.spawn_blocking(move || {
+            let limit = limit.unwrap_or(usize::MAX);
+            let mut produced = 0usize;
+            let mut failure: Option<DataFusionError> = None;
+            // Hands a full batch downstream; false once the consumer has gone away.
+            let flush = |batcher: &mut RowBatcher, failure: &mut Option<DataFusionError>| match batcher.finish() {
+                Ok(batch) => tx.blocking_send(Ok(batch)).is_ok(),
+                Err(e) => {
+                    *failure = Some(e);
+                    false
+                }
+            };
+            let mut on_row = |row: RowView<'_>, version: Option<&VersionRef<'_>>| -> Flow {
+                if produced >= limit {
+                    return Flow::Stop;
+                }
+                if let Err(detail) = batcher.push_row(row) {
+                    failure = Some(corrupt_row(&def, seq, &detail));
+                    return Flow::Stop;
+                }
+                if let Some(version) = version {
+                    batcher.push_version_columns(version, &engine);
+                }
+                produced += 1;
+                if (batcher.rows >= batch_size && !flush(&mut batcher, &mut failure)) || produced >= limit {
+                    return Flow::Stop;
+                }
+                Flow::Continue
+            };
+            let scanned = match mode {
+                ScanMode::AsOf => engine.scan_as_of(def.id, seq, |_, row| Ok(on_row(row, None))),
+                ScanMode::Versions => {
+                    engine.scan_versions(def.id, seq, |version| Ok(on_row(version.row, Some(&version))))
+                }
+            };
+            scanned.map_err(|e| Error::from(e).into_datafusion())?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            if batcher.rows > 0 {
+                flush(&mut batcher, &mut failure);
+            }
+            failure.map_or(Ok(()), Err)
+        });
+        builder.build()
+    }
+}
+
+fn corrupt_row(def: &TableDef, seq: Seq, detail: &str) -> DataFusionError {
+    Error::new(
+        ErrorKind::DataCorrupted,
+        format!(
+            "row of table \"{}\" read as of seq {seq} is damaged: {detail}",
+            def.name
+        ),
+    )
+    .into_datafusion()
+}

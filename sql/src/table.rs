@@ -1,0 +1,142 @@
+//! The `TableProvider` for a DriftDB table at one seq: current, as of a past point, or all
+//! versions. Scans push projection and limit into the engine; inserts commit through the engine.
+
+use crate::catalog::SessionScope;
+use crate::error::{Error, ErrorKind};
+use crate::scan::{ScanMode, TableScan};
+use crate::types::{table_schema, versions_schema};
+use crate::write::InsertSink;
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session as DfSession, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::datasource::sink::DataSinkExec;
+use datafusion::error::Result;
+use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::streaming::StreamingTableExec;
+use driftdb_engine::{Seq, TableDef};
+use std::sync::Arc;
+
+/// Which view of the table a provider gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum View {
+    /// The table now (at the statement's snapshot), writable.
+    Current,
+    /// The table as of a past point, read-only.
+    AsOf,
+    /// Every version with its version columns, read-only.
+    Versions,
+}
+
+/// A DriftDB table as DataFusion sees it.
+#[derive(Debug)]
+pub struct DriftTable {
+    scope: Arc<SessionScope>,
+    def: Arc<TableDef>,
+    seq: Seq,
+    view: View,
+    schema: SchemaRef,
+}
+
+impl DriftTable {
+    /// The table at the statement's snapshot, writable.
+    pub fn current(scope: Arc<SessionScope>, def: Arc<TableDef>) -> DriftTable {
+        let schema = table_schema(&def);
+        DriftTable {
+            seq: scope.snapshot(),
+            scope,
+            def,
+            view: View::Current,
+            schema,
+        }
+    }
+
+    /// The table as it was right after commit `seq` (with the definition it had then).
+    pub fn as_of(scope: Arc<SessionScope>, def: Arc<TableDef>, seq: Seq) -> DriftTable {
+        DriftTable {
+            seq,
+            view: View::AsOf,
+            ..DriftTable::current(scope, def)
+        }
+    }
+
+    /// Every version of the table committed at or before `seq`.
+    pub fn versions(scope: Arc<SessionScope>, def: Arc<TableDef>, seq: Seq) -> DriftTable {
+        let schema = versions_schema(&def);
+        DriftTable {
+            scope,
+            def,
+            seq,
+            view: View::Versions,
+            schema,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for DriftTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn DfSession,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let projection: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let schema = Arc::new(self.schema.project(&projection)?);
+        let mode = match self.view {
+            View::Current | View::AsOf => ScanMode::AsOf,
+            View::Versions => ScanMode::Versions,
+        };
+        let partition = Arc::new(TableScan {
+            engine: self.scope.db.engine.clone(),
+            def: self.def.clone(),
+            seq: self.seq,
+            mode,
+            projection,
+            schema: schema.clone(),
+            limit,
+        });
+        Ok(Arc::new(StreamingTableExec::try_new(
+            schema,
+            vec![partition],
+            None,
+            vec![],
+            false,
+            limit,
+        )?))
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn DfSession,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if self.view != View::Current {
+            return Err(Error::new(
+                ErrorKind::FeatureNotSupported,
+                "a table read at a past point cannot be written to",
+            )
+            .into_datafusion());
+        }
+        if insert_op != InsertOp::Append {
+            return Err(Error::unsupported(format!("INSERT {insert_op}")).into_datafusion());
+        }
+        let sink = InsertSink::new(self.scope.clone(), self.def.clone(), self.schema.clone());
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+}

@@ -1,0 +1,306 @@
+//! The write path shared by INSERT, UPDATE and DELETE: Arrow columns encoded into row events and
+//! primary keys, constraint checks, and the commit.
+
+use crate::catalog::SessionScope;
+use crate::error::{Error, ErrorKind, Result};
+use crate::types::arrow_type;
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray,
+};
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::datatypes::{Float64Type, Int32Type, Int64Type, SchemaRef};
+use datafusion::datasource::sink::DataSink;
+use datafusion::error::Result as DfResult;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
+use driftdb_engine::keys::KeyEncoder;
+use driftdb_engine::row::{RowEncoder, delete_event};
+use driftdb_engine::{ColumnType, RowWrite, Seq, TableDef, ValueRef, WriteExpectation};
+use futures::StreamExt;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// A column's values, cast to its storage type.
+enum TypedColumn<'a> {
+    Bool(&'a BooleanArray),
+    Int32(&'a Int32Array),
+    Int64(&'a Int64Array),
+    Float64(&'a Float64Array),
+    Text(&'a StringArray),
+}
+
+impl<'a> TypedColumn<'a> {
+    fn new(array: &'a ArrayRef, ty: ColumnType) -> TypedColumn<'a> {
+        match ty {
+            ColumnType::Bool => TypedColumn::Bool(array.as_boolean()),
+            ColumnType::Int32 => TypedColumn::Int32(array.as_primitive::<Int32Type>()),
+            ColumnType::Int64 => TypedColumn::Int64(array.as_primitive::<Int64Type>()),
+            ColumnType::Float64 => TypedColumn::Float64(array.as_primitive::<Float64Type>()),
+            ColumnType::Text => TypedColumn::Text(array.as_string::<i32>()),
+        }
+    }
+
+    fn value(&self, row: usize) -> ValueRef<'a> {
+        macro_rules! get {
+            ($array:expr, $variant:ident) => {
+                if $array.is_null(row) {
+                    ValueRef::Null
+                } else {
+                    ValueRef::$variant($array.value(row))
+                }
+            };
+        }
+        match self {
+            TypedColumn::Bool(a) => get!(a, Bool),
+            TypedColumn::Int32(a) => get!(a, Int32),
+            TypedColumn::Int64(a) => get!(a, Int64),
+            TypedColumn::Float64(a) => get!(a, Float64),
+            TypedColumn::Text(a) => get!(a, Text),
+        }
+    }
+}
+
+/// Casts `array` to the storage type `ty`, failing (not nulling) on values that do not fit.
+fn cast_to(array: &ArrayRef, ty: ColumnType) -> Result<ArrayRef> {
+    let target = arrow_type(ty);
+    if array.data_type() == &target {
+        return Ok(array.clone());
+    }
+    let options = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    Ok(cast_with_options(array, &target, &options).map_err(datafusion::error::DataFusionError::from)?)
+}
+
+fn push_key(key: &mut KeyEncoder, value: ValueRef<'_>) {
+    match value {
+        ValueRef::Bool(v) => key.push_bool(v),
+        ValueRef::Int32(v) => key.push_i32(v),
+        ValueRef::Int64(v) => key.push_i64(v),
+        ValueRef::Float64(v) => key.push_f64(v),
+        ValueRef::Text(v) => key.push_text(v),
+        ValueRef::Null => unreachable!("primary-key columns are checked for NULL first"),
+    }
+}
+
+/// Encodes rows given as one array per visible column of `def` (in order) into row events.
+pub(crate) struct RowsEncoder<'d> {
+    def: &'d TableDef,
+    row: RowEncoder,
+    key: KeyEncoder,
+}
+
+impl<'d> RowsEncoder<'d> {
+    pub(crate) fn new(def: &'d TableDef) -> RowsEncoder<'d> {
+        RowsEncoder {
+            def,
+            row: RowEncoder::new(),
+            key: KeyEncoder::new(),
+        }
+    }
+
+    /// Appends one `(pk, framed put event)` per row to `out`.
+    pub(crate) fn encode(&mut self, columns: &[ArrayRef], out: &mut Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+        let def = self.def;
+        let visible: Vec<usize> = def.visible_slots().collect();
+        if columns.len() != visible.len() {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "{} values for the {} columns of \"{}\"",
+                    columns.len(),
+                    visible.len(),
+                    def.name
+                ),
+            ));
+        }
+        let cast: Vec<ArrayRef> = columns
+            .iter()
+            .zip(&visible)
+            .map(|(array, &slot)| cast_to(array, def.columns[slot].ty))
+            .collect::<Result<_>>()?;
+        // For each storage slot, the typed values feeding it (dropped slots are written NULL).
+        let mut by_slot: Vec<Option<TypedColumn<'_>>> = (0..def.columns.len()).map(|_| None).collect();
+        for (array, &slot) in cast.iter().zip(&visible) {
+            by_slot[slot] = Some(TypedColumn::new(array, def.columns[slot].ty));
+        }
+        let rows = columns.first().map_or(0, |c| c.len());
+        for row in 0..rows {
+            self.row.begin_put();
+            for (slot, column) in by_slot.iter().enumerate() {
+                let value = column.as_ref().map_or(ValueRef::Null, |c| c.value(row));
+                let column_def = &def.columns[slot];
+                let required = !column_def.dropped && (!column_def.nullable || def.primary_key.contains(&slot));
+                if value == ValueRef::Null && required {
+                    return Err(Error::new(
+                        ErrorKind::NotNullViolation,
+                        format!(
+                            "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                            column_def.name, def.name
+                        ),
+                    ));
+                }
+                self.row.push(value);
+            }
+            self.key.clear();
+            for &slot in &def.primary_key {
+                let column = by_slot[slot].as_ref().expect("primary-key columns are visible");
+                push_key(&mut self.key, column.value(row));
+            }
+            out.push((self.key.as_bytes().to_vec(), self.row.finish().to_vec()));
+        }
+        Ok(())
+    }
+
+    /// Encodes the primary keys given as one array per primary-key column (in key order).
+    pub(crate) fn encode_keys(&mut self, columns: &[ArrayRef], out: &mut Vec<Vec<u8>>) -> Result<()> {
+        let def = self.def;
+        let cast: Vec<ArrayRef> = columns
+            .iter()
+            .zip(&def.primary_key)
+            .map(|(array, &slot)| cast_to(array, def.columns[slot].ty))
+            .collect::<Result<_>>()?;
+        let typed: Vec<TypedColumn<'_>> = cast
+            .iter()
+            .zip(&def.primary_key)
+            .map(|(array, &slot)| TypedColumn::new(array, def.columns[slot].ty))
+            .collect();
+        let rows = columns.first().map_or(0, |c| c.len());
+        for row in 0..rows {
+            self.key.clear();
+            for column in &typed {
+                match column.value(row) {
+                    ValueRef::Null => return Err(Error::new(ErrorKind::Internal, "stored primary key is NULL")),
+                    value => push_key(&mut self.key, value),
+                }
+            }
+            out.push(self.key.as_bytes().to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// The row events one statement writes to one table, at most one per key.
+#[derive(Debug)]
+pub(crate) struct WriteSet<'d> {
+    def: &'d TableDef,
+    events: BTreeMap<Vec<u8>, (Vec<u8>, WriteExpectation)>,
+}
+
+impl<'d> WriteSet<'d> {
+    pub(crate) fn new(def: &'d TableDef) -> WriteSet<'d> {
+        WriteSet {
+            def,
+            events: BTreeMap::new(),
+        }
+    }
+
+    fn duplicate(&self) -> Error {
+        Error::new(
+            ErrorKind::UniqueViolation,
+            format!(
+                "duplicate key value violates unique constraint \"{}\"",
+                self.def.primary_key_name()
+            ),
+        )
+    }
+
+    /// A new row under a key that must not hold one (unless this statement deleted it).
+    pub(crate) fn insert(&mut self, pk: Vec<u8>, event: Vec<u8>) -> Result<()> {
+        match self.events.get_mut(&pk) {
+            None => {
+                self.events.insert(pk, (event, WriteExpectation::Absent));
+                Ok(())
+            }
+            Some(existing) if existing.0 == delete_event() => {
+                *existing = (event, WriteExpectation::Any);
+                Ok(())
+            }
+            Some(_) => Err(self.duplicate()),
+        }
+    }
+
+    /// A new version of a row this statement read.
+    pub(crate) fn replace(&mut self, pk: Vec<u8>, event: Vec<u8>) -> Result<()> {
+        if self.events.insert(pk, (event, WriteExpectation::Any)).is_some() {
+            return Err(self.duplicate());
+        }
+        Ok(())
+    }
+
+    /// Deletes a row this statement read.
+    pub(crate) fn delete(&mut self, pk: Vec<u8>) {
+        self.events.insert(pk, (delete_event(), WriteExpectation::Any));
+    }
+
+    /// Commits the set as one new seq (none if empty).
+    pub(crate) async fn commit(self, scope: &SessionScope) -> Result<Option<Seq>> {
+        let table = self.def.id;
+        let writes: Vec<RowWrite> = self
+            .events
+            .into_iter()
+            .map(|(pk, (event, expect))| RowWrite {
+                table,
+                pk,
+                event,
+                expect,
+            })
+            .collect();
+        let engine = scope.db.engine.clone();
+        let user = scope.user.clone();
+        let committed = tokio::task::spawn_blocking(move || engine.commit(&user, &writes))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("commit task failed: {e}")))?;
+        Ok(committed?)
+    }
+}
+
+/// Receives the rows of an INSERT and commits them as one seq.
+#[derive(Debug)]
+pub struct InsertSink {
+    scope: Arc<SessionScope>,
+    def: Arc<TableDef>,
+    schema: SchemaRef,
+}
+
+impl InsertSink {
+    pub fn new(scope: Arc<SessionScope>, def: Arc<TableDef>, schema: SchemaRef) -> InsertSink {
+        InsertSink { scope, def, schema }
+    }
+}
+
+impl DisplayAs for InsertSink {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InsertSink: table={}", self.def.name)
+    }
+}
+
+#[async_trait]
+impl DataSink for InsertSink {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    async fn write_all(&self, mut data: SendableRecordBatchStream, _context: &Arc<TaskContext>) -> DfResult<u64> {
+        let mut encoder = RowsEncoder::new(&self.def);
+        let mut set = WriteSet::new(&self.def);
+        let mut rows = Vec::new();
+        let mut count = 0u64;
+        while let Some(batch) = data.next().await {
+            let batch = batch?;
+            rows.clear();
+            encoder
+                .encode(batch.columns(), &mut rows)
+                .map_err(Error::into_datafusion)?;
+            for (pk, event) in rows.drain(..) {
+                set.insert(pk, event).map_err(Error::into_datafusion)?;
+            }
+            count += batch.num_rows() as u64;
+        }
+        set.commit(&self.scope).await.map_err(Error::into_datafusion)?;
+        Ok(count)
+    }
+}
