@@ -5,6 +5,11 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/driftdb/target
 export CARGO_TARGET_DIR
 CARGO ?= cargo
 CARGO_FLAGS ?= --locked
+# Every cargo command selects the same packages and targets (the whole workspace with its tests),
+# so every command resolves the same dependency features and reuses one build of RocksDB and
+# DataFusion. Building a single package or only the binaries would resolve other features and
+# rebuild them from scratch.
+BUILD = $(CARGO) build $(CARGO_FLAGS) --workspace --all-targets
 DATA ?= ./data
 SERVER_ARGS ?=
 
@@ -18,14 +23,14 @@ deps: ## Install missing system packages (clang, libclang-dev)
 	@scripts/install-deps.sh
 
 build: deps ## Build the server and every test
-	$(CARGO) build $(CARGO_FLAGS) --workspace --all-targets
+	$(BUILD)
 
 run: deps ## Build and start the server on 127.0.0.1:5433 with data in ./data
-	$(CARGO) build $(CARGO_FLAGS) --bin driftdb-server
+	$(BUILD)
 	$(CARGO_TARGET_DIR)/debug/driftdb-server --data-path $(DATA) $(SERVER_ARGS)
 
 test: deps ## Build everything and run every test (unit, .slt in-process and over the wire, integration)
-	$(CARGO) build $(CARGO_FLAGS) --workspace --bins
+	$(BUILD)
 	$(CARGO) test $(CARGO_FLAGS) --workspace
 
 lint: deps ## cargo fmt --check and clippy with warnings as errors

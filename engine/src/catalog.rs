@@ -72,11 +72,13 @@ pub enum CatalogPoint {
     At(Seq),
 }
 
+/// One table's definitions: `(visible from, definition or None once dropped)`, ascending.
+type History = Vec<(Seq, Option<Arc<TableDef>>)>;
+
 /// Every table's history of definitions, in memory.
 #[derive(Debug, Default)]
 pub struct Catalog {
-    /// Per table, `(visible from, definition or None once dropped)` in ascending seq order.
-    tables: BTreeMap<TableId, Vec<(Seq, Option<Arc<TableDef>>)>>,
+    tables: BTreeMap<TableId, History>,
 }
 
 impl Catalog {

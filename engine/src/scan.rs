@@ -67,10 +67,10 @@ pub(crate) fn as_of(
             cursor.seek(&seek_key);
             continue;
         }
-        if let RowEvent::Put(row) = decode(&vk, value)? {
-            if f(vk.pk, row)? == Flow::Stop {
-                return Ok(());
-            }
+        if let RowEvent::Put(row) = decode(&vk, value)?
+            && f(vk.pk, row)? == Flow::Stop
+        {
+            return Ok(());
         }
         current_pk.clear();
         current_pk.extend_from_slice(vk.pk);

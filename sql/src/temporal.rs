@@ -168,16 +168,17 @@ fn seq_point(tokens: &[TokenWithSpan], i: usize) -> Result<(Point, usize)> {
         text.push_str(&token.to_string());
         at += 1;
         let lower = text.to_ascii_lowercase();
-        if let Some(digits) = lower.strip_prefix("@seq:") {
-            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                let seq = digits.parse::<u64>().map_err(|_| {
-                    Error::new(
-                        ErrorKind::InvalidParameterValue,
-                        format!("seq {digits} is out of range"),
-                    )
-                })?;
-                best = Some((Point::Seq(seq), at));
-            }
+        if let Some(digits) = lower.strip_prefix("@seq:")
+            && !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            let seq = digits.parse::<u64>().map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidParameterValue,
+                    format!("seq {digits} is out of range"),
+                )
+            })?;
+            best = Some((Point::Seq(seq), at));
         }
     }
     best.ok_or_else(bad_point)

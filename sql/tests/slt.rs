@@ -96,6 +96,8 @@ fn slt_files() -> Vec<PathBuf> {
 }
 
 /// Column types must match where both sides name one; `Any` matches everything.
+/// (The runner's validator type takes `&Vec`.)
+#[allow(clippy::ptr_arg)]
 fn types_match(actual: &Vec<DefaultColumnType>, expected: &Vec<DefaultColumnType>) -> bool {
     actual.len() == expected.len()
         && actual
