@@ -16,7 +16,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::keywords::{Keyword, RESERVED_FOR_TABLE_ALIAS};
+use datafusion::sql::sqlparser::keywords::{Keyword, RESERVED_FOR_COLUMN_ALIAS, RESERVED_FOR_TABLE_ALIAS};
 use datafusion::sql::sqlparser::tokenizer::{Span, Token, TokenWithSpan, Tokenizer, Whitespace, Word};
 
 /// Table function that reads a table as of a seq or a timestamp.
@@ -105,8 +105,12 @@ fn temporal_clause(tokens: &[TokenWithSpan], i: usize) -> Result<Option<Clause>>
     let second_at = skip_space(tokens, i + 1);
     if is_keyword(first, Keyword::AS) && is_word(token_at(tokens, second_at), "of") {
         let point_at = skip_space(tokens, second_at + 1);
-        // `SELECT x AS of` is an alias called "of"; only a point makes this a temporal clause.
-        return Ok(point(tokens, point_at)?.map(|(point, end)| Clause { point, end }));
+        return match point(tokens, point_at)? {
+            Some((point, end)) => Ok(Some(Clause { point, end })),
+            // `SELECT x AS of, …` names a column "of"; anything else after AS OF is a bad point.
+            None if ends_column_alias(token_at(tokens, point_at)) => Ok(None),
+            None => Err(bad_point()),
+        };
     }
     if is_keyword(first, Keyword::FOR) && is_word(token_at(tokens, second_at), "system_time") {
         let at = skip_space(tokens, second_at + 1);
@@ -130,6 +134,15 @@ fn temporal_clause(tokens: &[TokenWithSpan], i: usize) -> Result<Option<Clause>>
         ));
     }
     Ok(None)
+}
+
+/// Whether `token` can follow a column alias (so `AS OF` before it was an alias named "of").
+fn ends_column_alias(token: Option<&Token>) -> bool {
+    match token {
+        None | Some(Token::EOF | Token::Comma | Token::SemiColon | Token::RParen) => true,
+        Some(Token::Word(w)) => w.quote_style.is_none() && RESERVED_FOR_COLUMN_ALIAS.contains(&w.keyword),
+        Some(_) => false,
+    }
 }
 
 fn bad_point() -> Error {
@@ -320,6 +333,8 @@ mod tests {
         for sql in [
             "SELECT 'x AS OF @seq:1' FROM t",
             "SELECT a AS of FROM t",
+            "SELECT a AS of, b AS of2 FROM t",
+            "SELECT a AS of",
             "SELECT 1 -- t AS OF @seq:1",
             r#"SELECT "AS OF @seq:1" FROM t"#,
         ] {
@@ -333,6 +348,8 @@ mod tests {
             "SELECT * FROM t AS OF @seq:",
             "SELECT * FROM t AS OF @seq:x",
             "SELECT * FROM t FOR SYSTEM_TIME AS OF 5",
+            "SELECT * FROM t AS OF now()",
+            "SELECT * FROM t AS OF 5",
         ] {
             assert_eq!(rewrite(sql).unwrap_err().kind, ErrorKind::SyntaxError, "{sql}");
         }
