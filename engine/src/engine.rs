@@ -8,7 +8,7 @@ use crate::ids::{Seq, TableId};
 use crate::keys;
 use crate::row::{RowEvent, RowView};
 use crate::scan::{self, Flow, VersionRef};
-use crate::store::{Family, Store};
+use crate::store::{Cursor, Family, Store};
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -286,11 +286,18 @@ impl Engine {
         let mut batch = self.store.batch();
         let mut key = Vec::new();
         let mut written = std::collections::HashSet::with_capacity(writes.len());
+        // One cursor per table serves every existence check of the commit.
+        let mut cursor: Option<(TableId, Cursor<'_>)> = None;
+        let latest = self.latest_seq();
         for write in writes {
             if !written.insert((write.table, write.pk.as_slice())) {
                 return Err(self.repeated_key_error(write));
             }
-            self.check_expectation(write)?;
+            let table_cursor = match &mut cursor {
+                Some((table, c)) if *table == write.table => c,
+                slot => &mut slot.insert((write.table, self.versions_cursor(write.table))).1,
+            };
+            self.check_expectation(write, table_cursor, latest)?;
             keys::version_key_into(&mut key, write.table, &write.pk, seq);
             batch.put(Family::Versions, &key, &write.event);
         }
@@ -321,12 +328,12 @@ impl Engine {
         }
     }
 
-    fn check_expectation(&self, write: &RowWrite) -> Result<()> {
+    fn check_expectation(&self, write: &RowWrite, cursor: &mut Cursor<'_>, latest: Seq) -> Result<()> {
         let def = self.state().catalog.latest_by_id(write.table);
         let Some(def) = def else {
             return Err(Error::NoSuchTable(format!("with id {}", write.table)));
         };
-        if write.expect == WriteExpectation::Absent && self.row_exists(write.table, &write.pk, self.latest_seq())? {
+        if write.expect == WriteExpectation::Absent && Self::live(cursor, write.table, &write.pk, latest)? {
             return Err(Error::DuplicateKey {
                 constraint: def.primary_key_name(),
             });
@@ -336,12 +343,15 @@ impl Engine {
 
     /// Whether `pk` holds a live row as of `seq`.
     pub fn row_exists(&self, table: TableId, pk: &[u8], seq: Seq) -> Result<bool> {
-        let mut cursor = self.versions_cursor(table);
-        let event = scan::get_as_of(&mut cursor, table, pk, seq, |event| matches!(event, RowEvent::Put(_)))?;
+        Self::live(&mut self.versions_cursor(table), table, pk, seq)
+    }
+
+    fn live(cursor: &mut Cursor<'_>, table: TableId, pk: &[u8], seq: Seq) -> Result<bool> {
+        let event = scan::get_as_of(cursor, table, pk, seq, |event| matches!(event, RowEvent::Put(_)))?;
         Ok(event.unwrap_or(false))
     }
 
-    fn versions_cursor(&self, table: TableId) -> crate::store::Cursor<'_> {
+    fn versions_cursor(&self, table: TableId) -> Cursor<'_> {
         let lower = keys::table_prefix(table).to_vec();
         let upper = keys::table_upper_bound(table).to_vec();
         self.store.cursor(Family::Versions, Some(lower), Some(upper))

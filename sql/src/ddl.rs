@@ -9,6 +9,9 @@ use datafusion::sql::sqlparser::ast::{
 };
 use driftdb_engine::{CatalogPoint, ColumnDef, Engine, ErrorKind as EngineKind, TableDef};
 
+/// PostgreSQL's limit on columns per table (a row event counts columns in a u16).
+const MAX_COLUMNS: usize = 1600;
+
 /// An identifier as PostgreSQL resolves it: unquoted folds to lower case.
 pub(crate) fn normalize(ident: &Ident) -> String {
     match ident.quote_style {
@@ -91,9 +94,18 @@ pub(crate) fn create_table(engine: &Engine, create: &CreateTable) -> Result<()> 
         .map(|c| column_def(c, &mut primary_key_names))
         .collect::<Result<_>>()?;
     check_unique_names(&name, &columns)?;
+    if columns.len() > MAX_COLUMNS {
+        return Err(Error::new(
+            ErrorKind::InvalidTableDefinition,
+            format!("tables can have at most {MAX_COLUMNS} columns"),
+        ));
+    }
+    // Each column-level PRIMARY KEY named one column; a table may declare one key in all.
+    let mut primary_keys_declared = primary_key_names.len();
     for constraint in &create.constraints {
         match constraint {
             TableConstraint::PrimaryKey(pk) => {
+                primary_keys_declared += 1;
                 for column in &pk.columns {
                     match &column.column.expr {
                         Expr::Identifier(ident) => primary_key_names.push(normalize(ident)),
@@ -104,22 +116,7 @@ pub(crate) fn create_table(engine: &Engine, create: &CreateTable) -> Result<()> 
             other => return Err(Error::unsupported(format!("constraint {other}"))),
         }
     }
-    if create
-        .constraints
-        .iter()
-        .filter(|c| matches!(c, TableConstraint::PrimaryKey(_)))
-        .count()
-        + create
-            .columns
-            .iter()
-            .filter(|c| {
-                c.options
-                    .iter()
-                    .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)))
-            })
-            .count()
-        > 1
-    {
+    if primary_keys_declared > 1 {
         return Err(Error::new(
             ErrorKind::InvalidTableDefinition,
             format!("multiple primary keys for table \"{name}\" are not allowed"),
@@ -136,6 +133,12 @@ pub(crate) fn create_table(engine: &Engine, create: &CreateTable) -> Result<()> 
                 format!("column \"{key}\" named in key does not exist"),
             )
         })?;
+        if primary_key.contains(&slot) {
+            return Err(Error::new(
+                ErrorKind::DuplicateColumn,
+                format!("column \"{key}\" appears twice in primary key constraint"),
+            ));
+        }
         primary_key.push(slot);
     }
     let mut columns = columns;
@@ -190,6 +193,12 @@ pub(crate) fn alter_table(engine: &Engine, alter: &AlterTable) -> Result<()> {
                     return Err(Error::new(
                         ErrorKind::DuplicateColumn,
                         format!("column \"{}\" of relation \"{name}\" already exists", column.name),
+                    ));
+                }
+                if def.columns.len() >= MAX_COLUMNS {
+                    return Err(Error::new(
+                        ErrorKind::InvalidTableDefinition,
+                        format!("tables can have at most {MAX_COLUMNS} columns"),
                     ));
                 }
                 def.columns.push(column);

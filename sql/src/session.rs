@@ -152,6 +152,14 @@ impl Session {
         self.scope.set_snapshot(self.scope.db.latest_seq());
     }
 
+    /// Takes the database's write lock, then pins the snapshot, so a writing statement reads
+    /// the state it will commit on top of.
+    async fn begin_write(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        let guard = self.scope.db.write_lock.lock().await;
+        self.pin_snapshot();
+        guard
+    }
+
     /// Runs one statement.
     pub async fn execute(&mut self, statement: Statement) -> Result<StatementResult> {
         let engine = self.scope.db.engine.clone();
@@ -178,24 +186,18 @@ impl Session {
                 Error::unsupported("transaction control (every statement commits on its own)"),
             ),
             Ast::Insert(_) => {
-                let scope = self.scope.clone();
-                let _write = scope.db.write_lock.lock().await;
-                self.pin_snapshot();
+                let _write = self.begin_write().await;
                 let batches = self.collect(statement.0).await?;
                 let rows = dml::count_of(&batches)?;
                 Ok(StatementResult::Command(CommandTag::with_rows("INSERT", rows)))
             }
             Ast::Update(update) => {
-                let scope = self.scope.clone();
-                let _write = scope.db.write_lock.lock().await;
-                self.pin_snapshot();
+                let _write = self.begin_write().await;
                 let rows = dml::update(self, &update).await?;
                 Ok(StatementResult::Command(CommandTag::with_rows("UPDATE", rows)))
             }
             Ast::Delete(delete) => {
-                let scope = self.scope.clone();
-                let _write = scope.db.write_lock.lock().await;
-                self.pin_snapshot();
+                let _write = self.begin_write().await;
                 let rows = dml::delete(self, &delete).await?;
                 Ok(StatementResult::Command(CommandTag::with_rows("DELETE", rows)))
             }

@@ -183,11 +183,19 @@ impl<'d> RowsEncoder<'d> {
     }
 }
 
+/// What a statement does to one key.
+#[derive(Debug)]
+enum Pending {
+    /// A new version: `Absent` for a new row, `Any` for a row the statement read.
+    Put(Vec<u8>, WriteExpectation),
+    Delete,
+}
+
 /// The row events one statement writes to one table, at most one per key.
 #[derive(Debug)]
 pub(crate) struct WriteSet<'d> {
     def: &'d TableDef,
-    events: BTreeMap<Vec<u8>, (Vec<u8>, WriteExpectation)>,
+    events: BTreeMap<Vec<u8>, Pending>,
 }
 
 impl<'d> WriteSet<'d> {
@@ -212,20 +220,24 @@ impl<'d> WriteSet<'d> {
     pub(crate) fn insert(&mut self, pk: Vec<u8>, event: Vec<u8>) -> Result<()> {
         match self.events.get_mut(&pk) {
             None => {
-                self.events.insert(pk, (event, WriteExpectation::Absent));
+                self.events.insert(pk, Pending::Put(event, WriteExpectation::Absent));
                 Ok(())
             }
-            Some(existing) if existing.0 == delete_event() => {
-                *existing = (event, WriteExpectation::Any);
+            Some(pending @ Pending::Delete) => {
+                *pending = Pending::Put(event, WriteExpectation::Any);
                 Ok(())
             }
-            Some(_) => Err(self.duplicate()),
+            Some(Pending::Put(..)) => Err(self.duplicate()),
         }
     }
 
     /// A new version of a row this statement read.
     pub(crate) fn replace(&mut self, pk: Vec<u8>, event: Vec<u8>) -> Result<()> {
-        if self.events.insert(pk, (event, WriteExpectation::Any)).is_some() {
+        if self
+            .events
+            .insert(pk, Pending::Put(event, WriteExpectation::Any))
+            .is_some()
+        {
             return Err(self.duplicate());
         }
         Ok(())
@@ -233,7 +245,7 @@ impl<'d> WriteSet<'d> {
 
     /// Deletes a row this statement read.
     pub(crate) fn delete(&mut self, pk: Vec<u8>) {
-        self.events.insert(pk, (delete_event(), WriteExpectation::Any));
+        self.events.insert(pk, Pending::Delete);
     }
 
     /// Commits the set as one new seq (none if empty).
@@ -242,11 +254,17 @@ impl<'d> WriteSet<'d> {
         let writes: Vec<RowWrite> = self
             .events
             .into_iter()
-            .map(|(pk, (event, expect))| RowWrite {
-                table,
-                pk,
-                event,
-                expect,
+            .map(|(pk, pending)| {
+                let (event, expect) = match pending {
+                    Pending::Put(event, expect) => (event, expect),
+                    Pending::Delete => (delete_event(), WriteExpectation::Any),
+                };
+                RowWrite {
+                    table,
+                    pk,
+                    event,
+                    expect,
+                }
             })
             .collect();
         let engine = scope.db.engine.clone();
