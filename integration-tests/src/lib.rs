@@ -5,6 +5,8 @@
 //! directory (where `cargo build` puts it). The server binds port 0 and prints the address it
 //! got, so tests never guess ports and never sleep.
 
+pub mod slt;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

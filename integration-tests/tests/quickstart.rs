@@ -73,6 +73,29 @@ async fn errors_carry_sqlstates_and_leave_the_connection_usable() {
 }
 
 #[tokio::test]
+async fn a_failing_statement_stops_the_rest_of_its_query_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    assert_eq!(
+        sqlstate_of(
+            &client,
+            "INSERT INTO t VALUES (1); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)"
+        )
+        .await,
+        "23505"
+    );
+    assert_eq!(rows(&client, "SELECT id FROM t").await, [text(&["1"])]);
+    // A syntax error anywhere means nothing runs.
+    assert_eq!(sqlstate_of(&client, "INSERT INTO t VALUES (3); SELEKT").await, "42601");
+    assert_eq!(rows(&client, "SELECT count(*) FROM t").await, [text(&["1"])]);
+}
+
+#[tokio::test]
 async fn only_the_driftdb_database_accepts_connections() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path());

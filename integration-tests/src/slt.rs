@@ -1,0 +1,194 @@
+//! The sqllogictest conformance suite: every `.slt` file in `sql/tests/slt/`, run in-process
+//! against a [`Session`] and over the wire against the real server, each file on a fresh
+//! database. Both runs see values in PostgreSQL's text format, so the files are shared unchanged.
+
+use crate::TestServer;
+use async_trait::async_trait;
+use driftdb_sql::arrow::datatypes::DataType;
+use driftdb_sql::text::{ColumnText, format_options};
+use driftdb_sql::{Database, Session};
+use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
+use std::path::{Path, PathBuf};
+use tokio_postgres::SimpleQueryMessage;
+
+/// The `.slt` files, sorted.
+pub fn slt_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/tests/slt");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("readable directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no .slt files in {}", dir.display());
+    files
+}
+
+/// A value as sqllogictest spells it: `NULL`, `(empty)` or the text itself.
+fn slt_value(text: Option<&str>) -> String {
+    match text {
+        None => "NULL".to_string(),
+        Some("") => "(empty)".to_string(),
+        Some(text) => text.to_string(),
+    }
+}
+
+/// Column types must match where both sides name one; `Any` matches everything.
+/// (The runner's validator type takes `&Vec`.)
+#[allow(clippy::ptr_arg)]
+fn types_match(actual: &Vec<DefaultColumnType>, expected: &Vec<DefaultColumnType>) -> bool {
+    actual.len() == expected.len()
+        && actual
+            .iter()
+            .zip(expected)
+            .all(|(a, e)| a == e || *a == DefaultColumnType::Any || *e == DefaultColumnType::Any)
+}
+
+/// An in-process session on a database in a temporary directory.
+pub struct InProcess {
+    session: Session,
+    _dir: tempfile::TempDir,
+}
+
+/// A SQL-layer error as the runner reports it.
+#[derive(Debug)]
+pub struct SqlError(driftdb_sql::Error);
+
+impl std::fmt::Display for SqlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.0.kind, self.0.message)
+    }
+}
+
+impl std::error::Error for SqlError {}
+
+fn column_type(ty: &DataType) -> DefaultColumnType {
+    match ty {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => DefaultColumnType::Integer,
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => DefaultColumnType::Integer,
+        DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => DefaultColumnType::FloatingPoint,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DefaultColumnType::Text,
+        _ => DefaultColumnType::Any,
+    }
+}
+
+#[async_trait]
+impl AsyncDB for InProcess {
+    type Error = SqlError;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SqlError> {
+        let results = self.session.execute_sql(sql).await.map_err(SqlError)?;
+        let Some((schema, batches, tag)) = results.into_iter().last() else {
+            return Ok(DBOutput::StatementComplete(0));
+        };
+        let Some(schema) = schema else {
+            return Ok(DBOutput::StatementComplete(tag.rows.unwrap_or(0)));
+        };
+        let options = format_options();
+        let mut rows = Vec::new();
+        let mut text = String::new();
+        for batch in &batches {
+            let columns: Vec<ColumnText<'_>> = batch
+                .columns()
+                .iter()
+                .map(|a| ColumnText::new(a, &options).expect("formattable"))
+                .collect();
+            for row in 0..batch.num_rows() {
+                let values = columns.iter().map(|column| {
+                    text.clear();
+                    let present = column.write(row, &mut text);
+                    slt_value(present.then_some(text.as_str()))
+                });
+                rows.push(values.collect());
+            }
+        }
+        let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
+        Ok(DBOutput::Rows { types, rows })
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "driftdb-in-process"
+    }
+}
+
+/// A tokio-postgres connection to a running server, using the simple query protocol.
+pub struct Wire {
+    client: tokio_postgres::Client,
+}
+
+#[async_trait]
+impl AsyncDB for Wire {
+    type Error = tokio_postgres::Error;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, tokio_postgres::Error> {
+        let mut rows = Vec::new();
+        let mut columns = None;
+        let mut count = 0;
+        for message in self.client.simple_query(sql).await? {
+            match message {
+                SimpleQueryMessage::RowDescription(description) => columns = Some(description.len()),
+                SimpleQueryMessage::Row(row) => rows.push((0..row.len()).map(|i| slt_value(row.get(i))).collect()),
+                SimpleQueryMessage::CommandComplete(n) => count = n,
+                _ => {}
+            }
+        }
+        Ok(match columns {
+            // The simple protocol carries no column types the runner understands; values are checked.
+            Some(n) => DBOutput::Rows {
+                types: vec![DefaultColumnType::Any; n],
+                rows,
+            },
+            None => DBOutput::StatementComplete(count),
+        })
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "driftdb-wire"
+    }
+}
+
+/// Runs every file in-process; returns one message per failing file.
+pub async fn run_in_process() -> Vec<String> {
+    let mut failures = Vec::new();
+    for file in slt_files() {
+        let mut runner = Runner::new(|| async {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let db = Database::open(dir.path()).map_err(SqlError)?;
+            Ok(InProcess {
+                session: db.session("tester"),
+                _dir: dir,
+            })
+        });
+        runner.with_column_validator(types_match);
+        if let Err(e) = runner.run_file_async(&file).await {
+            failures.push(format!("{}: {e}", file.display()));
+        }
+    }
+    failures
+}
+
+/// Runs every file over the wire against a fresh server per file; returns one message per
+/// failing file.
+pub async fn run_over_the_wire() -> Vec<String> {
+    let mut failures = Vec::new();
+    for file in slt_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server = TestServer::start(dir.path());
+        let server = &server;
+        let mut runner = Runner::new(|| async move {
+            Ok(Wire {
+                client: server.connect().await,
+            })
+        });
+        if let Err(e) = runner.run_file_async(&file).await {
+            failures.push(format!("{}: {e}", file.display()));
+        }
+    }
+    failures
+}
