@@ -65,6 +65,13 @@ async fn errors_carry_sqlstates_and_leave_the_connection_usable() {
     );
     assert_eq!(sqlstate_of(&client, "SELECT * FROM t AS OF @seq:99").await, "22023");
     assert_eq!(sqlstate_of(&client, "SELECT nope FROM t").await, "42703");
+    assert_eq!(sqlstate_of(&client, "INSERT INTO t VALUES ('abc', 'x')").await, "22P02");
+    assert_eq!(
+        sqlstate_of(&client, "INSERT INTO t VALUES (3000000000, 'x')").await,
+        "22003"
+    );
+    assert_eq!(sqlstate_of(&client, "SELECT 1/0").await, "22012");
+    assert_eq!(sqlstate_of(&client, "BEGIN").await, "0A000");
     assert_eq!(
         rows(&client, "SELECT v FROM t").await,
         [text(&["a"])],

@@ -110,6 +110,10 @@ fn classify(e: &DataFusionError) -> Error {
         DataFusionError::ArrowError(arrow_error, _) => {
             let kind = match arrow_error.as_ref() {
                 ArrowError::DivideByZero => ErrorKind::DivisionByZero,
+                // Arrow says "Can't cast value …" when a number does not fit the target type.
+                ArrowError::CastError(message) if message.starts_with("Can't cast value") => {
+                    ErrorKind::NumericOutOfRange
+                }
                 ArrowError::CastError(_) | ArrowError::ParseError(_) => ErrorKind::InvalidTextRepresentation,
                 ArrowError::ArithmeticOverflow(_) => ErrorKind::NumericOutOfRange,
                 ArrowError::ExternalError(inner) => {
