@@ -10,6 +10,8 @@ for package in clang libclang-dev; do
 done
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
+# The integration tests stop the server with /bin/kill (SIGTERM), not the shell builtin.
+[ -x /bin/kill ] || [ -x /usr/bin/kill ] || missing+=(procps)
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing missing packages: ${missing[*]}"
