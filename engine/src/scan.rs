@@ -146,3 +146,78 @@ pub(crate) fn versions(
     }
     cursor.status()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::keys::KeyEncoder;
+    use crate::row::RowEncoder;
+    use crate::store::{Family, Store};
+
+    fn pk(id: i32) -> Vec<u8> {
+        let mut key = KeyEncoder::new();
+        key.push_i32(id);
+        key.as_bytes().to_vec()
+    }
+
+    fn put_event(text: &str) -> Vec<u8> {
+        let mut row = RowEncoder::new();
+        row.begin_put();
+        row.push_text(text);
+        row.finish().to_vec()
+    }
+
+    /// Writes versions straight into the store, bypassing every check of the engine.
+    fn store_with(versions: &[(i32, u64, Vec<u8>)]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut batch = store.batch();
+        for (id, seq, value) in versions {
+            batch.put(
+                Family::Versions,
+                &keys::version_key(TableId(1), &pk(*id), Seq(*seq)),
+                value,
+            );
+        }
+        store.write(batch, false).unwrap();
+        (dir, store)
+    }
+
+    fn read_all(store: &Store, seq: u64) -> Result<Vec<String>> {
+        let mut cursor = store.cursor(Family::Versions, None, None);
+        let mut out = Vec::new();
+        as_of(&mut cursor, TableId(1), Seq(seq), &mut |_, row| {
+            out.push(format!("{:?}", row.values().next()));
+            Ok(Flow::Continue)
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn a_damaged_version_is_an_error_naming_table_key_and_seq() {
+        let mut damaged = put_event("hello");
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0x20;
+        let (_dir, store) = store_with(&[(1, 1, put_event("fine")), (2, 3, damaged)]);
+        let err = read_all(&store, 3).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt);
+        let message = err.to_string();
+        assert!(message.contains("table 1") && message.contains("seq 3"), "{message}");
+    }
+
+    #[test]
+    fn a_damaged_version_newer_than_the_snapshot_is_never_read() {
+        let mut damaged = put_event("later");
+        damaged[0] ^= 1;
+        let (_dir, store) = store_with(&[(1, 1, put_event("fine")), (1, 5, damaged)]);
+        assert_eq!(read_all(&store, 4).unwrap().len(), 1);
+        assert_eq!(read_all(&store, 5).unwrap_err().kind(), ErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn a_truncated_value_is_an_error_not_a_panic() {
+        let (_dir, store) = store_with(&[(1, 1, vec![3, 0])]);
+        assert_eq!(read_all(&store, 1).unwrap_err().kind(), ErrorKind::Corrupt);
+    }
+}
