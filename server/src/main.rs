@@ -4,13 +4,16 @@ use driftdb_server::Server;
 use driftdb_server::config::Config;
 use std::process::ExitCode;
 
-async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler succeeds on Unix");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+/// Resolves on SIGTERM or Ctrl-C. The SIGTERM handler is installed when this is called, so a
+/// signal sent right after the server reports its address is never missed.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }
 
 #[tokio::main]
@@ -29,14 +32,15 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match server.local_addr() {
-        Ok(addr) => println!("driftdb-server listening on {addr}"),
+    let (addr, shutdown) = match server.local_addr().and_then(|addr| Ok((addr, shutdown_signal()?))) {
+        Ok(ready) => ready,
         Err(e) => {
             eprintln!("driftdb-server: {e}");
             return ExitCode::FAILURE;
         }
-    }
-    server.serve(shutdown_signal()).await;
+    };
+    println!("driftdb-server listening on {addr}");
+    server.serve(shutdown).await;
     println!("driftdb-server stopped");
     ExitCode::SUCCESS
 }
