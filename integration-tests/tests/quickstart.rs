@@ -125,3 +125,39 @@ async fn sigterm_stops_the_server_cleanly() {
         .unwrap();
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn as_of_a_commit_time_reads_the_state_that_commit_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE events (id INT PRIMARY KEY, data VARCHAR);
+             INSERT INTO events VALUES (1, 'original');
+             UPDATE events SET data = 'modified' WHERE id = 1;",
+        )
+        .await
+        .unwrap();
+    let versions = rows(
+        &client,
+        "SELECT _system_from FROM events FOR SYSTEM_TIME ALL ORDER BY _seq_from",
+    )
+    .await;
+    let first_commit = versions[0][0].clone().expect("a commit time");
+    for sql in [
+        format!("SELECT data FROM events AS OF TIMESTAMP '{first_commit}'"),
+        format!("SELECT data FROM events FOR SYSTEM_TIME AS OF '{first_commit}'"),
+    ] {
+        assert_eq!(rows(&client, &sql).await, [text(&["original"])], "{sql}");
+    }
+    assert!(
+        rows(&client, "SELECT data FROM events AS OF '2000-01-01 00:00:00+00'")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        sqlstate_of(&client, "SELECT data FROM events AS OF '2200-01-01 00:00:00+00'").await,
+        "22023"
+    );
+}
