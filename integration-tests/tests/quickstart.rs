@@ -161,3 +161,44 @@ async fn as_of_a_commit_time_reads_the_state_that_commit_left() {
         "22023"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_get_one_gap_free_seq_per_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server
+        .connect()
+        .await
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY, writer INT)")
+        .await
+        .unwrap();
+    let (writers, inserts) = (4, 25);
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let client = server.connect().await;
+        tasks.push(tokio::spawn(async move {
+            for i in 0..inserts {
+                let id = writer * inserts + i;
+                client
+                    .batch_execute(&format!("INSERT INTO t VALUES ({id}, {writer})"))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let client = server.connect().await;
+    let total = (writers * inserts).to_string();
+    assert_eq!(rows(&client, "SELECT driftdb_current_seq()").await, [text(&[&total])]);
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT count(*), count(DISTINCT _seq_from), min(_seq_from), max(_seq_from) FROM t FOR SYSTEM_TIME ALL"
+        )
+        .await,
+        [text(&[&total, &total, "1", &total])],
+        "every insert has a seq of its own, with no gaps"
+    );
+}
