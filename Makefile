@@ -19,8 +19,21 @@ SERVER_ARGS ?=
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-6s %s\n", $$1, $$2}'
 
-deps: ## Install missing system packages (clang, libclang-dev)
-	@scripts/install-deps.sh
+# RocksDB's Rust bindings run bindgen at build time, which needs libclang (Debian: clang,
+# libclang-dev); the integration tests stop the server with /bin/kill (procps).
+deps: ## Install missing system packages (clang, libclang-dev, procps)
+	@missing=""; \
+	for p in clang libclang-dev; do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	command -v c++ >/dev/null 2>&1 || missing="$$missing g++"; \
+	[ -x /bin/kill ] || [ -x /usr/bin/kill ] || missing="$$missing procps"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing missing packages:$$missing"; \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi; \
+	command -v $(CARGO) >/dev/null 2>&1 || { echo "cargo is missing: install a Rust toolchain (1.95+)" >&2; exit 1; }
 
 build: deps ## Build the server and every test
 	$(BUILD)

@@ -47,7 +47,9 @@ impl TableDef {
 
     /// The slot of the visible column called `name`.
     pub fn slot_of(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| !c.dropped && c.name == name)
+        self.columns
+            .iter()
+            .position(|c| !c.dropped && c.name == name)
     }
 
     /// The name of the primary-key constraint, as PostgreSQL would name it.
@@ -97,7 +99,10 @@ impl Catalog {
     }
 
     /// The definition of `table` at `point`, if it existed then.
-    fn def_at(history: &[(Seq, Option<Arc<TableDef>>)], point: CatalogPoint) -> Option<&Arc<TableDef>> {
+    fn def_at(
+        history: &[(Seq, Option<Arc<TableDef>>)],
+        point: CatalogPoint,
+    ) -> Option<&Arc<TableDef>> {
         let entry = match point {
             CatalogPoint::Latest => history.last(),
             CatalogPoint::At(seq) => history.iter().rev().find(|(from, _)| *from <= seq),
@@ -119,7 +124,9 @@ impl Catalog {
         if let Some(def) = existing {
             return Some(def.clone());
         }
-        let CatalogPoint::At(seq) = point else { return None };
+        let CatalogPoint::At(seq) = point else {
+            return None;
+        };
         self.tables
             .values()
             .filter_map(|history| history.first())
@@ -155,7 +162,11 @@ impl Catalog {
 
     /// The most recent definition a table ever had (also for dropped tables).
     pub fn last_definition(&self, table: TableId) -> Option<Arc<TableDef>> {
-        self.tables.get(&table)?.iter().rev().find_map(|(_, def)| def.clone())
+        self.tables
+            .get(&table)?
+            .iter()
+            .rev()
+            .find_map(|(_, def)| def.clone())
     }
 }
 
@@ -228,8 +239,14 @@ mod tests {
         c.apply(TableId(1), Seq(1), def(1, "t", &["a"]));
         c.apply(TableId(1), Seq(3), CatalogRecord::Dropped);
         c.apply(TableId(2), Seq(3), def(2, "t", &["x", "y"]));
-        assert_eq!(c.resolve("t", CatalogPoint::At(Seq(2))).unwrap().id, TableId(1));
-        assert_eq!(c.resolve("t", CatalogPoint::At(Seq(3))).unwrap().id, TableId(2));
+        assert_eq!(
+            c.resolve("t", CatalogPoint::At(Seq(2))).unwrap().id,
+            TableId(1)
+        );
+        assert_eq!(
+            c.resolve("t", CatalogPoint::At(Seq(3))).unwrap().id,
+            TableId(2)
+        );
         assert_eq!(c.resolve("t", CatalogPoint::Latest).unwrap().id, TableId(2));
     }
 }

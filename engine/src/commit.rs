@@ -53,7 +53,8 @@ impl CommitRecord {
             .get(18..)
             .filter(|u| u.len() == user_len)
             .ok_or_else(|| err("has a bad user length"))?;
-        let user = String::from_utf8(user.to_vec()).map_err(|_| err("has a user that is not UTF-8"))?;
+        let user =
+            String::from_utf8(user.to_vec()).map_err(|_| err("has a user that is not UTF-8"))?;
         Ok(CommitRecord {
             time_micros,
             rows,

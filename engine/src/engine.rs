@@ -68,7 +68,9 @@ const FORMAT_KEY: &[u8] = b"format";
 const FORMAT_VERSION: u32 = 1;
 
 fn now_micros() -> i64 {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX)
 }
 
@@ -94,11 +96,16 @@ impl Engine {
         match store.get(Family::Meta, FORMAT_KEY)? {
             None => {
                 let mut batch = store.batch();
-                batch.put(Family::Meta, FORMAT_KEY, &frame::encode(&FORMAT_VERSION.to_le_bytes()));
+                batch.put(
+                    Family::Meta,
+                    FORMAT_KEY,
+                    &frame::encode(&FORMAT_VERSION.to_le_bytes()),
+                );
                 store.write(batch, true)
             }
             Some(value) => {
-                let payload = frame::decode(&value).map_err(|e| Error::corrupt("meta format record", e))?;
+                let payload =
+                    frame::decode(&value).map_err(|e| Error::corrupt("meta format record", e))?;
                 let version = <[u8; 4]>::try_from(payload).map(u32::from_le_bytes);
                 match version {
                     Ok(FORMAT_VERSION) => Ok(()),
@@ -117,10 +124,11 @@ impl Engine {
         cursor.seek_to_first();
         while let Some((key, value)) = cursor.item() {
             let location = || format!("catalog key {}", keys::describe(key));
-            let (table, visible_from) =
-                keys::split_catalog_key(key).ok_or_else(|| Error::corrupt(location(), "malformed key"))?;
+            let (table, visible_from) = keys::split_catalog_key(key)
+                .ok_or_else(|| Error::corrupt(location(), "malformed key"))?;
             let payload = frame::decode(value).map_err(|e| Error::corrupt(location(), e))?;
-            let record: CatalogRecord = serde_json::from_slice(payload).map_err(|e| Error::corrupt(location(), e))?;
+            let record: CatalogRecord =
+                serde_json::from_slice(payload).map_err(|e| Error::corrupt(location(), e))?;
             catalog.apply(table, visible_from, record);
             cursor.next();
         }
@@ -142,7 +150,8 @@ impl Engine {
                 ));
             }
             let payload = frame::decode(value).map_err(|e| Error::corrupt(location(), e))?;
-            let record = CommitRecord::decode(payload).map_err(|e| Error::corrupt(location(), e))?;
+            let record =
+                CommitRecord::decode(payload).map_err(|e| Error::corrupt(location(), e))?;
             state.latest = state.latest.next();
             state.commit_times.push(record.time_micros);
             cursor.next();
@@ -152,11 +161,15 @@ impl Engine {
     }
 
     fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock_commits(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.commit_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.commit_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The seq of the latest commit (`Seq::ZERO` before any).
@@ -186,9 +199,14 @@ impl Engine {
     /// first commit. A time in the future is an error: its state is not known yet.
     pub fn seq_at_time(&self, micros: i64) -> Result<Seq> {
         if micros > now_micros() {
-            return Err(Error::InvalidInput("the requested time is in the future".into()));
+            return Err(Error::InvalidInput(
+                "the requested time is in the future".into(),
+            ));
         }
-        let committed = self.state().commit_times.partition_point(|&time| time <= micros);
+        let committed = self
+            .state()
+            .commit_times
+            .partition_point(|&time| time <= micros);
         Ok(Seq(committed as u64))
     }
 
@@ -205,7 +223,8 @@ impl Engine {
     /// Records a catalog change visible from the next seq, durably, then applies it in memory.
     fn record_ddl(&self, table: TableId, record: CatalogRecord) -> Result<()> {
         let visible_from = self.latest_seq().next();
-        let payload = serde_json::to_vec(&record).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let payload =
+            serde_json::to_vec(&record).map_err(|e| Error::InvalidInput(e.to_string()))?;
         let mut batch = self.store.batch();
         batch.put(
             Family::Catalog,
@@ -222,13 +241,20 @@ impl Engine {
     }
 
     /// Creates a table; it is visible from the next seq on.
-    pub fn create_table(&self, name: &str, columns: Vec<ColumnDef>, primary_key: Vec<usize>) -> Result<Arc<TableDef>> {
+    pub fn create_table(
+        &self,
+        name: &str,
+        columns: Vec<ColumnDef>,
+        primary_key: Vec<usize>,
+    ) -> Result<Arc<TableDef>> {
         let _guard = self.lock_commits();
         if self.resolve_table(name, CatalogPoint::Latest).is_some() {
             return Err(Error::TableExists(name.to_string()));
         }
         if primary_key.is_empty() || primary_key.iter().any(|&slot| slot >= columns.len()) {
-            return Err(Error::InvalidInput(format!("table \"{name}\" needs a primary key")));
+            return Err(Error::InvalidInput(format!(
+                "table \"{name}\" needs a primary key"
+            )));
         }
         let id = TableId(self.state().catalog.max_table_id().map_or(1, |t| t.0 + 1));
         let def = TableDef {
@@ -281,7 +307,10 @@ impl Engine {
         let (seq, time_micros) = {
             let state = self.state();
             let last_time = state.commit_times.last().copied().unwrap_or(i64::MIN);
-            (state.latest.next(), now_micros().max(last_time.saturating_add(1)))
+            (
+                state.latest.next(),
+                now_micros().max(last_time.saturating_add(1)),
+            )
         };
         let mut batch = self.store.batch();
         let mut key = Vec::new();
@@ -295,7 +324,11 @@ impl Engine {
             }
             let table_cursor = match &mut cursor {
                 Some((table, c)) if *table == write.table => c,
-                slot => &mut slot.insert((write.table, self.versions_cursor(write.table))).1,
+                slot => {
+                    &mut slot
+                        .insert((write.table, self.versions_cursor(write.table)))
+                        .1
+                }
             };
             self.check_expectation(write, table_cursor, latest)?;
             keys::version_key_into(&mut key, write.table, &write.pk, seq);
@@ -324,16 +357,26 @@ impl Engine {
             (WriteExpectation::Absent, Some(def)) => Error::DuplicateKey {
                 constraint: def.primary_key_name(),
             },
-            _ => Error::InvalidInput(format!("row {} written twice in one commit", keys::describe(&write.pk))),
+            _ => Error::InvalidInput(format!(
+                "row {} written twice in one commit",
+                keys::describe(&write.pk)
+            )),
         }
     }
 
-    fn check_expectation(&self, write: &RowWrite, cursor: &mut Cursor<'_>, latest: Seq) -> Result<()> {
+    fn check_expectation(
+        &self,
+        write: &RowWrite,
+        cursor: &mut Cursor<'_>,
+        latest: Seq,
+    ) -> Result<()> {
         let def = self.state().catalog.latest_by_id(write.table);
         let Some(def) = def else {
             return Err(Error::NoSuchTable(format!("with id {}", write.table)));
         };
-        if write.expect == WriteExpectation::Absent && Self::live(cursor, write.table, &write.pk, latest)? {
+        if write.expect == WriteExpectation::Absent
+            && Self::live(cursor, write.table, &write.pk, latest)?
+        {
             return Err(Error::DuplicateKey {
                 constraint: def.primary_key_name(),
             });
@@ -347,14 +390,17 @@ impl Engine {
     }
 
     fn live(cursor: &mut Cursor<'_>, table: TableId, pk: &[u8], seq: Seq) -> Result<bool> {
-        let event = scan::get_as_of(cursor, table, pk, seq, |event| matches!(event, RowEvent::Put(_)))?;
+        let event = scan::get_as_of(cursor, table, pk, seq, |event| {
+            matches!(event, RowEvent::Put(_))
+        })?;
         Ok(event.unwrap_or(false))
     }
 
     fn versions_cursor(&self, table: TableId) -> Cursor<'_> {
         let lower = keys::table_prefix(table).to_vec();
         let upper = keys::table_upper_bound(table).to_vec();
-        self.store.cursor(Family::Versions, Some(lower), Some(upper))
+        self.store
+            .cursor(Family::Versions, Some(lower), Some(upper))
     }
 
     /// Calls `f` with every row of `table` as of `seq`, in primary-key order, until it says stop.

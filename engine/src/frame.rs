@@ -24,9 +24,14 @@ pub enum FrameError {
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FrameError::Truncated { len } => write!(f, "frame of {len} bytes is shorter than its header"),
+            FrameError::Truncated { len } => {
+                write!(f, "frame of {len} bytes is shorter than its header")
+            }
             FrameError::LengthMismatch { declared, actual } => {
-                write!(f, "frame declares {declared} payload bytes but holds {actual}")
+                write!(
+                    f,
+                    "frame declares {declared} payload bytes but holds {actual}"
+                )
             }
             FrameError::ChecksumMismatch { stored, computed } => {
                 write!(
@@ -120,6 +125,9 @@ mod tests {
         }
         let mut longer = framed.clone();
         longer.push(0);
-        assert!(matches!(decode(&longer), Err(FrameError::LengthMismatch { .. })));
+        assert!(matches!(
+            decode(&longer),
+            Err(FrameError::LengthMismatch { .. })
+        ));
     }
 }

@@ -5,7 +5,9 @@ use std::fmt;
 
 /// A commit sequence number. `Seq(0)` is the database before any data commit; every committed
 /// transaction that writes rows takes the next one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Seq(pub u64);
 
 impl Seq {

@@ -44,17 +44,27 @@ impl KeyEncoder {
     }
 
     pub fn push_i32(&mut self, v: i32) {
-        self.buf.extend_from_slice(&((v as u32) ^ (1 << 31)).to_be_bytes());
+        self.buf
+            .extend_from_slice(&((v as u32) ^ (1 << 31)).to_be_bytes());
     }
 
     pub fn push_i64(&mut self, v: i64) {
-        self.buf.extend_from_slice(&((v as u64) ^ (1 << 63)).to_be_bytes());
+        self.buf
+            .extend_from_slice(&((v as u64) ^ (1 << 63)).to_be_bytes());
     }
 
     pub fn push_f64(&mut self, v: f64) {
         // -0.0 and 0.0 are equal in SQL, so they must make one key.
-        let bits = if v == 0.0 { 0.0f64.to_bits() } else { v.to_bits() };
-        let ordered = if bits >> 63 == 1 { !bits } else { bits ^ (1 << 63) };
+        let bits = if v == 0.0 {
+            0.0f64.to_bits()
+        } else {
+            v.to_bits()
+        };
+        let ordered = if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits ^ (1 << 63)
+        };
         self.buf.extend_from_slice(&ordered.to_be_bytes());
     }
 
@@ -173,7 +183,10 @@ mod tests {
         enc.as_bytes().to_vec()
     }
 
-    fn assert_order_preserved<T: PartialOrd + Copy + std::fmt::Debug>(values: &[T], enc: impl Fn(&mut KeyEncoder, T)) {
+    fn assert_order_preserved<T: PartialOrd + Copy + std::fmt::Debug>(
+        values: &[T],
+        enc: impl Fn(&mut KeyEncoder, T),
+    ) {
         for &a in values {
             for &b in values {
                 let (ka, kb) = (key_of(|e| enc(e, a)), key_of(|e| enc(e, b)));
@@ -184,8 +197,13 @@ mod tests {
 
     #[test]
     fn integer_keys_sort_like_integers() {
-        assert_order_preserved(&[i32::MIN, -70000, -1, 0, 1, 255, 256, i32::MAX], |e, v| e.push_i32(v));
-        assert_order_preserved(&[i64::MIN, -1 << 40, -1, 0, 1, 1 << 40, i64::MAX], |e, v| e.push_i64(v));
+        assert_order_preserved(&[i32::MIN, -70000, -1, 0, 1, 255, 256, i32::MAX], |e, v| {
+            e.push_i32(v)
+        });
+        assert_order_preserved(
+            &[i64::MIN, -1 << 40, -1, 0, 1, 1 << 40, i64::MAX],
+            |e, v| e.push_i64(v),
+        );
     }
 
     #[test]
@@ -240,14 +258,21 @@ mod tests {
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         let split = split_version_key(&keys[1]).unwrap();
         assert_eq!((split.table, split.pk, split.seq), (t, &pk(1)[..], Seq(2)));
-        assert!(keys[..3].iter().all(|k| k.as_slice() < &table_upper_bound(t)[..]));
+        assert!(
+            keys[..3]
+                .iter()
+                .all(|k| k.as_slice() < &table_upper_bound(t)[..])
+        );
     }
 
     #[test]
     fn catalog_and_commit_keys_round_trip() {
         let key = catalog_key(TableId(3), Seq(11));
         assert_eq!(split_catalog_key(&key), Some((TableId(3), Seq(11))));
-        assert!(catalog_key(TableId(3), Seq(12)) < key, "newer definitions sort first");
+        assert!(
+            catalog_key(TableId(3), Seq(12)) < key,
+            "newer definitions sort first"
+        );
         assert_eq!(split_commit_key(&commit_key(Seq(42))), Some(Seq(42)));
     }
 }

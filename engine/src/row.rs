@@ -82,7 +82,10 @@ impl RowEncoder {
 
     fn push_tag(&mut self, tag: u8) {
         self.buf.push(tag);
-        self.columns = self.columns.checked_add(1).expect("a row has fewer than 65536 columns");
+        self.columns = self
+            .columns
+            .checked_add(1)
+            .expect("a row has fewer than 65536 columns");
     }
 
     pub fn push_null(&mut self) {
@@ -200,7 +203,10 @@ impl<'a> RowView<'a> {
         if values.bytes.is_empty() {
             Ok(())
         } else {
-            Err(RowError(format!("{} bytes after the last value", values.bytes.len())))
+            Err(RowError(format!(
+                "{} bytes after the last value",
+                values.bytes.len()
+            )))
         }
     }
 }
@@ -215,7 +221,10 @@ pub struct RowValues<'a> {
 impl<'a> RowValues<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], RowError> {
         if self.bytes.len() < n {
-            return Err(RowError(format!("value needs {n} bytes, {} left", self.bytes.len())));
+            return Err(RowError(format!(
+                "value needs {n} bytes, {} left",
+                self.bytes.len()
+            )));
         }
         let (head, tail) = self.bytes.split_at(n);
         self.bytes = tail;
@@ -223,7 +232,10 @@ impl<'a> RowValues<'a> {
     }
 
     fn take_array<const N: usize>(&mut self) -> Result<[u8; N], RowError> {
-        Ok(self.take(N)?.try_into().expect("take returns exactly N bytes"))
+        Ok(self
+            .take(N)?
+            .try_into()
+            .expect("take returns exactly N bytes"))
     }
 
     fn decode_one(&mut self) -> Result<ValueRef<'a>, RowError> {
@@ -238,7 +250,10 @@ impl<'a> RowValues<'a> {
             TAG_TEXT => {
                 let len = u32::from_le_bytes(self.take_array()?) as usize;
                 let bytes = self.take(len)?;
-                ValueRef::Text(std::str::from_utf8(bytes).map_err(|e| RowError(format!("text is not UTF-8: {e}")))?)
+                ValueRef::Text(
+                    std::str::from_utf8(bytes)
+                        .map_err(|e| RowError(format!("text is not UTF-8: {e}")))?,
+                )
             }
             other => return Err(RowError(format!("unknown value tag {other}"))),
         })

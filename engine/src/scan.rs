@@ -44,7 +44,14 @@ fn split<'k>(table: TableId, key: &'k [u8]) -> Result<VersionKey<'k>> {
 
 /// Unframes and decodes a stored event, naming table, key and seq if it is damaged.
 pub(crate) fn decode<'v>(vk: &VersionKey<'_>, value: &'v [u8]) -> Result<RowEvent<'v>> {
-    let location = || format!("table {}, key {}, seq {}", vk.table, keys::describe(vk.pk), vk.seq);
+    let location = || {
+        format!(
+            "table {}, key {}, seq {}",
+            vk.table,
+            keys::describe(vk.pk),
+            vk.seq
+        )
+    };
     let payload = frame::decode(value).map_err(|e| Error::corrupt(location(), e))?;
     row::decode_event(payload).map_err(|e| Error::corrupt(location(), e))
 }
@@ -203,7 +210,10 @@ mod tests {
         let err = read_all(&store, 3).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Corrupt);
         let message = err.to_string();
-        assert!(message.contains("table 1") && message.contains("seq 3"), "{message}");
+        assert!(
+            message.contains("table 1") && message.contains("seq 3"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 
 use crate::error::{Error, Result};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, DBRawIteratorWithThreadMode, Options,
-    ReadOptions, WriteBatch, WriteOptions,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType,
+    DBRawIteratorWithThreadMode, Options, ReadOptions, WriteBatch, WriteOptions,
 };
 use std::path::Path;
 
@@ -24,7 +24,12 @@ pub(crate) enum Family {
 }
 
 impl Family {
-    const ALL: [Family; 4] = [Family::Versions, Family::Commits, Family::Catalog, Family::Meta];
+    const ALL: [Family; 4] = [
+        Family::Versions,
+        Family::Commits,
+        Family::Catalog,
+        Family::Meta,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -47,7 +52,9 @@ pub(crate) struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.db.path()).finish()
+        f.debug_struct("Store")
+            .field("path", &self.db.path())
+            .finish()
     }
 }
 
@@ -84,7 +91,12 @@ impl Store {
     }
 
     /// A cursor over `family`, limited to keys in `[lower, upper)` where given.
-    pub(crate) fn cursor(&self, family: Family, lower: Option<Vec<u8>>, upper: Option<Vec<u8>>) -> Cursor<'_> {
+    pub(crate) fn cursor(
+        &self,
+        family: Family,
+        lower: Option<Vec<u8>>,
+        upper: Option<Vec<u8>>,
+    ) -> Cursor<'_> {
         let mut opts = ReadOptions::default();
         if let Some(lower) = lower {
             opts.set_iterate_lower_bound(lower);

@@ -4,8 +4,8 @@
 use driftdb_engine::keys::KeyEncoder;
 use driftdb_engine::row::{RowEncoder, delete_event};
 use driftdb_engine::{
-    CatalogPoint, ColumnDef, ColumnType, Engine, EngineOptions, ErrorKind, Flow, RowWrite, Seq, TableId, ValueRef,
-    WriteExpectation,
+    CatalogPoint, ColumnDef, ColumnType, Engine, EngineOptions, ErrorKind, Flow, RowWrite, Seq,
+    TableId, ValueRef, WriteExpectation,
 };
 use std::collections::BTreeMap;
 
@@ -65,7 +65,10 @@ fn events_table(engine: &Engine) -> TableId {
     engine
         .create_table(
             "events",
-            vec![column("id", ColumnType::Int32), column("data", ColumnType::Text)],
+            vec![
+                column("id", ColumnType::Int32),
+                column("data", ColumnType::Text),
+            ],
             vec![0],
         )
         .unwrap()
@@ -131,8 +134,13 @@ fn every_seq_reads_exactly_the_state_after_that_commit_even_after_reopen() {
             "as of seq {seq}"
         );
     }
-    let times: Vec<i64> = (1..=200).map(|s| engine.commit_time(Seq(s)).unwrap()).collect();
-    assert!(times.windows(2).all(|w| w[0] < w[1]), "commit times strictly increase");
+    let times: Vec<i64> = (1..=200)
+        .map(|s| engine.commit_time(Seq(s)).unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] < w[1]),
+        "commit times strictly increase"
+    );
 }
 
 #[test]
@@ -141,14 +149,26 @@ fn ddl_alone_does_not_advance_the_seq_and_is_visible_from_the_next_one() {
     let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
     let table = events_table(&engine);
     assert_eq!(engine.latest_seq(), Seq(0));
-    assert!(engine.resolve_table("events", CatalogPoint::At(Seq(1))).is_some());
+    assert!(
+        engine
+            .resolve_table("events", CatalogPoint::At(Seq(1)))
+            .is_some()
+    );
     engine
         .commit("u", &[put(table, 1, "original", WriteExpectation::Absent)])
         .unwrap();
     engine.drop_table("events").unwrap();
     assert_eq!(engine.latest_seq(), Seq(1));
-    assert!(engine.resolve_table("events", CatalogPoint::Latest).is_none());
-    assert!(engine.resolve_table("events", CatalogPoint::At(Seq(1))).is_some());
+    assert!(
+        engine
+            .resolve_table("events", CatalogPoint::Latest)
+            .is_none()
+    );
+    assert!(
+        engine
+            .resolve_table("events", CatalogPoint::At(Seq(1)))
+            .is_some()
+    );
 }
 
 #[test]
@@ -211,7 +231,11 @@ fn version_scans_report_when_each_version_began_and_ended() {
         out
     };
     assert_eq!(versions_at(3), [(2, Some(3)), (1, Some(2))]);
-    assert_eq!(versions_at(2), [(2, None), (1, Some(2))], "later commits are invisible");
+    assert_eq!(
+        versions_at(2),
+        [(2, None), (1, Some(2))],
+        "later commits are invisible"
+    );
     assert_eq!(versions_at(0), []);
 }
 
@@ -220,5 +244,8 @@ fn future_seqs_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
     assert!(engine.check_seq(Seq(0)).is_ok());
-    assert_eq!(engine.check_seq(Seq(1)).unwrap_err().kind(), ErrorKind::FutureSeq);
+    assert_eq!(
+        engine.check_seq(Seq(1)).unwrap_err().kind(),
+        ErrorKind::FutureSeq
+    );
 }

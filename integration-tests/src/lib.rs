@@ -82,7 +82,10 @@ impl TestServer {
     }
 
     /// Connects to the named database.
-    pub async fn connect_to(&self, database: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    pub async fn connect_to(
+        &self,
+        database: &str,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
         let (client, connection) = tokio_postgres::Config::new()
             .host(self.addr.ip().to_string())
             .port(self.addr.port())
@@ -142,9 +145,11 @@ pub async fn rows_or_error(
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => {
-                Some((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect())
-            }
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
             _ => None,
         })
         .collect())

@@ -64,9 +64,15 @@ impl std::error::Error for SqlError {}
 
 fn column_type(ty: &DataType) -> DefaultColumnType {
     match ty {
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => DefaultColumnType::Integer,
-        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => DefaultColumnType::Integer,
-        DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => DefaultColumnType::FloatingPoint,
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+            DefaultColumnType::Integer
+        }
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+            DefaultColumnType::Integer
+        }
+        DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => {
+            DefaultColumnType::FloatingPoint
+        }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DefaultColumnType::Text,
         _ => DefaultColumnType::Any,
     }
@@ -103,7 +109,11 @@ impl AsyncDB for InProcess {
                 rows.push(values.collect());
             }
         }
-        let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
+        let types = schema
+            .fields()
+            .iter()
+            .map(|f| column_type(f.data_type()))
+            .collect();
         Ok(DBOutput::Rows { types, rows })
     }
 
@@ -124,14 +134,21 @@ impl AsyncDB for Wire {
     type Error = tokio_postgres::Error;
     type ColumnType = DefaultColumnType;
 
-    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, tokio_postgres::Error> {
+    async fn run(
+        &mut self,
+        sql: &str,
+    ) -> Result<DBOutput<DefaultColumnType>, tokio_postgres::Error> {
         let mut rows = Vec::new();
         let mut columns = None;
         let mut count = 0;
         for message in self.client.simple_query(sql).await? {
             match message {
-                SimpleQueryMessage::RowDescription(description) => columns = Some(description.len()),
-                SimpleQueryMessage::Row(row) => rows.push((0..row.len()).map(|i| slt_value(row.get(i))).collect()),
+                SimpleQueryMessage::RowDescription(description) => {
+                    columns = Some(description.len())
+                }
+                SimpleQueryMessage::Row(row) => {
+                    rows.push((0..row.len()).map(|i| slt_value(row.get(i))).collect())
+                }
                 SimpleQueryMessage::CommandComplete(n) => count = n,
                 _ => {}
             }

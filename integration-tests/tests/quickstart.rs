@@ -24,7 +24,10 @@ async fn the_quick_start_shows_the_past_and_the_present_and_survives_a_restart()
         rows(&client, "SELECT * FROM events AS OF @seq:1").await,
         [text(&["1", "original"])]
     );
-    assert_eq!(rows(&client, "SELECT * FROM events").await, [text(&["1", "modified"])]);
+    assert_eq!(
+        rows(&client, "SELECT * FROM events").await,
+        [text(&["1", "modified"])]
+    );
 
     drop(client);
     let server = server.restart();
@@ -33,8 +36,14 @@ async fn the_quick_start_shows_the_past_and_the_present_and_survives_a_restart()
         rows(&client, "SELECT * FROM events AS OF @seq:1").await,
         [text(&["1", "original"])]
     );
-    assert_eq!(rows(&client, "SELECT * FROM events").await, [text(&["1", "modified"])]);
-    assert_eq!(rows(&client, "SELECT driftdb_current_seq()").await, [text(&["2"])]);
+    assert_eq!(
+        rows(&client, "SELECT * FROM events").await,
+        [text(&["1", "modified"])]
+    );
+    assert_eq!(
+        rows(&client, "SELECT driftdb_current_seq()").await,
+        [text(&["2"])]
+    );
     client
         .batch_execute("INSERT INTO events VALUES (2, 'after restart')")
         .await
@@ -57,15 +66,27 @@ async fn errors_carry_sqlstates_and_leave_the_connection_usable() {
         .unwrap();
     assert_eq!(sqlstate_of(&client, "SELECT * FROM missing").await, "42P01");
     assert_eq!(sqlstate_of(&client, "SELEKT 1").await, "42601");
-    assert_eq!(sqlstate_of(&client, "INSERT INTO t VALUES (1, 'again')").await, "23505");
-    assert_eq!(sqlstate_of(&client, "INSERT INTO t VALUES (NULL, 'x')").await, "23502");
+    assert_eq!(
+        sqlstate_of(&client, "INSERT INTO t VALUES (1, 'again')").await,
+        "23505"
+    );
+    assert_eq!(
+        sqlstate_of(&client, "INSERT INTO t VALUES (NULL, 'x')").await,
+        "23502"
+    );
     assert_eq!(
         sqlstate_of(&client, "CREATE TABLE t (id INT PRIMARY KEY)").await,
         "42P07"
     );
-    assert_eq!(sqlstate_of(&client, "SELECT * FROM t AS OF @seq:99").await, "22023");
+    assert_eq!(
+        sqlstate_of(&client, "SELECT * FROM t AS OF @seq:99").await,
+        "22023"
+    );
     assert_eq!(sqlstate_of(&client, "SELECT nope FROM t").await, "42703");
-    assert_eq!(sqlstate_of(&client, "INSERT INTO t VALUES ('abc', 'x')").await, "22P02");
+    assert_eq!(
+        sqlstate_of(&client, "INSERT INTO t VALUES ('abc', 'x')").await,
+        "22P02"
+    );
     assert_eq!(
         sqlstate_of(&client, "INSERT INTO t VALUES (3000000000, 'x')").await,
         "22003"
@@ -98,8 +119,14 @@ async fn a_failing_statement_stops_the_rest_of_its_query_string() {
     );
     assert_eq!(rows(&client, "SELECT id FROM t").await, [text(&["1"])]);
     // A syntax error anywhere means nothing runs.
-    assert_eq!(sqlstate_of(&client, "INSERT INTO t VALUES (3); SELEKT").await, "42601");
-    assert_eq!(rows(&client, "SELECT count(*) FROM t").await, [text(&["1"])]);
+    assert_eq!(
+        sqlstate_of(&client, "INSERT INTO t VALUES (3); SELEKT").await,
+        "42601"
+    );
+    assert_eq!(
+        rows(&client, "SELECT count(*) FROM t").await,
+        [text(&["1"])]
+    );
 }
 
 #[tokio::test]
@@ -152,12 +179,19 @@ async fn as_of_a_commit_time_reads_the_state_that_commit_left() {
         assert_eq!(rows(&client, &sql).await, [text(&["original"])], "{sql}");
     }
     assert!(
-        rows(&client, "SELECT data FROM events AS OF '2000-01-01 00:00:00+00'")
-            .await
-            .is_empty()
+        rows(
+            &client,
+            "SELECT data FROM events AS OF '2000-01-01 00:00:00+00'"
+        )
+        .await
+        .is_empty()
     );
     assert_eq!(
-        sqlstate_of(&client, "SELECT data FROM events AS OF '2200-01-01 00:00:00+00'").await,
+        sqlstate_of(
+            &client,
+            "SELECT data FROM events AS OF '2200-01-01 00:00:00+00'"
+        )
+        .await,
         "22023"
     );
 }
@@ -191,7 +225,10 @@ async fn concurrent_writers_get_one_gap_free_seq_per_statement() {
     }
     let client = server.connect().await;
     let total = (writers * inserts).to_string();
-    assert_eq!(rows(&client, "SELECT driftdb_current_seq()").await, [text(&[&total])]);
+    assert_eq!(
+        rows(&client, "SELECT driftdb_current_seq()").await,
+        [text(&[&total])]
+    );
     assert_eq!(
         rows(
             &client,

@@ -45,11 +45,15 @@ impl Config {
                 "--data-path" => config.data_path = PathBuf::from(value()?),
                 "--listen" => {
                     let v = value()?;
-                    config.listen = v.parse().map_err(|_| format!("--listen: {v:?} is not HOST:PORT"))?;
+                    config.listen = v
+                        .parse()
+                        .map_err(|_| format!("--listen: {v:?} is not HOST:PORT"))?;
                 }
                 "--port" => {
                     let v = value()?;
-                    let port = v.parse().map_err(|_| format!("--port: {v:?} is not a port number"))?;
+                    let port = v
+                        .parse()
+                        .map_err(|_| format!("--port: {v:?} is not a port number"))?;
                     config.listen.set_port(port);
                 }
                 "-h" | "--help" => return Err(USAGE.to_string()),
@@ -80,7 +84,10 @@ mod tests {
         assert_eq!(config.data_path, PathBuf::from("/tmp/x"));
         assert_eq!(config.listen.to_string(), "127.0.0.1:0");
         assert_eq!(
-            parse(&["--listen", "127.0.0.2:7000"]).unwrap().listen.to_string(),
+            parse(&["--listen", "127.0.0.2:7000"])
+                .unwrap()
+                .listen
+                .to_string(),
             "127.0.0.2:7000"
         );
     }

@@ -57,7 +57,8 @@ pub fn encode_batch(batch: &RecordBatch) -> PgWireResult<Vec<DataRow>> {
         .map(|array| ColumnText::new(array, &options))
         .collect::<Result<_, _>>()
         .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-    let field_count = i16::try_from(columns.len()).map_err(|_| PgWireError::InvalidMessageType(0))?;
+    let field_count =
+        i16::try_from(columns.len()).map_err(|_| PgWireError::InvalidMessageType(0))?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     let mut text = String::new();
     for row in 0..batch.num_rows() {

@@ -14,8 +14,8 @@ use pgwire::api::query::SimpleQueryHandler;
 use pgwire::api::results::{QueryResponse, Response, Tag};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
-    ClientInfo, ClientPortalStore, METADATA_DATABASE, METADATA_USER, PgWireServerHandlers, PidSecretKeyGenerator,
-    RandomPidSecretKeyGenerator,
+    ClientInfo, ClientPortalStore, METADATA_DATABASE, METADATA_USER, PgWireServerHandlers,
+    PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
@@ -40,7 +40,9 @@ pub struct Connection {
 impl Connection {
     pub fn new(shared: Arc<Shared>) -> Connection {
         Connection {
-            startup: Arc::new(Startup { shared: shared.clone() }),
+            startup: Arc::new(Startup {
+                shared: shared.clone(),
+            }),
             queries: Arc::new(Queries {
                 shared,
                 session: tokio::sync::Mutex::new(None),
@@ -60,7 +62,11 @@ impl PgWireServerHandlers for Connection {
 }
 
 fn fatal(code: &str, message: String) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new("FATAL".into(), code.into(), message)))
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "FATAL".into(),
+        code.into(),
+        message,
+    )))
 }
 
 /// Startup: trust authentication (the server only listens on loopback), database `driftdb`.
@@ -76,7 +82,11 @@ fn server_parameters() -> DefaultServerParameterProvider {
 
 #[async_trait]
 impl StartupHandler for Startup {
-    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,
@@ -89,11 +99,16 @@ impl StartupHandler for Startup {
         save_startup_parameters_to_metadata(client, startup);
         let metadata = client.metadata();
         let user = metadata.get(METADATA_USER).cloned().unwrap_or_default();
-        let database = metadata.get(METADATA_DATABASE).cloned().unwrap_or_else(|| user.clone());
+        let database = metadata
+            .get(METADATA_DATABASE)
+            .cloned()
+            .unwrap_or_else(|| user.clone());
         if database != DATABASE_NAME {
             return Err(fatal(
                 INVALID_CATALOG_NAME,
-                format!("database \"{database}\" does not exist (this server has only \"{DATABASE_NAME}\")"),
+                format!(
+                    "database \"{database}\" does not exist (this server has only \"{DATABASE_NAME}\")"
+                ),
             ));
         }
         let (pid, secret) = self.shared.pids.generate(client);
@@ -131,7 +146,8 @@ fn streamed(result: QueryResult) -> Response {
     let rows = result
         .stream
         .map(|batch| {
-            let rows = batch.map_err(|e| PgWireError::UserError(Box::new(error_info(&SqlError::from(e)))));
+            let rows =
+                batch.map_err(|e| PgWireError::UserError(Box::new(error_info(&SqlError::from(e)))));
             match rows.and_then(|batch| encode_batch(&batch)) {
                 Ok(rows) => stream::iter(rows.into_iter().map(Ok)).boxed(),
                 Err(e) => stream::iter([Err(e)]).boxed(),
@@ -147,7 +163,10 @@ async fn collected(result: QueryResult) -> Result<Response, SqlError> {
     let batches: Vec<_> = result.stream.try_collect().await?;
     let mut rows = Vec::new();
     for batch in &batches {
-        rows.extend(encode_batch(batch).map_err(|e| SqlError::new(driftdb_sql::ErrorKind::Internal, e.to_string()))?);
+        rows.extend(
+            encode_batch(batch)
+                .map_err(|e| SqlError::new(driftdb_sql::ErrorKind::Internal, e.to_string()))?,
+        );
     }
     Ok(Response::Query(QueryResponse::new(
         fields,
@@ -166,7 +185,11 @@ impl SimpleQueryHandler for Queries {
     {
         let mut guard = self.session.lock().await;
         let session = guard.get_or_insert_with(|| {
-            let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_default();
+            let user = client
+                .metadata()
+                .get(METADATA_USER)
+                .cloned()
+                .unwrap_or_default();
             self.shared.db.session(&user)
         });
         let statements = match session.parse(query) {

@@ -37,8 +37,12 @@ impl Server {
                 config.listen
             ));
         }
-        let db = Database::open(&config.data_path)
-            .map_err(|e| format!("cannot open the database in {}: {e}", config.data_path.display()))?;
+        let db = Database::open(&config.data_path).map_err(|e| {
+            format!(
+                "cannot open the database in {}: {e}",
+                config.data_path.display()
+            )
+        })?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

@@ -32,7 +32,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (addr, shutdown) = match server.local_addr().and_then(|addr| Ok((addr, shutdown_signal()?))) {
+    let (addr, shutdown) = match server
+        .local_addr()
+        .and_then(|addr| Ok((addr, shutdown_signal()?)))
+    {
         Ok(ready) => ready,
         Err(e) => {
             eprintln!("driftdb-server: {e}");

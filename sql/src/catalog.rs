@@ -84,11 +84,19 @@ impl SchemaProvider for DriftSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let def = self.scope.db.engine.resolve_table(name, CatalogPoint::Latest);
+        let def = self
+            .scope
+            .db
+            .engine
+            .resolve_table(name, CatalogPoint::Latest);
         Ok(def.map(|def| Arc::new(DriftTable::current(self.scope.clone(), def)) as _))
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.scope.db.engine.resolve_table(name, CatalogPoint::Latest).is_some()
+        self.scope
+            .db
+            .engine
+            .resolve_table(name, CatalogPoint::Latest)
+            .is_some()
     }
 }

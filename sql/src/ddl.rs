@@ -4,8 +4,8 @@ use crate::catalog::{CATALOG_NAME, SCHEMA_NAME};
 use crate::error::{Error, ErrorKind, Result};
 use crate::types::column_type;
 use datafusion::sql::sqlparser::ast::{
-    AlterTable, AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateTable, Expr, Ident, ObjectName,
-    ObjectNamePart, TableConstraint,
+    AlterTable, AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateTable, Expr,
+    Ident, ObjectName, ObjectNamePart, TableConstraint,
 };
 use driftdb_engine::{CatalogPoint, ColumnDef, Engine, ErrorKind as EngineKind, TableDef};
 
@@ -33,7 +33,9 @@ pub(crate) fn table_name(name: &ObjectName) -> Result<String> {
     match parts.as_slice() {
         [table] => Ok(table.clone()),
         [schema, table] if schema == SCHEMA_NAME => Ok(table.clone()),
-        [catalog, schema, table] if catalog == CATALOG_NAME && schema == SCHEMA_NAME => Ok(table.clone()),
+        [catalog, schema, table] if catalog == CATALOG_NAME && schema == SCHEMA_NAME => {
+            Ok(table.clone())
+        }
         _ => Err(Error::new(
             ErrorKind::UndefinedTable,
             format!("relation \"{name}\" does not exist"),
@@ -65,7 +67,11 @@ fn column_def(column: &SqlColumn, primary_key: &mut Vec<String>) -> Result<Colum
 
 fn check_unique_names(table: &str, columns: &[ColumnDef]) -> Result<()> {
     for (i, column) in columns.iter().enumerate() {
-        if !column.dropped && columns[..i].iter().any(|c| !c.dropped && c.name == column.name) {
+        if !column.dropped
+            && columns[..i]
+                .iter()
+                .any(|c| !c.dropped && c.name == column.name)
+        {
             return Err(Error::new(
                 ErrorKind::DuplicateColumn,
                 format!(
@@ -81,7 +87,9 @@ fn check_unique_names(table: &str, columns: &[ColumnDef]) -> Result<()> {
 /// `CREATE TABLE`: visible from the next seq on.
 pub(crate) fn create_table(engine: &Engine, create: &CreateTable) -> Result<()> {
     if create.query.is_some() || create.like.is_some() || create.clone.is_some() {
-        return Err(Error::unsupported("CREATE TABLE from another table or query"));
+        return Err(Error::unsupported(
+            "CREATE TABLE from another table or query",
+        ));
     }
     if create.temporary || create.external || create.or_replace {
         return Err(Error::unsupported("this kind of CREATE TABLE"));
@@ -109,7 +117,11 @@ pub(crate) fn create_table(engine: &Engine, create: &CreateTable) -> Result<()> 
                 for column in &pk.columns {
                     match &column.column.expr {
                         Expr::Identifier(ident) => primary_key_names.push(normalize(ident)),
-                        other => return Err(Error::unsupported(format!("primary key on expression {other}"))),
+                        other => {
+                            return Err(Error::unsupported(format!(
+                                "primary key on expression {other}"
+                            )));
+                        }
                     }
                 }
             }
@@ -192,7 +204,10 @@ pub(crate) fn alter_table(engine: &Engine, alter: &AlterTable) -> Result<()> {
                     }
                     return Err(Error::new(
                         ErrorKind::DuplicateColumn,
-                        format!("column \"{}\" of relation \"{name}\" already exists", column.name),
+                        format!(
+                            "column \"{}\" of relation \"{name}\" already exists",
+                            column.name
+                        ),
                     ));
                 }
                 if def.columns.len() >= MAX_COLUMNS {
@@ -212,7 +227,9 @@ pub(crate) fn alter_table(engine: &Engine, alter: &AlterTable) -> Result<()> {
 fn column_def_for_add(column: &SqlColumn, primary_key: &mut Vec<String>) -> Result<ColumnDef> {
     let def = column_def(column, primary_key)?;
     if !primary_key.is_empty() || !def.nullable {
-        return Err(Error::unsupported("ADD COLUMN with PRIMARY KEY or NOT NULL"));
+        return Err(Error::unsupported(
+            "ADD COLUMN with PRIMARY KEY or NOT NULL",
+        ));
     }
     Ok(def)
 }

@@ -22,9 +22,9 @@ pub(crate) fn count_of(batches: &[RecordBatch]) -> Result<u64> {
             .columns()
             .first()
             .ok_or_else(|| Error::new(ErrorKind::Internal, "DML returned no count"))?;
-        let counts = column
-            .as_primitive_opt::<UInt64Type>()
-            .ok_or_else(|| Error::new(ErrorKind::Internal, "DML count is not an unsigned integer"))?;
+        let counts = column.as_primitive_opt::<UInt64Type>().ok_or_else(|| {
+            Error::new(ErrorKind::Internal, "DML count is not an unsigned integer")
+        })?;
         total += counts.iter().flatten().sum::<u64>();
     }
     Ok(total)
@@ -45,7 +45,9 @@ struct Target {
 
 fn target(session: &Session, table: &TableWithJoins) -> Result<Target> {
     if !table.joins.is_empty() {
-        return Err(Error::unsupported("a join in the target of UPDATE or DELETE"));
+        return Err(Error::unsupported(
+            "a join in the target of UPDATE or DELETE",
+        ));
     }
     let TableFactor::Table {
         name,
@@ -87,7 +89,11 @@ fn target(session: &Session, table: &TableWithJoins) -> Result<Target> {
 
 impl Target {
     fn column(&self, slot: usize) -> String {
-        format!("{}.{}", self.qualifier, quoted(&self.def.columns[slot].name))
+        format!(
+            "{}.{}",
+            self.qualifier,
+            quoted(&self.def.columns[slot].name)
+        )
     }
 
     /// The primary-key columns, aliased so that they never clash with the columns after them.
@@ -99,13 +105,22 @@ impl Target {
 }
 
 fn where_clause(selection: &Option<datafusion::sql::sqlparser::ast::Expr>) -> String {
-    selection.as_ref().map(|e| format!(" WHERE {e}")).unwrap_or_default()
+    selection
+        .as_ref()
+        .map(|e| format!(" WHERE {e}"))
+        .unwrap_or_default()
 }
 
 /// `UPDATE t SET … [WHERE …]`: returns the number of rows updated.
 pub(crate) async fn update(session: &Session, update: &Update) -> Result<u64> {
-    if update.from.is_some() || update.returning.is_some() || update.limit.is_some() || !update.order_by.is_empty() {
-        return Err(Error::unsupported("UPDATE with FROM, RETURNING, ORDER BY or LIMIT"));
+    if update.from.is_some()
+        || update.returning.is_some()
+        || update.limit.is_some()
+        || !update.order_by.is_empty()
+    {
+        return Err(Error::unsupported(
+            "UPDATE with FROM, RETURNING, ORDER BY or LIMIT",
+        ));
     }
     let target = target(session, &update.table)?;
     let def = &target.def;
@@ -118,7 +133,12 @@ pub(crate) async fn update(session: &Session, update: &Update) -> Result<u64> {
         };
         let column_name = match column.0.last() {
             Some(ObjectNamePart::Identifier(ident)) => normalize(ident),
-            _ => return Err(Error::new(ErrorKind::SyntaxError, format!("invalid column {column}"))),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::SyntaxError,
+                    format!("invalid column {column}"),
+                ));
+            }
         };
         let position = visible
             .iter()
@@ -126,7 +146,10 @@ pub(crate) async fn update(session: &Session, update: &Update) -> Result<u64> {
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::UndefinedColumn,
-                    format!("column \"{column_name}\" of relation \"{}\" does not exist", def.name),
+                    format!(
+                        "column \"{column_name}\" of relation \"{}\" does not exist",
+                        def.name
+                    ),
                 )
             })?;
         if std::mem::replace(&mut assigned[position], true) {
@@ -181,8 +204,14 @@ pub(crate) async fn update(session: &Session, update: &Update) -> Result<u64> {
 
 /// `DELETE FROM t [WHERE …]`: returns the number of rows deleted.
 pub(crate) async fn delete(session: &Session, delete: &Delete) -> Result<u64> {
-    if delete.using.is_some() || delete.returning.is_some() || delete.limit.is_some() || !delete.order_by.is_empty() {
-        return Err(Error::unsupported("DELETE with USING, RETURNING, ORDER BY or LIMIT"));
+    if delete.using.is_some()
+        || delete.returning.is_some()
+        || delete.limit.is_some()
+        || !delete.order_by.is_empty()
+    {
+        return Err(Error::unsupported(
+            "DELETE with USING, RETURNING, ORDER BY or LIMIT",
+        ));
     }
     let tables = match &delete.from {
         FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables) => tables,

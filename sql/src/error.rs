@@ -53,7 +53,10 @@ impl Error {
 
     /// A feature DriftDB does not support (yet).
     pub fn unsupported(what: impl fmt::Display) -> Error {
-        Error::new(ErrorKind::FeatureNotSupported, format!("{what} is not supported"))
+        Error::new(
+            ErrorKind::FeatureNotSupported,
+            format!("{what} is not supported"),
+        )
     }
 
     /// Wraps this error for returning through DataFusion; [`From<DataFusionError>`] unwraps it.
@@ -96,9 +99,13 @@ fn classify(e: &DataFusionError) -> Error {
                 Error::new(ErrorKind::Internal, inner.to_string())
             }
         }
-        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => classify(inner),
+        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => {
+            classify(inner)
+        }
         DataFusionError::Shared(inner) => classify(inner),
-        DataFusionError::SQL(parser_error, _) => Error::new(ErrorKind::SyntaxError, parser_error.to_string()),
+        DataFusionError::SQL(parser_error, _) => {
+            Error::new(ErrorKind::SyntaxError, parser_error.to_string())
+        }
         DataFusionError::SchemaError(schema_error, _) => {
             let kind = match schema_error.as_ref() {
                 SchemaError::FieldNotFound { .. } => ErrorKind::UndefinedColumn,
@@ -114,7 +121,9 @@ fn classify(e: &DataFusionError) -> Error {
                 ArrowError::CastError(message) if message.starts_with("Can't cast value") => {
                     ErrorKind::NumericOutOfRange
                 }
-                ArrowError::CastError(_) | ArrowError::ParseError(_) => ErrorKind::InvalidTextRepresentation,
+                ArrowError::CastError(_) | ArrowError::ParseError(_) => {
+                    ErrorKind::InvalidTextRepresentation
+                }
                 ArrowError::ArithmeticOverflow(_) => ErrorKind::NumericOutOfRange,
                 ArrowError::ExternalError(inner) => {
                     if let Some(ours) = inner.downcast_ref::<Error>() {
@@ -126,9 +135,15 @@ fn classify(e: &DataFusionError) -> Error {
             };
             Error::new(kind, e.message())
         }
-        DataFusionError::Plan(message) => Error::new(classify_plan_message(message), message.clone()),
-        DataFusionError::NotImplemented(message) => Error::new(ErrorKind::FeatureNotSupported, message.clone()),
-        DataFusionError::ResourcesExhausted(message) => Error::new(ErrorKind::OutOfMemory, message.clone()),
+        DataFusionError::Plan(message) => {
+            Error::new(classify_plan_message(message), message.clone())
+        }
+        DataFusionError::NotImplemented(message) => {
+            Error::new(ErrorKind::FeatureNotSupported, message.clone())
+        }
+        DataFusionError::ResourcesExhausted(message) => {
+            Error::new(ErrorKind::OutOfMemory, message.clone())
+        }
         DataFusionError::Execution(message) if message.contains("by zero") => {
             Error::new(ErrorKind::DivisionByZero, "division by zero")
         }
@@ -143,7 +158,10 @@ fn classify_plan_message(message: &str) -> ErrorKind {
         ErrorKind::UndefinedTable
     } else if lower.contains("invalid function") || lower.contains("no function matches") {
         ErrorKind::UndefinedFunction
-    } else if lower.contains("cannot infer common") || lower.contains("cannot coerce") || lower.contains("coercion") {
+    } else if lower.contains("cannot infer common")
+        || lower.contains("cannot coerce")
+        || lower.contains("coercion")
+    {
         ErrorKind::DatatypeMismatch
     } else if lower.contains("not supported") || lower.contains("unsupported") {
         ErrorKind::FeatureNotSupported

@@ -8,7 +8,9 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::error::Result;
-use datafusion::logical_expr::{ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 use driftdb_engine::{CatalogPoint, Seq, TableDef};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -77,13 +79,19 @@ fn resolve(scope: &SessionScope, parts: &[Expr], point: CatalogPoint) -> Result<
         .iter()
         .map(|e| match literal(e) {
             Some(ScalarValue::Utf8(Some(s))) => Ok(s.as_str()),
-            _ => Err(
-                Error::new(ErrorKind::SyntaxError, "a temporal table reference needs a table name").into_datafusion(),
-            ),
+            _ => Err(Error::new(
+                ErrorKind::SyntaxError,
+                "a temporal table reference needs a table name",
+            )
+            .into_datafusion()),
         })
         .collect::<Result<_>>()?;
     let (name, qualifiers) = parts.split_last().ok_or_else(|| {
-        Error::new(ErrorKind::SyntaxError, "a temporal table reference needs a table name").into_datafusion()
+        Error::new(
+            ErrorKind::SyntaxError,
+            "a temporal table reference needs a table name",
+        )
+        .into_datafusion()
     })?;
     let qualified_elsewhere = match qualifiers {
         [] => false,
@@ -105,7 +113,11 @@ fn resolve(scope: &SessionScope, parts: &[Expr], point: CatalogPoint) -> Result<
     if qualified_elsewhere {
         return Err(missing());
     }
-    scope.db.engine.resolve_table(name, point).ok_or_else(missing)
+    scope
+        .db
+        .engine
+        .resolve_table(name, point)
+        .ok_or_else(missing)
 }
 
 /// Resolves the point argument of `__driftdb_as_of`: a seq, or a timestamp mapped to the last
@@ -142,9 +154,11 @@ fn resolve_point(scope: &SessionScope, point: &Expr) -> Result<Seq> {
                     .into_datafusion()
                 })?;
             let ScalarValue::TimestampMicrosecond(Some(micros), _) = micros else {
-                return Err(
-                    Error::new(ErrorKind::InvalidParameterValue, "AS OF NULL is not a point in time").into_datafusion(),
-                );
+                return Err(Error::new(
+                    ErrorKind::InvalidParameterValue,
+                    "AS OF NULL is not a point in time",
+                )
+                .into_datafusion());
             };
             let seq = scope
                 .db
@@ -153,7 +167,11 @@ fn resolve_point(scope: &SessionScope, point: &Expr) -> Result<Seq> {
                 .map_err(|e| Error::from(e).into_datafusion())?;
             Ok(seq.min(snapshot))
         }
-        _ => Err(Error::new(ErrorKind::SyntaxError, "AS OF expects @seq:N or a timestamp").into_datafusion()),
+        _ => Err(Error::new(
+            ErrorKind::SyntaxError,
+            "AS OF expects @seq:N or a timestamp",
+        )
+        .into_datafusion()),
     }
 }
 
@@ -165,10 +183,9 @@ pub struct AsOfFunction {
 
 impl TableFunctionImpl for AsOfFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (point, name) = args
-            .exprs()
-            .split_first()
-            .ok_or_else(|| Error::new(ErrorKind::SyntaxError, "AS OF needs a point in time").into_datafusion())?;
+        let (point, name) = args.exprs().split_first().ok_or_else(|| {
+            Error::new(ErrorKind::SyntaxError, "AS OF needs a point in time").into_datafusion()
+        })?;
         let seq = resolve_point(&self.scope, point)?;
         let def = resolve(&self.scope, name, CatalogPoint::At(seq))?;
         Ok(Arc::new(DriftTable::as_of(self.scope.clone(), def, seq)))
@@ -187,6 +204,10 @@ impl TableFunctionImpl for VersionsFunction {
         let snapshot = self.scope.snapshot();
         let def = resolve(&self.scope, args.exprs(), CatalogPoint::Latest)
             .or_else(|_| resolve(&self.scope, args.exprs(), CatalogPoint::At(snapshot)))?;
-        Ok(Arc::new(DriftTable::versions(self.scope.clone(), def, snapshot)))
+        Ok(Arc::new(DriftTable::versions(
+            self.scope.clone(),
+            def,
+            snapshot,
+        )))
     }
 }

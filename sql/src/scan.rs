@@ -6,8 +6,8 @@
 
 use crate::error::{Error, ErrorKind};
 use datafusion::arrow::array::{
-    ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
@@ -45,7 +45,9 @@ impl ColumnBuilder {
             ColumnType::Int32 => ColumnBuilder::Int32(Int32Builder::with_capacity(capacity)),
             ColumnType::Int64 => ColumnBuilder::Int64(Int64Builder::with_capacity(capacity)),
             ColumnType::Float64 => ColumnBuilder::Float64(Float64Builder::with_capacity(capacity)),
-            ColumnType::Text => ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16)),
+            ColumnType::Text => {
+                ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
+            }
         }
     }
 
@@ -69,7 +71,11 @@ impl ColumnBuilder {
             (ColumnBuilder::Int64(b), ValueRef::Int64(v)) => b.append_value(v),
             (ColumnBuilder::Float64(b), ValueRef::Float64(v)) => b.append_value(v),
             (ColumnBuilder::Text(b), ValueRef::Text(v)) => b.append_value(v),
-            (builder, value) => return Err(format!("stored value {value:?} does not fit column {builder:?}")),
+            (builder, value) => {
+                return Err(format!(
+                    "stored value {value:?} does not fit column {builder:?}"
+                ));
+            }
         }
         Ok(())
     }
@@ -128,7 +134,13 @@ struct RowBatcher {
 impl RowBatcher {
     /// `projection` indexes the table's visible columns followed, in version mode, by the
     /// version columns.
-    fn new(def: &TableDef, mode: ScanMode, projection: &[usize], schema: SchemaRef, capacity: usize) -> RowBatcher {
+    fn new(
+        def: &TableDef,
+        mode: ScanMode,
+        projection: &[usize],
+        schema: SchemaRef,
+        capacity: usize,
+    ) -> RowBatcher {
         let visible: Vec<usize> = def.visible_slots().collect();
         let mut slot_targets = vec![None; def.columns.len()];
         let mut version_targets = Vec::new();
@@ -195,7 +207,11 @@ impl RowBatcher {
 
     fn finish(&mut self) -> Result<RecordBatch> {
         debug_assert!(self.builders.iter().all(|b| b.len() == self.rows));
-        let columns = self.builders.iter_mut().map(ColumnBuilder::finish).collect();
+        let columns = self
+            .builders
+            .iter_mut()
+            .map(ColumnBuilder::finish)
+            .collect();
         let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
         self.rows = 0;
         Ok(RecordBatch::try_new_with_options(
@@ -229,7 +245,13 @@ impl PartitionStream for TableScan {
         let batch_size = ctx.session_config().batch_size().max(1);
         let mut builder = RecordBatchReceiverStreamBuilder::new(self.schema.clone(), 2);
         let tx = builder.tx();
-        let (engine, def, seq, mode, limit) = (self.engine.clone(), self.def.clone(), self.seq, self.mode, self.limit);
+        let (engine, def, seq, mode, limit) = (
+            self.engine.clone(),
+            self.def.clone(),
+            self.seq,
+            self.mode,
+            self.limit,
+        );
         let mut batcher = RowBatcher::new(
             &def,
             mode,
@@ -242,13 +264,16 @@ impl PartitionStream for TableScan {
             let mut produced = 0usize;
             let mut failure: Option<DataFusionError> = None;
             // Hands a full batch downstream; false once the consumer has gone away.
-            let flush = |batcher: &mut RowBatcher, failure: &mut Option<DataFusionError>| match batcher.finish() {
-                Ok(batch) => tx.blocking_send(Ok(batch)).is_ok(),
-                Err(e) => {
-                    *failure = Some(e);
-                    false
-                }
-            };
+            let flush =
+                |batcher: &mut RowBatcher, failure: &mut Option<DataFusionError>| match batcher
+                    .finish()
+                {
+                    Ok(batch) => tx.blocking_send(Ok(batch)).is_ok(),
+                    Err(e) => {
+                        *failure = Some(e);
+                        false
+                    }
+                };
             let mut on_row = |row: RowView<'_>, version: Option<&VersionRef<'_>>| -> Flow {
                 if produced >= limit {
                     return Flow::Stop;
@@ -261,16 +286,18 @@ impl PartitionStream for TableScan {
                     batcher.push_version_columns(version, &engine);
                 }
                 produced += 1;
-                if (batcher.rows >= batch_size && !flush(&mut batcher, &mut failure)) || produced >= limit {
+                if (batcher.rows >= batch_size && !flush(&mut batcher, &mut failure))
+                    || produced >= limit
+                {
                     return Flow::Stop;
                 }
                 Flow::Continue
             };
             let scanned = match mode {
                 ScanMode::AsOf => engine.scan_as_of(def.id, seq, |_, row| Ok(on_row(row, None))),
-                ScanMode::Versions => {
-                    engine.scan_versions(def.id, seq, |version| Ok(on_row(version.row, Some(&version))))
-                }
+                ScanMode::Versions => engine.scan_versions(def.id, seq, |version| {
+                    Ok(on_row(version.row, Some(&version)))
+                }),
             };
             scanned.map_err(|e| Error::from(e).into_datafusion())?;
             if let Some(e) = failure {

@@ -49,7 +49,9 @@ pub enum StatementResult {
 impl fmt::Debug for StatementResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StatementResult::Query(q) => f.debug_struct("Query").field("schema", &q.schema).finish(),
+            StatementResult::Query(q) => {
+                f.debug_struct("Query").field("schema", &q.schema).finish()
+            }
             StatementResult::Command(tag) => tag.fmt(f),
         }
     }
@@ -70,7 +72,10 @@ pub struct CommandTag {
 
 impl CommandTag {
     fn new(command: &'static str) -> CommandTag {
-        CommandTag { command, rows: None }
+        CommandTag {
+            command,
+            rows: None,
+        }
     }
 
     fn with_rows(command: &'static str, rows: u64) -> CommandTag {
@@ -89,7 +94,9 @@ pub struct Session {
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session").field("user", &self.scope.user).finish()
+        f.debug_struct("Session")
+            .field("user", &self.scope.user)
+            .finish()
     }
 }
 
@@ -110,8 +117,18 @@ impl Session {
         let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(CATALOG_NAME, Arc::new(DriftCatalog::new(scope.clone())));
         ctx.register_udf(ScalarUDF::from(CurrentSeq::new(scope.clone())));
-        ctx.register_udtf(AS_OF_FUNCTION, Arc::new(AsOfFunction { scope: scope.clone() }));
-        ctx.register_udtf(VERSIONS_FUNCTION, Arc::new(VersionsFunction { scope: scope.clone() }));
+        ctx.register_udtf(
+            AS_OF_FUNCTION,
+            Arc::new(AsOfFunction {
+                scope: scope.clone(),
+            }),
+        );
+        ctx.register_udtf(
+            VERSIONS_FUNCTION,
+            Arc::new(VersionsFunction {
+                scope: scope.clone(),
+            }),
+        );
         Session { scope, ctx }
     }
 
@@ -132,14 +149,21 @@ impl Session {
 
     /// Parses and runs every statement in `sql`, stopping at the first error. Query results are
     /// collected; meant for tests and tools, the server streams via [`Session::execute`].
-    pub async fn execute_sql(&mut self, sql: &str) -> Result<Vec<(Option<SchemaRef>, Vec<RecordBatch>, CommandTag)>> {
+    pub async fn execute_sql(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<(Option<SchemaRef>, Vec<RecordBatch>, CommandTag)>> {
         let mut results = Vec::new();
         for statement in self.parse(sql)? {
             match self.execute(statement).await? {
                 StatementResult::Query(q) => {
                     let batches: Vec<RecordBatch> = q.stream.try_collect().await?;
                     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                    results.push((Some(q.schema), batches, CommandTag::with_rows("SELECT", rows)));
+                    results.push((
+                        Some(q.schema),
+                        batches,
+                        CommandTag::with_rows("SELECT", rows),
+                    ));
                 }
                 StatementResult::Command(tag) => results.push((None, Vec::new(), tag)),
             }
@@ -182,24 +206,33 @@ impl Session {
                 ddl::alter_table(&engine, &alter)?;
                 command("ALTER TABLE")
             }
-            Ast::StartTransaction { .. } | Ast::Commit { .. } | Ast::Rollback { .. } | Ast::Savepoint { .. } => Err(
-                Error::unsupported("transaction control (every statement commits on its own)"),
-            ),
+            Ast::StartTransaction { .. }
+            | Ast::Commit { .. }
+            | Ast::Rollback { .. }
+            | Ast::Savepoint { .. } => Err(Error::unsupported(
+                "transaction control (every statement commits on its own)",
+            )),
             Ast::Insert(_) => {
                 let _write = self.begin_write().await;
                 let batches = self.collect(statement.0).await?;
                 let rows = dml::count_of(&batches)?;
-                Ok(StatementResult::Command(CommandTag::with_rows("INSERT", rows)))
+                Ok(StatementResult::Command(CommandTag::with_rows(
+                    "INSERT", rows,
+                )))
             }
             Ast::Update(update) => {
                 let _write = self.begin_write().await;
                 let rows = dml::update(self, &update).await?;
-                Ok(StatementResult::Command(CommandTag::with_rows("UPDATE", rows)))
+                Ok(StatementResult::Command(CommandTag::with_rows(
+                    "UPDATE", rows,
+                )))
             }
             Ast::Delete(delete) => {
                 let _write = self.begin_write().await;
                 let rows = dml::delete(self, &delete).await?;
-                Ok(StatementResult::Command(CommandTag::with_rows("DELETE", rows)))
+                Ok(StatementResult::Command(CommandTag::with_rows(
+                    "DELETE", rows,
+                )))
             }
             other => {
                 self.pin_snapshot();
@@ -246,7 +279,10 @@ impl Session {
             })?;
         match (statements.pop(), statements.is_empty()) {
             (Some(statement), true) => self.collect(statement).await,
-            _ => Err(Error::new(ErrorKind::Internal, "generated query is not one statement")),
+            _ => Err(Error::new(
+                ErrorKind::Internal,
+                "generated query is not one statement",
+            )),
         }
     }
 

@@ -16,8 +16,12 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::keywords::{Keyword, RESERVED_FOR_COLUMN_ALIAS, RESERVED_FOR_TABLE_ALIAS};
-use datafusion::sql::sqlparser::tokenizer::{Span, Token, TokenWithSpan, Tokenizer, Whitespace, Word};
+use datafusion::sql::sqlparser::keywords::{
+    Keyword, RESERVED_FOR_COLUMN_ALIAS, RESERVED_FOR_TABLE_ALIAS,
+};
+use datafusion::sql::sqlparser::tokenizer::{
+    Span, Token, TokenWithSpan, Tokenizer, Whitespace, Word,
+};
 
 /// Table function that reads a table as of a seq or a timestamp.
 pub const AS_OF_FUNCTION: &str = "__driftdb_as_of";
@@ -34,8 +38,12 @@ pub fn rewrite(sql: &str) -> Result<Vec<TokenWithSpan>> {
     while i < tokens.len() {
         match temporal_clause(&tokens, i)? {
             Some(clause) => {
-                let name_start = name_start(&out)
-                    .ok_or_else(|| Error::new(ErrorKind::SyntaxError, "a temporal clause must follow a table name"))?;
+                let name_start = name_start(&out).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::SyntaxError,
+                        "a temporal clause must follow a table name",
+                    )
+                })?;
                 let name: Vec<Word> = out
                     .drain(name_start..)
                     .filter_map(|t| as_word(&t.token).cloned())
@@ -140,7 +148,9 @@ fn temporal_clause(tokens: &[TokenWithSpan], i: usize) -> Result<Option<Clause>>
 fn ends_column_alias(token: Option<&Token>) -> bool {
     match token {
         None | Some(Token::EOF | Token::Comma | Token::SemiColon | Token::RParen) => true,
-        Some(Token::Word(w)) => w.quote_style.is_none() && RESERVED_FOR_COLUMN_ALIAS.contains(&w.keyword),
+        Some(Token::Word(w)) => {
+            w.quote_style.is_none() && RESERVED_FOR_COLUMN_ALIAS.contains(&w.keyword)
+        }
         Some(_) => false,
     }
 }
@@ -174,7 +184,9 @@ fn seq_point(tokens: &[TokenWithSpan], i: usize) -> Result<(Point, usize)> {
     let mut at = i;
     let mut best = None;
     for _ in 0..4 {
-        let Some(token) = token_at(tokens, at) else { break };
+        let Some(token) = token_at(tokens, at) else {
+            break;
+        };
         if matches!(token, Token::Whitespace(_)) {
             break;
         }
@@ -205,7 +217,9 @@ fn name_start(out: &[TokenWithSpan]) -> Option<usize> {
     }
     let is_name = |t: &Token| {
         as_word(t).is_some_and(|w| {
-            w.quote_style.is_some() || w.keyword == Keyword::NoKeyword || !RESERVED_FOR_TABLE_ALIAS.contains(&w.keyword)
+            w.quote_style.is_some()
+                || w.keyword == Keyword::NoKeyword
+                || !RESERVED_FOR_TABLE_ALIAS.contains(&w.keyword)
         })
     };
     if i == 0 || !is_name(&out[i - 1].token) {
@@ -285,7 +299,11 @@ mod tests {
     use super::*;
 
     fn text(sql: &str) -> String {
-        rewrite(sql).unwrap().iter().map(|t| t.token.to_string()).collect()
+        rewrite(sql)
+            .unwrap()
+            .iter()
+            .map(|t| t.token.to_string())
+            .collect()
     }
 
     #[test]
@@ -303,7 +321,9 @@ mod tests {
     #[test]
     fn an_alias_written_after_the_clause_is_kept() {
         assert_eq!(
-            text("SELECT e.data FROM events AS OF @seq:2 e JOIN notes FOR SYSTEM_TIME AS OF @seq:3 AS n ON true"),
+            text(
+                "SELECT e.data FROM events AS OF @seq:2 e JOIN notes FOR SYSTEM_TIME AS OF @seq:3 AS n ON true"
+            ),
             "SELECT e.data FROM __driftdb_as_of(2, 'events') e JOIN __driftdb_as_of(3, 'notes') AS n ON true"
         );
     }
@@ -351,7 +371,11 @@ mod tests {
             "SELECT * FROM t AS OF now()",
             "SELECT * FROM t AS OF 5",
         ] {
-            assert_eq!(rewrite(sql).unwrap_err().kind, ErrorKind::SyntaxError, "{sql}");
+            assert_eq!(
+                rewrite(sql).unwrap_err().kind,
+                ErrorKind::SyntaxError,
+                "{sql}"
+            );
         }
         assert_eq!(
             rewrite("SELECT * FROM t FOR SYSTEM_TIME BETWEEN 1 AND 2")

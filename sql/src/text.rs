@@ -5,8 +5,8 @@
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{
-    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type,
-    UInt64Type,
+    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type,
 };
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -23,7 +23,9 @@ pub fn format_float(v: f64, out: &mut String) {
         out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
     } else {
         let scientific = format!("{v:e}");
-        let (mantissa, exponent) = scientific.split_once('e').expect("{:e} always has an exponent");
+        let (mantissa, exponent) = scientific
+            .split_once('e')
+            .expect("{:e} always has an exponent");
         let exponent: i32 = exponent.parse().expect("{:e} exponents are integers");
         if (-4..15).contains(&exponent) {
             let _ = write!(out, "{v}");
@@ -42,7 +44,10 @@ pub struct ColumnText<'a> {
 
 impl<'a> ColumnText<'a> {
     /// Prepares `array` for formatting; `options` must be [`format_options`].
-    pub fn new(array: &'a ArrayRef, options: &'a FormatOptions<'a>) -> Result<ColumnText<'a>, ArrowError> {
+    pub fn new(
+        array: &'a ArrayRef,
+        options: &'a FormatOptions<'a>,
+    ) -> Result<ColumnText<'a>, ArrowError> {
         let fallback = match array.data_type() {
             DataType::Boolean
             | DataType::Int8

@@ -24,7 +24,9 @@ pub fn column_type(sql: &SqlType) -> Result<ColumnType> {
         SqlType::Int(_) | SqlType::Int4(_) | SqlType::Integer(_) => ColumnType::Int32,
         SqlType::BigInt(_) | SqlType::Int8(_) => ColumnType::Int64,
         SqlType::DoublePrecision | SqlType::Float8 => ColumnType::Float64,
-        SqlType::Text | SqlType::Varchar(_) | SqlType::CharacterVarying(_) | SqlType::String(_) => ColumnType::Text,
+        SqlType::Text | SqlType::Varchar(_) | SqlType::CharacterVarying(_) | SqlType::String(_) => {
+            ColumnType::Text
+        }
         other => return Err(Error::unsupported(format!("type {other}"))),
     })
 }

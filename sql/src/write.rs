@@ -72,7 +72,8 @@ fn cast_to(array: &ArrayRef, ty: ColumnType) -> Result<ArrayRef> {
         safe: false,
         ..Default::default()
     };
-    Ok(cast_with_options(array, &target, &options).map_err(datafusion::error::DataFusionError::from)?)
+    Ok(cast_with_options(array, &target, &options)
+        .map_err(datafusion::error::DataFusionError::from)?)
 }
 
 fn push_key(key: &mut KeyEncoder, value: ValueRef<'_>) {
@@ -103,7 +104,11 @@ impl<'d> RowsEncoder<'d> {
     }
 
     /// Appends one `(pk, framed put event)` per row to `out`.
-    pub(crate) fn encode(&mut self, columns: &[ArrayRef], out: &mut Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+    pub(crate) fn encode(
+        &mut self,
+        columns: &[ArrayRef],
+        out: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<()> {
         let def = self.def;
         let visible: Vec<usize> = def.visible_slots().collect();
         if columns.len() != visible.len() {
@@ -123,7 +128,8 @@ impl<'d> RowsEncoder<'d> {
             .map(|(array, &slot)| cast_to(array, def.columns[slot].ty))
             .collect::<Result<_>>()?;
         // For each storage slot, the typed values feeding it (dropped slots are written NULL).
-        let mut by_slot: Vec<Option<TypedColumn<'_>>> = (0..def.columns.len()).map(|_| None).collect();
+        let mut by_slot: Vec<Option<TypedColumn<'_>>> =
+            (0..def.columns.len()).map(|_| None).collect();
         for (array, &slot) in cast.iter().zip(&visible) {
             by_slot[slot] = Some(TypedColumn::new(array, def.columns[slot].ty));
         }
@@ -133,7 +139,8 @@ impl<'d> RowsEncoder<'d> {
             for (slot, column) in by_slot.iter().enumerate() {
                 let value = column.as_ref().map_or(ValueRef::Null, |c| c.value(row));
                 let column_def = &def.columns[slot];
-                let required = !column_def.dropped && (!column_def.nullable || def.primary_key.contains(&slot));
+                let required = !column_def.dropped
+                    && (!column_def.nullable || def.primary_key.contains(&slot));
                 if value == ValueRef::Null && required {
                     return Err(Error::new(
                         ErrorKind::NotNullViolation,
@@ -147,7 +154,9 @@ impl<'d> RowsEncoder<'d> {
             }
             self.key.clear();
             for &slot in &def.primary_key {
-                let column = by_slot[slot].as_ref().expect("primary-key columns are visible");
+                let column = by_slot[slot]
+                    .as_ref()
+                    .expect("primary-key columns are visible");
                 push_key(&mut self.key, column.value(row));
             }
             out.push((self.key.as_bytes().to_vec(), self.row.finish().to_vec()));
@@ -156,7 +165,11 @@ impl<'d> RowsEncoder<'d> {
     }
 
     /// Encodes the primary keys given as one array per primary-key column (in key order).
-    pub(crate) fn encode_keys(&mut self, columns: &[ArrayRef], out: &mut Vec<Vec<u8>>) -> Result<()> {
+    pub(crate) fn encode_keys(
+        &mut self,
+        columns: &[ArrayRef],
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<()> {
         let def = self.def;
         let cast: Vec<ArrayRef> = columns
             .iter()
@@ -173,7 +186,12 @@ impl<'d> RowsEncoder<'d> {
             self.key.clear();
             for column in &typed {
                 match column.value(row) {
-                    ValueRef::Null => return Err(Error::new(ErrorKind::Internal, "stored primary key is NULL")),
+                    ValueRef::Null => {
+                        return Err(Error::new(
+                            ErrorKind::Internal,
+                            "stored primary key is NULL",
+                        ));
+                    }
                     value => push_key(&mut self.key, value),
                 }
             }
@@ -220,7 +238,8 @@ impl<'d> WriteSet<'d> {
     pub(crate) fn insert(&mut self, pk: Vec<u8>, event: Vec<u8>) -> Result<()> {
         match self.events.get_mut(&pk) {
             None => {
-                self.events.insert(pk, Pending::Put(event, WriteExpectation::Absent));
+                self.events
+                    .insert(pk, Pending::Put(event, WriteExpectation::Absent));
                 Ok(())
             }
             Some(pending @ Pending::Delete) => {
@@ -302,7 +321,11 @@ impl DataSink for InsertSink {
         &self.schema
     }
 
-    async fn write_all(&self, mut data: SendableRecordBatchStream, _context: &Arc<TaskContext>) -> DfResult<u64> {
+    async fn write_all(
+        &self,
+        mut data: SendableRecordBatchStream,
+        _context: &Arc<TaskContext>,
+    ) -> DfResult<u64> {
         let mut encoder = RowsEncoder::new(&self.def);
         let mut set = WriteSet::new(&self.def);
         let mut rows = Vec::new();
@@ -318,7 +341,9 @@ impl DataSink for InsertSink {
             }
             count += batch.num_rows() as u64;
         }
-        set.commit(&self.scope).await.map_err(Error::into_datafusion)?;
+        set.commit(&self.scope)
+            .await
+            .map_err(Error::into_datafusion)?;
         Ok(count)
     }
 }
