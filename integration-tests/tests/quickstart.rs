@@ -64,35 +64,21 @@ async fn errors_carry_sqlstates_and_leave_the_connection_usable() {
         .batch_execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a')")
         .await
         .unwrap();
-    assert_eq!(sqlstate_of(&client, "SELECT * FROM missing").await, "42P01");
-    assert_eq!(sqlstate_of(&client, "SELEKT 1").await, "42601");
-    assert_eq!(
-        sqlstate_of(&client, "INSERT INTO t VALUES (1, 'again')").await,
-        "23505"
-    );
-    assert_eq!(
-        sqlstate_of(&client, "INSERT INTO t VALUES (NULL, 'x')").await,
-        "23502"
-    );
-    assert_eq!(
-        sqlstate_of(&client, "CREATE TABLE t (id INT PRIMARY KEY)").await,
-        "42P07"
-    );
-    assert_eq!(
-        sqlstate_of(&client, "SELECT * FROM t AS OF @seq:99").await,
-        "22023"
-    );
-    assert_eq!(sqlstate_of(&client, "SELECT nope FROM t").await, "42703");
-    assert_eq!(
-        sqlstate_of(&client, "INSERT INTO t VALUES ('abc', 'x')").await,
-        "22P02"
-    );
-    assert_eq!(
-        sqlstate_of(&client, "INSERT INTO t VALUES (3000000000, 'x')").await,
-        "22003"
-    );
-    assert_eq!(sqlstate_of(&client, "SELECT 1/0").await, "22012");
-    assert_eq!(sqlstate_of(&client, "BEGIN").await, "0A000");
+    for (sql, sqlstate) in [
+        ("SELECT * FROM missing", "42P01"),
+        ("SELEKT 1", "42601"),
+        ("INSERT INTO t VALUES (1, 'again')", "23505"),
+        ("INSERT INTO t VALUES (NULL, 'x')", "23502"),
+        ("CREATE TABLE t (id INT PRIMARY KEY)", "42P07"),
+        ("SELECT * FROM t AS OF @seq:99", "22023"),
+        ("SELECT nope FROM t", "42703"),
+        ("INSERT INTO t VALUES ('abc', 'x')", "22P02"),
+        ("INSERT INTO t VALUES (3000000000, 'x')", "22003"),
+        ("SELECT 1/0", "22012"),
+        ("BEGIN", "0A000"),
+    ] {
+        assert_eq!(sqlstate_of(&client, sql).await, sqlstate, "{sql}");
+    }
     assert_eq!(
         rows(&client, "SELECT v FROM t").await,
         [text(&["a"])],
