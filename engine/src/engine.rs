@@ -385,10 +385,6 @@ impl Engine {
     }
 
     /// Whether `pk` holds a live row as of `seq`.
-    pub fn row_exists(&self, table: TableId, pk: &[u8], seq: Seq) -> Result<bool> {
-        Self::live(&mut self.versions_cursor(table), table, pk, seq)
-    }
-
     fn live(cursor: &mut Cursor<'_>, table: TableId, pk: &[u8], seq: Seq) -> Result<bool> {
         let event = scan::get_as_of(cursor, table, pk, seq, |event| {
             matches!(event, RowEvent::Put(_))

@@ -7,8 +7,8 @@ fn text(values: &[&str]) -> Vec<Option<String>> {
     values.iter().map(|v| Some(v.to_string())).collect()
 }
 
-#[tokio::test]
-async fn the_quick_start_shows_the_past_and_the_present_and_survives_a_restart() {
+/// A server holding the quick start's history: seq 1 wrote 'original', seq 2 'modified'.
+async fn quick_start() -> (tempfile::TempDir, TestServer, tokio_postgres::Client) {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path());
     let client = server.connect().await;
@@ -20,6 +20,12 @@ async fn the_quick_start_shows_the_past_and_the_present_and_survives_a_restart()
         )
         .await
         .unwrap();
+    (dir, server, client)
+}
+
+#[tokio::test]
+async fn the_quick_start_shows_the_past_and_the_present_and_survives_a_restart() {
+    let (_dir, server, client) = quick_start().await;
     assert_eq!(
         rows(&client, "SELECT * FROM events AS OF @seq:1").await,
         [text(&["1", "original"])]
@@ -141,17 +147,7 @@ async fn sigterm_stops_the_server_cleanly() {
 
 #[tokio::test]
 async fn as_of_a_commit_time_reads_the_state_that_commit_left() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path());
-    let client = server.connect().await;
-    client
-        .batch_execute(
-            "CREATE TABLE events (id INT PRIMARY KEY, data VARCHAR);
-             INSERT INTO events VALUES (1, 'original');
-             UPDATE events SET data = 'modified' WHERE id = 1;",
-        )
-        .await
-        .unwrap();
+    let (_dir, _server, client) = quick_start().await;
     let versions = rows(
         &client,
         "SELECT _system_from FROM events FOR SYSTEM_TIME ALL ORDER BY _seq_from",
