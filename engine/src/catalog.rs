@@ -1,4 +1,5 @@
-//! The versioned catalog: every table definition with the seq from which it is visible.
+//! The versioned catalog: every table definition (with its indexes) and the seq from which it is
+//! visible.
 //!
 //! DDL is visible from the seq of its own commit if that commit also wrote rows, otherwise from
 //! the next seq to be assigned; either way that is `latest seq + 1` when the DDL is recorded.
@@ -8,7 +9,7 @@
 //!
 //! Records are stored as framed JSON (DDL is rare and small; rows use a binary layout).
 
-use crate::ids::{Seq, TableId};
+use crate::ids::{IndexId, Seq, TableId};
 use crate::row::ColumnType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -33,6 +34,20 @@ pub struct TableDef {
     pub columns: Vec<ColumnDef>,
     /// Slots of the primary-key columns, in key order.
     pub primary_key: Vec<usize>,
+    /// Secondary indexes; versioned with the table, so a read as of a seq sees the indexes
+    /// that existed then.
+    #[serde(default)]
+    pub indexes: Vec<IndexDef>,
+}
+
+/// A secondary index over some of a table's columns. Its entries live in the indexes family
+/// ([`crate::index`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexDef {
+    pub id: IndexId,
+    pub name: String,
+    /// Slots of the indexed columns, in key order.
+    pub columns: Vec<usize>,
 }
 
 impl TableDef {
@@ -147,6 +162,31 @@ impl Catalog {
         names
     }
 
+    /// The largest index id ever used.
+    pub fn max_index_id(&self) -> Option<IndexId> {
+        self.tables
+            .values()
+            .flatten()
+            .filter_map(|(_, def)| def.as_ref())
+            .flat_map(|def| def.indexes.iter().map(|i| i.id))
+            .max()
+    }
+
+    /// The table and index called `index_name` at `point`.
+    pub fn resolve_index(
+        &self,
+        index_name: &str,
+        point: CatalogPoint,
+    ) -> Option<(Arc<TableDef>, IndexDef)> {
+        self.tables
+            .values()
+            .filter_map(|history| Self::def_at(history, point))
+            .find_map(|def| {
+                let index = def.indexes.iter().find(|i| i.name == index_name)?;
+                Some((def.clone(), index.clone()))
+            })
+    }
+
     /// The largest table id ever used.
     pub fn max_table_id(&self) -> Option<TableId> {
         self.tables.keys().next_back().copied()
@@ -188,6 +228,7 @@ mod tests {
                 })
                 .collect(),
             primary_key: vec![0],
+            indexes: Vec::new(),
         })
     }
 

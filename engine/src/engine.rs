@@ -1,16 +1,24 @@
-//! The engine: commits, the versioned catalog and reads at any seq, over one [`Store`].
+//! The engine: the shared state over one [`Store`], and reads at any seq.
+//!
+//! Writes (commits, TRUNCATE, DDL) are in [`crate::write`]. Two seqs matter: the last one
+//! *written* to RocksDB, and the last one *published* — durable, and so visible to new snapshots.
+//! They differ only while a group sync is in flight ([`crate::durability`]).
 
-use crate::catalog::{Catalog, CatalogPoint, CatalogRecord, ColumnDef, TableDef};
+use crate::catalog::{Catalog, CatalogPoint, CatalogRecord, IndexDef, TableDef};
 use crate::commit::CommitRecord;
+use crate::durability::GroupSync;
 use crate::error::{Error, Result};
 use crate::frame;
 use crate::ids::{Seq, TableId};
-use crate::keys;
+use crate::index;
+use crate::keys::{self, KeyRange};
+use crate::latest;
 use crate::row::{RowEvent, RowView};
 use crate::scan::{self, Flow, VersionRef};
 use crate::store::{Cursor, Family, Store};
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How the engine behaves; the defaults are the safe ones.
@@ -18,60 +26,72 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct EngineOptions {
     /// Sync the WAL before a commit is acknowledged.
     pub sync: bool,
+    /// Snapshots at most this many commits behind the latest read through the latest-state
+    /// family (rows changed since cost one extra lookup each); older ones walk the versions.
+    pub latest_state_window: u64,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { sync: true }
+        EngineOptions {
+            sync: true,
+            latest_state_window: 1024,
+        }
     }
 }
 
-/// What a row write requires of the row's current state, checked atomically at commit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteExpectation {
-    /// The key must not hold a live row (an INSERT).
-    Absent,
-    /// Anything goes (an UPDATE or DELETE of a row just read).
-    Any,
-}
-
-/// One row event of a commit.
-#[derive(Clone, Debug)]
-pub struct RowWrite {
-    pub table: TableId,
-    /// The encoded primary key ([`keys::KeyEncoder`]).
-    pub pk: Vec<u8>,
-    /// The framed event: a put from [`crate::row::RowEncoder`] or [`crate::row::delete_event`].
-    pub event: Vec<u8>,
-    pub expect: WriteExpectation,
-}
-
 #[derive(Debug, Default)]
-struct State {
-    latest: Seq,
-    /// Commit times in UTC microseconds; index `i` holds seq `i + 1`.
-    commit_times: Vec<i64>,
-    catalog: Catalog,
+pub(crate) struct State {
+    /// Commit times in UTC microseconds of every written commit; index `i` holds seq `i + 1`.
+    pub(crate) commit_times: Vec<i64>,
+    pub(crate) catalog: Catalog,
+}
+
+/// What the commit lock protects: the order of writes into RocksDB.
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    /// The last seq written to RocksDB (durable or not).
+    pub(crate) written: Seq,
+    /// The commit time of `written`, so times stay strictly increasing.
+    pub(crate) last_time: i64,
 }
 
 /// DriftDB's event store. Cheap to share behind an `Arc`; all methods take `&self`.
 #[derive(Debug)]
 pub struct Engine {
-    store: Store,
-    options: EngineOptions,
-    state: RwLock<State>,
-    /// Serialises commits and DDL: each takes the next seq and checks keys against the latest state.
-    commit_lock: Mutex<()>,
+    pub(crate) store: Store,
+    pub(crate) options: EngineOptions,
+    pub(crate) state: RwLock<State>,
+    /// Serialises commits and DDL: each takes the next seq and checks keys against the latest
+    /// written state.
+    pub(crate) pipeline: Mutex<Pipeline>,
+    /// The last durable seq that new snapshots may read.
+    pub(crate) published: AtomicU64,
+    /// The last seq written to RocksDB, for the group-sync leader (updated under the lock).
+    pub(crate) written: AtomicU64,
+    pub(crate) group: GroupSync,
 }
 
 const FORMAT_KEY: &[u8] = b"format";
-const FORMAT_VERSION: u32 = 1;
+/// Version 2 added the latest-state and indexes families.
+const FORMAT_VERSION: u32 = 2;
 
-fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// One commit as the commit log records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub seq: Seq,
+    /// UTC microseconds.
+    pub time_micros: i64,
+    pub user: String,
+    /// Row events written.
+    pub rows: u64,
 }
 
 impl Engine {
@@ -80,15 +100,23 @@ impl Engine {
     pub fn open(path: impl AsRef<Path>, options: EngineOptions) -> Result<Engine> {
         let store = Store::open(path.as_ref())?;
         Self::check_format(&store)?;
-        let state = State {
-            catalog: Self::load_catalog(&store)?,
-            ..Self::load_commits(&store)?
-        };
+        let catalog = Self::load_catalog(&store)?;
+        let commit_times = Self::load_commit_times(&store)?;
+        let latest = Seq(commit_times.len() as u64);
         Ok(Engine {
             store,
             options,
-            state: RwLock::new(state),
-            commit_lock: Mutex::new(()),
+            pipeline: Mutex::new(Pipeline {
+                written: latest,
+                last_time: commit_times.last().copied().unwrap_or(i64::MIN),
+            }),
+            state: RwLock::new(State {
+                commit_times,
+                catalog,
+            }),
+            published: AtomicU64::new(latest.0),
+            written: AtomicU64::new(latest.0),
+            group: GroupSync::new(latest),
         })
     }
 
@@ -103,19 +131,43 @@ impl Engine {
                 );
                 store.write(batch, true)
             }
-            Some(value) => {
-                let payload =
-                    frame::decode(&value).map_err(|e| Error::corrupt("meta format record", e))?;
-                let version = <[u8; 4]>::try_from(payload).map(u32::from_le_bytes);
-                match version {
-                    Ok(FORMAT_VERSION) => Ok(()),
-                    Ok(other) => Err(Error::Storage(format!(
-                        "data directory has format version {other}; this build reads version {FORMAT_VERSION}"
-                    ))),
-                    Err(_) => Err(Error::corrupt("meta format record", "wrong length")),
-                }
-            }
+            Some(value) => match decode_format(&value)? {
+                FORMAT_VERSION => Ok(()),
+                1 => Self::upgrade_from_v1(store),
+                other => Err(Error::Storage(format!(
+                    "data directory has format version {other}; this build reads version {FORMAT_VERSION}"
+                ))),
+            },
         }
+    }
+
+    /// Version 1 had no latest-state family: derive it from the newest version of every row.
+    fn upgrade_from_v1(store: &Store) -> Result<()> {
+        let mut batch = store.batch();
+        let (mut previous, mut key, mut value) = (Vec::new(), Vec::new(), Vec::new());
+        let mut cursor = store.cursor(Family::Versions, None, None);
+        cursor.seek_to_first();
+        while let Some((version_key, event)) = cursor.item() {
+            let vk = keys::split_version_key(version_key).ok_or_else(|| {
+                Error::corrupt(keys::describe(version_key), "malformed version key")
+            })?;
+            keys::latest_key_into(&mut key, vk.table, vk.pk);
+            if key != previous {
+                let payload = frame::decode(event)
+                    .map_err(|e| Error::corrupt(keys::describe(version_key), e))?;
+                latest::encode_into(&mut value, vk.seq, payload);
+                batch.put(Family::Latest, &key, &value);
+                std::mem::swap(&mut previous, &mut key);
+            }
+            cursor.next();
+        }
+        cursor.status()?;
+        batch.put(
+            Family::Meta,
+            FORMAT_KEY,
+            &frame::encode(&FORMAT_VERSION.to_le_bytes()),
+        );
+        store.write(batch, true)
     }
 
     fn load_catalog(store: &Store) -> Result<Catalog> {
@@ -123,12 +175,7 @@ impl Engine {
         let mut cursor = store.cursor(Family::Catalog, None, None);
         cursor.seek_to_first();
         while let Some((key, value)) = cursor.item() {
-            let location = || format!("catalog key {}", keys::describe(key));
-            let (table, visible_from) = keys::split_catalog_key(key)
-                .ok_or_else(|| Error::corrupt(location(), "malformed key"))?;
-            let payload = frame::decode(value).map_err(|e| Error::corrupt(location(), e))?;
-            let record: CatalogRecord =
-                serde_json::from_slice(payload).map_err(|e| Error::corrupt(location(), e))?;
+            let (table, visible_from, record) = decode_catalog_entry(key, value)?;
             catalog.apply(table, visible_from, record);
             cursor.next();
         }
@@ -136,45 +183,35 @@ impl Engine {
         Ok(catalog)
     }
 
-    fn load_commits(store: &Store) -> Result<State> {
-        let mut state = State::default();
+    fn load_commit_times(store: &Store) -> Result<Vec<i64>> {
+        let mut times = Vec::new();
         let mut cursor = store.cursor(Family::Commits, None, None);
         cursor.seek_to_first();
         while let Some((key, value)) = cursor.item() {
-            let seq = keys::split_commit_key(key);
-            let location = || format!("commit record {}", keys::describe(key));
-            if seq != Some(state.latest.next()) {
-                return Err(Error::corrupt(
-                    location(),
-                    format!("expected seq {}", state.latest.next()),
-                ));
-            }
-            let payload = frame::decode(value).map_err(|e| Error::corrupt(location(), e))?;
-            let record =
-                CommitRecord::decode(payload).map_err(|e| Error::corrupt(location(), e))?;
-            state.latest = state.latest.next();
-            state.commit_times.push(record.time_micros);
+            let expected = Seq(times.len() as u64 + 1);
+            let info = decode_commit_entry(key, value, expected)?;
+            times.push(info.time_micros);
             cursor.next();
         }
         cursor.status()?;
-        Ok(state)
+        Ok(times)
     }
 
-    fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+    pub(crate) fn state(&self) -> RwLockReadGuard<'_, State> {
         self.state
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn lock_commits(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.commit_lock
+    pub(crate) fn lock_pipeline(&self) -> MutexGuard<'_, Pipeline> {
+        self.pipeline
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The seq of the latest commit (`Seq::ZERO` before any).
+    /// The seq of the latest durable commit (`Seq::ZERO` before any): what a new snapshot reads.
     pub fn latest_seq(&self) -> Seq {
-        self.state().latest
+        Seq(self.published.load(Ordering::Acquire))
     }
 
     /// Fails with [`Error::FutureSeq`] if `seq` has not been committed.
@@ -203,11 +240,36 @@ impl Engine {
                 "the requested time is in the future".into(),
             ));
         }
-        let committed = self
-            .state()
-            .commit_times
-            .partition_point(|&time| time <= micros);
-        Ok(Seq(committed as u64))
+        let published = self.latest_seq().0 as usize;
+        let state = self.state();
+        let times = &state.commit_times[..published.min(state.commit_times.len())];
+        Ok(Seq(times.partition_point(|&time| time <= micros) as u64))
+    }
+
+    /// Calls `f` with every durable commit whose seq is in `seqs`, in seq order.
+    pub fn scan_commits(
+        &self,
+        seqs: std::ops::RangeInclusive<Seq>,
+        mut f: impl FnMut(CommitInfo) -> Flow,
+    ) -> Result<()> {
+        let last = (*seqs.end()).min(self.latest_seq());
+        let first = (*seqs.start()).max(Seq(1));
+        if first > last {
+            return Ok(());
+        }
+        let upper = keys::commit_key(last.next()).to_vec();
+        let mut cursor = self.store.cursor(Family::Commits, None, Some(upper));
+        cursor.seek(&keys::commit_key(first));
+        let mut expected = first;
+        while let Some((key, value)) = cursor.item() {
+            let info = decode_commit_entry(key, value, expected)?;
+            if f(info) == Flow::Stop {
+                return Ok(());
+            }
+            expected = expected.next();
+            cursor.next();
+        }
+        cursor.status()
     }
 
     /// The table called `name` at `point` (see [`Catalog::resolve`]).
@@ -215,188 +277,43 @@ impl Engine {
         self.state().catalog.resolve(name, point)
     }
 
+    /// The table and index called `index_name` at `point`.
+    pub fn resolve_index(
+        &self,
+        index_name: &str,
+        point: CatalogPoint,
+    ) -> Option<(Arc<TableDef>, IndexDef)> {
+        self.state().catalog.resolve_index(index_name, point)
+    }
+
     /// The names of the tables that exist at `point`.
     pub fn table_names(&self, point: CatalogPoint) -> Vec<String> {
         self.state().catalog.table_names(point)
     }
 
-    /// Records a catalog change visible from the next seq, durably, then applies it in memory.
-    fn record_ddl(&self, table: TableId, record: CatalogRecord) -> Result<()> {
-        let visible_from = self.latest_seq().next();
-        let payload =
-            serde_json::to_vec(&record).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        let mut batch = self.store.batch();
-        batch.put(
-            Family::Catalog,
-            &keys::catalog_key(table, visible_from),
-            &frame::encode(&payload),
-        );
-        self.store.write(batch, self.options.sync)?;
-        self.state
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .catalog
-            .apply(table, visible_from, record);
-        Ok(())
-    }
-
-    /// Creates a table; it is visible from the next seq on.
-    pub fn create_table(
+    pub(crate) fn family_cursor(
         &self,
-        name: &str,
-        columns: Vec<ColumnDef>,
-        primary_key: Vec<usize>,
-    ) -> Result<Arc<TableDef>> {
-        let _guard = self.lock_commits();
-        if self.resolve_table(name, CatalogPoint::Latest).is_some() {
-            return Err(Error::TableExists(name.to_string()));
-        }
-        if primary_key.is_empty() || primary_key.iter().any(|&slot| slot >= columns.len()) {
-            return Err(Error::InvalidInput(format!(
-                "table \"{name}\" needs a primary key"
-            )));
-        }
-        let id = TableId(self.state().catalog.max_table_id().map_or(1, |t| t.0 + 1));
-        let def = TableDef {
-            id,
-            name: name.to_string(),
-            columns,
-            primary_key,
-        };
-        self.record_ddl(id, CatalogRecord::Table(def))?;
-        Ok(self.state().catalog.latest_by_id(id).expect("just created"))
+        family: Family,
+        prefix: &[u8],
+        range: &KeyRange,
+    ) -> (Cursor<'_>, Vec<u8>) {
+        let (lower, upper) = range.bounds_under(prefix);
+        let cursor = self.store.cursor(family, Some(lower.clone()), upper);
+        (cursor, lower)
     }
 
-    /// Replaces a table's definition (same id) from the next seq on.
-    pub fn alter_table(&self, def: TableDef) -> Result<()> {
-        let _guard = self.lock_commits();
-        let current = self.state().catalog.latest_by_id(def.id);
-        let Some(current) = current else {
-            return Err(Error::NoSuchTable(def.name));
-        };
-        let slots_kept = def.columns.len() >= current.columns.len()
-            && current
-                .columns
-                .iter()
-                .zip(&def.columns)
-                .all(|(old, new)| old.ty == new.ty);
-        if !slots_kept || def.primary_key != current.primary_key {
-            return Err(Error::InvalidInput(
-                "a table change must keep every column slot, its type and the primary key".into(),
-            ));
-        }
-        self.record_ddl(def.id, CatalogRecord::Table(def))
+    pub(crate) fn versions_cursor(&self, table: TableId) -> Cursor<'_> {
+        self.family_cursor(
+            Family::Versions,
+            &keys::table_prefix(table),
+            &KeyRange::all(),
+        )
+        .0
     }
 
-    /// Drops the table called `name` from the next seq on; its past stays readable.
-    pub fn drop_table(&self, name: &str) -> Result<()> {
-        let _guard = self.lock_commits();
-        let def = self
-            .resolve_table(name, CatalogPoint::Latest)
-            .ok_or_else(|| Error::NoSuchTable(name.to_string()))?;
-        self.record_ddl(def.id, CatalogRecord::Dropped)
-    }
-
-    /// Commits `writes` atomically as the next seq, synced before returning. Returns `None`
-    /// (and takes no seq) when there is nothing to write.
-    pub fn commit(&self, user: &str, writes: &[RowWrite]) -> Result<Option<Seq>> {
-        if writes.is_empty() {
-            return Ok(None);
-        }
-        let _guard = self.lock_commits();
-        let (seq, time_micros) = {
-            let state = self.state();
-            let last_time = state.commit_times.last().copied().unwrap_or(i64::MIN);
-            (
-                state.latest.next(),
-                now_micros().max(last_time.saturating_add(1)),
-            )
-        };
-        let mut batch = self.store.batch();
-        let mut key = Vec::new();
-        let mut written = std::collections::HashSet::with_capacity(writes.len());
-        // One cursor per table serves every existence check of the commit.
-        let mut cursor: Option<(TableId, Cursor<'_>)> = None;
-        let latest = self.latest_seq();
-        for write in writes {
-            if !written.insert((write.table, write.pk.as_slice())) {
-                return Err(self.repeated_key_error(write));
-            }
-            let table_cursor = match &mut cursor {
-                Some((table, c)) if *table == write.table => c,
-                slot => {
-                    &mut slot
-                        .insert((write.table, self.versions_cursor(write.table)))
-                        .1
-                }
-            };
-            self.check_expectation(write, table_cursor, latest)?;
-            keys::version_key_into(&mut key, write.table, &write.pk, seq);
-            batch.put(Family::Versions, &key, &write.event);
-        }
-        let record = CommitRecord {
-            time_micros,
-            rows: writes.len() as u64,
-            user: user.to_string(),
-        };
-        batch.put(
-            Family::Commits,
-            &keys::commit_key(seq),
-            &frame::encode(&record.encode()),
-        );
-        self.store.write(batch, self.options.sync)?;
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        state.latest = seq;
-        state.commit_times.push(time_micros);
-        Ok(Some(seq))
-    }
-
-    /// A commit holds at most one event per row; a repeated insert is a duplicate key.
-    fn repeated_key_error(&self, write: &RowWrite) -> Error {
-        match (write.expect, self.state().catalog.latest_by_id(write.table)) {
-            (WriteExpectation::Absent, Some(def)) => Error::DuplicateKey {
-                constraint: def.primary_key_name(),
-            },
-            _ => Error::InvalidInput(format!(
-                "row {} written twice in one commit",
-                keys::describe(&write.pk)
-            )),
-        }
-    }
-
-    fn check_expectation(
-        &self,
-        write: &RowWrite,
-        cursor: &mut Cursor<'_>,
-        latest: Seq,
-    ) -> Result<()> {
-        let def = self.state().catalog.latest_by_id(write.table);
-        let Some(def) = def else {
-            return Err(Error::NoSuchTable(format!("with id {}", write.table)));
-        };
-        if write.expect == WriteExpectation::Absent
-            && Self::live(cursor, write.table, &write.pk, latest)?
-        {
-            return Err(Error::DuplicateKey {
-                constraint: def.primary_key_name(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Whether `pk` holds a live row as of `seq`.
-    fn live(cursor: &mut Cursor<'_>, table: TableId, pk: &[u8], seq: Seq) -> Result<bool> {
-        let event = scan::get_as_of(cursor, table, pk, seq, |event| {
-            matches!(event, RowEvent::Put(_))
-        })?;
-        Ok(event.unwrap_or(false))
-    }
-
-    fn versions_cursor(&self, table: TableId) -> Cursor<'_> {
-        let lower = keys::table_prefix(table).to_vec();
-        let upper = keys::table_upper_bound(table).to_vec();
-        self.store
-            .cursor(Family::Versions, Some(lower), Some(upper))
+    /// Whether a read at `seq` should go through the latest-state family.
+    fn reads_latest_state(&self, seq: Seq) -> bool {
+        self.latest_seq().0.saturating_sub(seq.0) <= self.options.latest_state_window
     }
 
     /// Calls `f` with every row of `table` as of `seq`, in primary-key order, until it says stop.
@@ -404,18 +321,145 @@ impl Engine {
         &self,
         table: TableId,
         seq: Seq,
-        mut f: impl FnMut(&[u8], RowView<'_>) -> Result<Flow>,
+        f: impl FnMut(&[u8], RowView<'_>) -> Result<Flow>,
     ) -> Result<()> {
-        scan::as_of(&mut self.versions_cursor(table), table, seq, &mut f)
+        self.scan_range(table, &KeyRange::all(), seq, f)
     }
 
-    /// Calls `f` with every version of every row of `table` committed at or before `seq`.
+    /// Calls `f` with every row of `table` whose encoded primary key is in `range`, as of `seq`,
+    /// in primary-key order, until it says stop.
+    pub fn scan_range(
+        &self,
+        table: TableId,
+        range: &KeyRange,
+        seq: Seq,
+        mut f: impl FnMut(&[u8], RowView<'_>) -> Result<Flow>,
+    ) -> Result<()> {
+        let prefix = keys::table_prefix(table);
+        if self.reads_latest_state(seq) {
+            let (mut cursor, start) = self.family_cursor(Family::Latest, &prefix, range);
+            let mut versions = self.versions_cursor(table);
+            latest::as_of(&mut cursor, &mut versions, table, &start, seq, &mut f)
+        } else {
+            let (mut cursor, start) = self.family_cursor(Family::Versions, &prefix, range);
+            scan::as_of(&mut cursor, table, &start, seq, &mut f)
+        }
+    }
+
+    /// The row of `table` with primary key `pk` as of `seq`, handed to `f`.
+    pub fn get_as_of<T>(
+        &self,
+        table: TableId,
+        pk: &[u8],
+        seq: Seq,
+        f: impl FnOnce(RowView<'_>) -> T,
+    ) -> Result<Option<T>> {
+        let mut key = Vec::new();
+        keys::latest_key_into(&mut key, table, pk);
+        let Some(value) = self.store.get(Family::Latest, &key)? else {
+            return Ok(None);
+        };
+        let (written, event) = latest::decode(&key, &value)?;
+        if written <= seq {
+            return Ok(match event {
+                RowEvent::Put(row) => Some(f(row)),
+                RowEvent::Delete => None,
+            });
+        }
+        let mut versions = self.versions_cursor(table);
+        let found = scan::get_as_of(&mut versions, table, pk, seq, |event| match event {
+            RowEvent::Put(row) => Some(f(row)),
+            RowEvent::Delete => None,
+        })?;
+        Ok(found.flatten())
+    }
+
+    /// Calls `f` with every version of every row of `table` that was current at some seq in
+    /// `seqs` (see [`VersionRef`]), in primary-key order, newest first.
     pub fn scan_versions(
         &self,
         table: TableId,
-        seq: Seq,
+        seqs: std::ops::RangeInclusive<Seq>,
         mut f: impl FnMut(VersionRef<'_>) -> Result<Flow>,
     ) -> Result<()> {
-        scan::versions(&mut self.versions_cursor(table), table, seq, &mut f)
+        let prefix = keys::table_prefix(table);
+        let (mut cursor, start) = self.family_cursor(Family::Versions, &prefix, &KeyRange::all());
+        scan::versions(&mut cursor, table, &start, seqs, &mut f)
     }
+
+    /// Calls `f` with every row of `table` whose values in `index` lie in `range` (encoded with
+    /// [`index::push_value`]; a bound on leading columns covers the rest) as of `seq`, in index
+    /// order, until it says stop.
+    pub fn scan_index(
+        &self,
+        table: &TableDef,
+        index: &IndexDef,
+        range: &KeyRange,
+        seq: Seq,
+        mut f: impl FnMut(&[u8], RowView<'_>) -> Result<Flow>,
+    ) -> Result<()> {
+        let (mut cursor, start) =
+            self.family_cursor(Family::Indexes, &keys::index_prefix(index.id), range);
+        index::lookup(&mut cursor, index.id, &start, seq, &mut |pk| {
+            let flow = self.get_as_of(table.id, pk, seq, |row| f(pk, row))?;
+            match flow {
+                Some(flow) => flow,
+                None => Err(Error::corrupt(
+                    format!("index {} of table {}", index.name, table.name),
+                    format!(
+                        "entry for key {} without a row at seq {seq}",
+                        keys::describe(pk)
+                    ),
+                )),
+            }
+        })
+    }
+
+    /// Writes every memtable to SST files (tests use it to put data where a byte can be flipped).
+    pub fn flush(&self) -> Result<()> {
+        self.store.flush()
+    }
+
+    /// The SST files of each family: `(family name, file name)`.
+    pub fn storage_files(&self) -> Result<Vec<(String, String)>> {
+        self.store.files()
+    }
+}
+
+pub(crate) fn decode_format(value: &[u8]) -> Result<u32> {
+    let payload = frame::decode(value).map_err(|e| Error::corrupt("meta format record", e))?;
+    <[u8; 4]>::try_from(payload)
+        .map(u32::from_le_bytes)
+        .map_err(|_| Error::corrupt("meta format record", "wrong length"))
+}
+
+pub(crate) fn decode_catalog_entry(
+    key: &[u8],
+    value: &[u8],
+) -> Result<(TableId, Seq, CatalogRecord)> {
+    let location = || format!("catalog key {}", keys::describe(key));
+    let (table, visible_from) =
+        keys::split_catalog_key(key).ok_or_else(|| Error::corrupt(location(), "malformed key"))?;
+    let payload = frame::decode(value).map_err(|e| Error::corrupt(location(), e))?;
+    let record = serde_json::from_slice(payload).map_err(|e| Error::corrupt(location(), e))?;
+    Ok((table, visible_from, record))
+}
+
+/// Decodes a commit record that must be the one for `expected` (the log has no gaps).
+pub(crate) fn decode_commit_entry(key: &[u8], value: &[u8], expected: Seq) -> Result<CommitInfo> {
+    let location = || format!("commit record {}", keys::describe(key));
+    if keys::split_commit_key(key) != Some(expected) {
+        return Err(Error::corrupt(
+            location(),
+            format!("expected seq {expected}"),
+        ));
+    }
+    let payload = frame::decode(value).map_err(|e| Error::corrupt(location(), e))?;
+    let record = CommitRecord::decode(payload).map_err(|e| Error::corrupt(location(), e))?;
+    Ok(CommitInfo {
+        seq: expected,
+        time_micros: record.time_micros,
+        user: record.user,
+        rows: record.rows,
+    })
 }

@@ -11,6 +11,8 @@ pub enum ErrorKind {
     TableExists,
     /// No table with this name exists at the requested point.
     NoSuchTable,
+    /// No index with this name exists.
+    NoSuchIndex,
     /// A write would create a second row with the same primary key.
     DuplicateKey,
     /// A read asked for a seq that has not been committed yet.
@@ -30,6 +32,8 @@ pub enum Error {
     TableExists(String),
     #[error("relation \"{0}\" does not exist")]
     NoSuchTable(String),
+    #[error("index \"{0}\" does not exist")]
+    NoSuchIndex(String),
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     DuplicateKey { constraint: String },
     #[error("seq {requested} has not been committed yet (the latest commit is seq {latest})")]
@@ -46,6 +50,7 @@ impl Error {
             Error::Storage(_) => ErrorKind::Storage,
             Error::TableExists(_) => ErrorKind::TableExists,
             Error::NoSuchTable(_) => ErrorKind::NoSuchTable,
+            Error::NoSuchIndex(_) => ErrorKind::NoSuchIndex,
             Error::DuplicateKey { .. } => ErrorKind::DuplicateKey,
             Error::FutureSeq { .. } => ErrorKind::FutureSeq,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,

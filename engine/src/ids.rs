@@ -35,3 +35,13 @@ impl fmt::Display for TableId {
         write!(f, "{}", self.0)
     }
 }
+
+/// A secondary index's permanent identity, unique across all tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct IndexId(pub u64);
+
+impl fmt::Display for IndexId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

@@ -1,16 +1,21 @@
 //! Every key layout DriftDB writes, in one place.
 //!
-//! | family   | key                                                      |
-//! |----------|----------------------------------------------------------|
-//! | versions | table id (u64 BE) · primary key ([`KeyEncoder`]) · !seq (u64 BE) |
-//! | catalog  | table id (u64 BE) · !visible-from seq (u64 BE)           |
-//! | commits  | seq (u64 BE)                                             |
+//! | family   | key                                                                  |
+//! |----------|----------------------------------------------------------------------|
+//! | versions | table id (u64 BE) · primary key ([`KeyEncoder`]) · !seq (u64 BE)     |
+//! | latest   | table id (u64 BE) · primary key                                      |
+//! | indexes  | index id (u64 BE) · indexed values ([`KeyEncoder`]) · primary key · !seq |
+//! | catalog  | table id (u64 BE) · !visible-from seq (u64 BE)                       |
+//! | commits  | seq (u64 BE)                                                         |
 //!
 //! Byte order equals tuple order: keys sort by table, then primary key in SQL order, then newest
 //! version first, so "the latest version at or before seq N" is one seek. Primary-key components
-//! are self-delimiting, so the key of one row is never a prefix of another row's key.
+//! are self-delimiting, so the key of one row is never a prefix of another row's key. Indexed
+//! values carry a presence byte (NULL sorts after every value, as in PostgreSQL's ascending
+//! order); an index key is split with the primary-key length its value records
+//! ([`crate::index`]).
 
-use crate::ids::{Seq, TableId};
+use crate::ids::{IndexId, Seq, TableId};
 
 /// Length of the table-id prefix.
 pub const TABLE_ID_LEN: usize = 8;
@@ -66,6 +71,16 @@ impl KeyEncoder {
             bits ^ (1 << 63)
         };
         self.buf.extend_from_slice(&ordered.to_be_bytes());
+    }
+
+    /// Marks the next indexed value as present (it follows) — index keys only.
+    pub fn push_present(&mut self) {
+        self.buf.push(0x01);
+    }
+
+    /// An indexed NULL — index keys only; it sorts after every present value.
+    pub fn push_null(&mut self) {
+        self.buf.push(0x02);
     }
 
     pub fn push_text(&mut self, v: &str) {
@@ -131,6 +146,123 @@ pub fn split_version_key(key: &[u8]) -> Option<VersionKey<'_>> {
         pk,
         seq: Seq(!u64::from_be_bytes(seq.try_into().ok()?)),
     })
+}
+
+/// Appends the latest-state key of `pk` to `out` (which is cleared first).
+pub fn latest_key_into(out: &mut Vec<u8>, table: TableId, pk: &[u8]) {
+    out.clear();
+    out.reserve(TABLE_ID_LEN + pk.len());
+    out.extend_from_slice(&table_prefix(table));
+    out.extend_from_slice(pk);
+}
+
+/// Splits a latest-state key into table and primary key.
+pub fn split_latest_key(key: &[u8]) -> Option<(TableId, &[u8])> {
+    if key.len() < TABLE_ID_LEN {
+        return None;
+    }
+    let (table, pk) = key.split_at(TABLE_ID_LEN);
+    Some((TableId(u64::from_be_bytes(table.try_into().ok()?)), pk))
+}
+
+/// The prefix shared by every entry of `index`.
+pub fn index_prefix(index: IndexId) -> [u8; 8] {
+    index.0.to_be_bytes()
+}
+
+/// Appends the key of an index entry to `out` (which is cleared first). `values` is the
+/// [`KeyEncoder`] output of the indexed values, each with its presence byte.
+pub fn index_key_into(out: &mut Vec<u8>, index: IndexId, values: &[u8], pk: &[u8], seq: Seq) {
+    out.clear();
+    out.reserve(8 + values.len() + pk.len() + SEQ_LEN);
+    out.extend_from_slice(&index_prefix(index));
+    out.extend_from_slice(values);
+    out.extend_from_slice(pk);
+    out.extend_from_slice(&(!seq.0).to_be_bytes());
+}
+
+/// A decoded index key; `values` and `pk` borrow from the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexKey<'a> {
+    pub index: IndexId,
+    pub values: &'a [u8],
+    pub pk: &'a [u8],
+    pub seq: Seq,
+}
+
+/// Splits an index key whose primary key is `pk_len` bytes long; `None` if it cannot be one.
+pub fn split_index_key(key: &[u8], pk_len: usize) -> Option<IndexKey<'_>> {
+    let fixed = 8 + pk_len + SEQ_LEN;
+    if key.len() < fixed {
+        return None;
+    }
+    let (index, rest) = key.split_at(8);
+    let (rest, seq) = rest.split_at(rest.len() - SEQ_LEN);
+    let (values, pk) = rest.split_at(rest.len() - pk_len);
+    Some(IndexKey {
+        index: IndexId(u64::from_be_bytes(index.try_into().ok()?)),
+        values,
+        pk,
+        seq: Seq(!u64::from_be_bytes(seq.try_into().ok()?)),
+    })
+}
+
+/// The smallest byte string greater than every string that starts with `prefix`, or `None` if
+/// there is none (the prefix is all 0xFF).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut out = prefix.to_vec();
+    while let Some(last) = out.pop() {
+        if last != 0xFF {
+            out.push(last + 1);
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// A range of one key component (a primary key, or an index's leading values) in encoded form.
+/// A bound on a prefix of a composite component covers every key that starts with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRange {
+    pub lower: std::ops::Bound<Vec<u8>>,
+    pub upper: std::ops::Bound<Vec<u8>>,
+}
+
+impl KeyRange {
+    /// Every key.
+    pub fn all() -> KeyRange {
+        KeyRange {
+            lower: std::ops::Bound::Unbounded,
+            upper: std::ops::Bound::Unbounded,
+        }
+    }
+
+    /// Exactly the keys that start with `component`.
+    pub fn prefix(component: Vec<u8>) -> KeyRange {
+        KeyRange {
+            lower: std::ops::Bound::Included(component.clone()),
+            upper: std::ops::Bound::Included(component),
+        }
+    }
+
+    /// The family-key bounds `[lower, upper)` of the entries `prefix · component · suffix` whose
+    /// component lies in this range. Components must be self-delimiting (none is a proper prefix
+    /// of another whole component).
+    pub fn bounds_under(&self, prefix: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
+        use std::ops::Bound;
+        let joined = |c: &[u8]| [prefix, c].concat();
+        let lower = match &self.lower {
+            Bound::Unbounded => prefix.to_vec(),
+            Bound::Included(c) => joined(c),
+            Bound::Excluded(c) => prefix_successor(&joined(c)).unwrap_or_else(|| joined(c)),
+        };
+        let upper = match &self.upper {
+            Bound::Unbounded => prefix_successor(prefix),
+            Bound::Included(c) => prefix_successor(&joined(c)),
+            Bound::Excluded(c) => Some(joined(c)),
+        };
+        (lower, upper)
+    }
 }
 
 /// The catalog key of a table definition that becomes visible at `visible_from`.
@@ -263,6 +395,75 @@ mod tests {
                 .iter()
                 .all(|k| k.as_slice() < &table_upper_bound(t)[..])
         );
+    }
+
+    #[test]
+    fn index_keys_split_back_and_sort_by_value_then_row_then_newest() {
+        let value = |v: Option<i32>| {
+            key_of(|e| match v {
+                Some(v) => {
+                    e.push_present();
+                    e.push_i32(v)
+                }
+                None => e.push_null(),
+            })
+        };
+        let pk = |s: &str| key_of(|e| e.push_text(s));
+        let i = IndexId(4);
+        let mut keys = Vec::new();
+        for (v, p, seq) in [
+            (Some(-3), "b", 1),
+            (Some(7), "a", 9),
+            (Some(7), "a", 2),
+            (Some(7), "b", 5),
+            (None, "a", 3),
+        ] {
+            let mut key = Vec::new();
+            index_key_into(&mut key, i, &value(v), &pk(p), Seq(seq));
+            let split = split_index_key(&key, pk(p).len()).unwrap();
+            assert_eq!(
+                (split.index, split.values, split.pk, split.seq),
+                (i, &value(v)[..], &pk(p)[..], Seq(seq))
+            );
+            keys.push(key);
+        }
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+    }
+
+    #[test]
+    fn a_prefix_successor_bounds_every_extension() {
+        assert_eq!(prefix_successor(&[1, 2]), Some(vec![1, 3]));
+        assert_eq!(prefix_successor(&[1, 0xFF]), Some(vec![2]));
+        assert_eq!(prefix_successor(&[0xFF, 0xFF]), None);
+        let succ = prefix_successor(&[5, 0xFF, 0xFF]).unwrap();
+        assert!(succ.as_slice() > &[5, 0xFF, 0xFF, 0xFF, 0xFF][..]);
+    }
+
+    #[test]
+    fn key_range_bounds_select_exactly_the_components_in_range() {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let pk = |n| key_of(|e| e.push_i32(n));
+        let t = TableId(3);
+        let all: Vec<(i32, Vec<u8>)> = (1..=5)
+            .flat_map(|n| [9, 1].map(|seq| (n, version_key(t, &pk(n), Seq(seq)))))
+            .collect();
+        let cases = [
+            (Included(pk(2)), Excluded(pk(4)), vec![2, 3]),
+            (Excluded(pk(2)), Included(pk(4)), vec![3, 4]),
+            (Unbounded, Included(pk(1)), vec![1]),
+            (Excluded(pk(5)), Unbounded, vec![]),
+        ];
+        for (lower, upper, expected) in cases {
+            let range = KeyRange { lower, upper };
+            let (lo, hi) = range.bounds_under(&table_prefix(t));
+            let mut selected: Vec<i32> = all
+                .iter()
+                .filter(|(_, k)| *k >= lo && hi.as_ref().is_none_or(|hi| k < hi))
+                .map(|(n, _)| *n)
+                .collect();
+            selected.dedup();
+            assert_eq!(selected, expected, "{range:?}");
+        }
     }
 
     #[test]

@@ -56,16 +56,18 @@ pub(crate) fn decode<'v>(vk: &VersionKey<'_>, value: &'v [u8]) -> Result<RowEven
     row::decode_event(payload).map_err(|e| Error::corrupt(location(), e))
 }
 
-/// Calls `f` with every row of `table` that exists as of `seq`, in primary-key order.
+/// Calls `f` with every row of `table` that exists as of `seq`, in primary-key order, starting at
+/// family key `start` (the cursor's upper bound ends the range).
 pub(crate) fn as_of(
     cursor: &mut Cursor<'_>,
     table: TableId,
+    start: &[u8],
     seq: Seq,
     f: &mut dyn FnMut(&[u8], RowView<'_>) -> Result<Flow>,
 ) -> Result<()> {
     let mut current_pk = Vec::new();
     let mut seek_key = Vec::new();
-    cursor.seek(&keys::table_prefix(table));
+    cursor.seek(start);
     while let Some((key, value)) = cursor.item() {
         let vk = split(table, key)?;
         if vk.seq > seq {
@@ -116,18 +118,21 @@ pub(crate) fn get_as_of<T>(
     }
 }
 
-/// Calls `f` with every version of every row of `table` committed at or before `seq`, in
-/// primary-key order and newest version first. Versions written after `seq` are invisible, so a
-/// version they replaced is reported as current.
+/// Calls `f` with every version of every row of `table` that was current at some seq in
+/// `seqs`, in primary-key order and newest version first, starting at family key `start`.
+/// Versions written after the range's end are invisible, so a version they replaced is reported as
+/// current.
 pub(crate) fn versions(
     cursor: &mut Cursor<'_>,
     table: TableId,
-    seq: Seq,
+    start: &[u8],
+    seqs: std::ops::RangeInclusive<Seq>,
     f: &mut dyn FnMut(VersionRef<'_>) -> Result<Flow>,
 ) -> Result<()> {
+    let (first, seq) = (*seqs.start(), *seqs.end());
     let mut current_pk = Vec::new();
     let mut newer: Option<Seq> = None;
-    cursor.seek(&keys::table_prefix(table));
+    cursor.seek(start);
     while let Some((key, value)) = cursor.item() {
         let vk = split(table, key)?;
         if vk.pk != current_pk.as_slice() {
@@ -135,7 +140,9 @@ pub(crate) fn versions(
             current_pk.extend_from_slice(vk.pk);
             newer = None;
         }
-        if vk.seq <= seq {
+        // A version is current from its own seq until the next one's (exclusive).
+        let ended_before_range = newer.is_some_and(|to| to <= first);
+        if vk.seq <= seq && !ended_before_range {
             if let RowEvent::Put(row) = decode(&vk, value)? {
                 let version = VersionRef {
                     pk: vk.pk,
@@ -194,7 +201,8 @@ mod tests {
     fn read_all(store: &Store, seq: u64) -> Result<Vec<String>> {
         let mut cursor = store.cursor(Family::Versions, None, None);
         let mut out = Vec::new();
-        as_of(&mut cursor, TableId(1), Seq(seq), &mut |_, row| {
+        let start = keys::table_prefix(TableId(1));
+        as_of(&mut cursor, TableId(1), &start, Seq(seq), &mut |_, row| {
             out.push(format!("{:?}", row.values().next()));
             Ok(Flow::Continue)
         })?;

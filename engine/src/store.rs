@@ -15,6 +15,10 @@ use std::path::Path;
 pub(crate) enum Family {
     /// Row events: table · pk · !seq → framed event.
     Versions,
+    /// Each row's newest event: table · pk → framed seq and event ([`crate::latest`]).
+    Latest,
+    /// Secondary-index entries: index · values · pk · !seq → framed marker ([`crate::index`]).
+    Indexes,
     /// Commit records: seq → framed record.
     Commits,
     /// Table definitions: table · !visible-from → framed record.
@@ -24,16 +28,20 @@ pub(crate) enum Family {
 }
 
 impl Family {
-    const ALL: [Family; 4] = [
+    pub(crate) const ALL: [Family; 6] = [
         Family::Versions,
+        Family::Latest,
+        Family::Indexes,
         Family::Commits,
         Family::Catalog,
         Family::Meta,
     ];
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Family::Versions => "versions",
+            Family::Latest => "latest",
+            Family::Indexes => "indexes",
             Family::Commits => "commits",
             Family::Catalog => "catalog",
             Family::Meta => "meta",
@@ -41,8 +49,13 @@ impl Family {
     }
 }
 
+/// RocksDB's own checksums catch damage before ours can; either way it is corruption.
 fn storage(e: rocksdb::Error) -> Error {
-    Error::Storage(e.into_string())
+    if e.kind() == rocksdb::ErrorKind::Corruption {
+        Error::corrupt("storage files", e.into_string())
+    } else {
+        Error::Storage(e.into_string())
+    }
 }
 
 /// An open RocksDB database with DriftDB's column families.
@@ -65,8 +78,22 @@ impl Store {
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         db_opts.set_max_background_jobs(2);
+        let db = DB::open_cf_descriptors(&db_opts, path, Self::families()).map_err(storage)?;
+        Ok(Store { db })
+    }
+
+    /// Opens an existing database for reading only; works while a server has it open.
+    pub(crate) fn open_read_only(path: &Path) -> Result<Store> {
+        let mut db_opts = Options::default();
+        db_opts.set_paranoid_checks(true);
+        let db = DB::open_cf_descriptors_read_only(&db_opts, path, Self::families(), false)
+            .map_err(storage)?;
+        Ok(Store { db })
+    }
+
+    fn families() -> [ColumnFamilyDescriptor; Family::ALL.len()] {
         let cache = Cache::new_lru_cache(256 << 20);
-        let families = Family::ALL.map(|family| {
+        Family::ALL.map(|family| {
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
             table.set_bloom_filter(10.0, false);
@@ -74,9 +101,7 @@ impl Store {
             opts.set_block_based_table_factory(&table);
             opts.set_compression_type(DBCompressionType::Lz4);
             ColumnFamilyDescriptor::new(family.name(), opts)
-        });
-        let db = DB::open_cf_descriptors(&db_opts, path, families).map_err(storage)?;
-        Ok(Store { db })
+        })
     }
 
     fn handle(&self, family: Family) -> &rocksdb::ColumnFamily {
@@ -88,6 +113,28 @@ impl Store {
     /// Reads one value.
     pub(crate) fn get(&self, family: Family, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.db.get_cf(self.handle(family), key).map_err(storage)
+    }
+
+    /// Makes every write so far durable: flushes and syncs the write-ahead log.
+    pub(crate) fn sync_wal(&self) -> Result<()> {
+        self.db.flush_wal(true).map_err(storage)
+    }
+
+    /// Writes every memtable to SST files.
+    pub(crate) fn flush(&self) -> Result<()> {
+        for family in Family::ALL {
+            self.db.flush_cf(self.handle(family)).map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    /// The SST files holding each family's data: `(family name, file name)`.
+    pub(crate) fn files(&self) -> Result<Vec<(String, String)>> {
+        let files = self.db.live_files().map_err(storage)?;
+        Ok(files
+            .into_iter()
+            .map(|f| (f.column_family_name, f.name))
+            .collect())
     }
 
     /// A cursor over `family`, limited to keys in `[lower, upper)` where given.

@@ -223,7 +223,7 @@ fn version_scans_report_when_each_version_began_and_ended() {
     let versions_at = |seq| {
         let mut out = Vec::new();
         engine
-            .scan_versions(table, Seq(seq), |v| {
+            .scan_versions(table, Seq::ZERO..=Seq(seq), |v| {
                 out.push((v.seq_from.0, v.seq_to.map(|s| s.0)));
                 Ok(Flow::Continue)
             })

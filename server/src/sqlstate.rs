@@ -4,6 +4,7 @@ use driftdb_sql::ErrorKind;
 
 pub const SYNTAX_ERROR: &str = "42601";
 pub const UNDEFINED_TABLE: &str = "42P01";
+pub const UNDEFINED_OBJECT: &str = "42704";
 pub const UNDEFINED_COLUMN: &str = "42703";
 pub const UNDEFINED_FUNCTION: &str = "42883";
 pub const AMBIGUOUS_COLUMN: &str = "42702";
@@ -30,6 +31,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::SyntaxError => SYNTAX_ERROR,
         ErrorKind::UndefinedTable => UNDEFINED_TABLE,
+        ErrorKind::UndefinedObject => UNDEFINED_OBJECT,
         ErrorKind::UndefinedColumn => UNDEFINED_COLUMN,
         ErrorKind::UndefinedFunction => UNDEFINED_FUNCTION,
         ErrorKind::AmbiguousColumn => AMBIGUOUS_COLUMN,

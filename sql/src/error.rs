@@ -15,6 +15,7 @@ use std::fmt;
 pub enum ErrorKind {
     SyntaxError,
     UndefinedTable,
+    UndefinedObject,
     UndefinedColumn,
     UndefinedFunction,
     AmbiguousColumn,
@@ -176,6 +177,7 @@ fn engine_kind(kind: EngineKind) -> ErrorKind {
         EngineKind::Storage => ErrorKind::IoError,
         EngineKind::TableExists => ErrorKind::DuplicateTable,
         EngineKind::NoSuchTable => ErrorKind::UndefinedTable,
+        EngineKind::NoSuchIndex => ErrorKind::UndefinedObject,
         EngineKind::DuplicateKey => ErrorKind::UniqueViolation,
         EngineKind::FutureSeq | EngineKind::InvalidInput => ErrorKind::InvalidParameterValue,
     }

@@ -295,7 +295,7 @@ impl PartitionStream for TableScan {
             };
             let scanned = match mode {
                 ScanMode::AsOf => engine.scan_as_of(def.id, seq, |_, row| Ok(on_row(row, None))),
-                ScanMode::Versions => engine.scan_versions(def.id, seq, |version| {
+                ScanMode::Versions => engine.scan_versions(def.id, Seq::ZERO..=seq, |version| {
                     Ok(on_row(version.row, Some(&version)))
                 }),
             };
