@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType,
-    DBRawIteratorWithThreadMode, Options, ReadOptions, WriteBatch, WriteOptions,
+    DBRawIteratorWithThreadMode, DBRecoveryMode, Options, ReadOptions, WriteBatch, WriteOptions,
 };
 use std::path::Path;
 
@@ -78,6 +78,9 @@ impl Store {
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         db_opts.set_max_background_jobs(2);
+        // A torn last record is an unacknowledged commit cut short by a crash; damage anywhere
+        // else in the log must stop the open rather than silently drop what follows it.
+        db_opts.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
         let db = DB::open_cf_descriptors(&db_opts, path, Self::families()).map_err(storage)?;
         Ok(Store { db })
     }
@@ -86,6 +89,7 @@ impl Store {
     pub(crate) fn open_read_only(path: &Path) -> Result<Store> {
         let mut db_opts = Options::default();
         db_opts.set_paranoid_checks(true);
+        db_opts.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
         let db = DB::open_cf_descriptors_read_only(&db_opts, path, Self::families(), false)
             .map_err(storage)?;
         Ok(Store { db })

@@ -11,6 +11,7 @@ pub struct Config {
 }
 
 pub const USAGE: &str = "usage: driftdb-server [--data-path DIR] [--listen HOST:PORT] [--port N]
+       driftdb-server verify [--data-path DIR]
 
   --data-path DIR     where the database lives (default ./data)
   --listen HOST:PORT  address to listen on (default 127.0.0.1:5433)

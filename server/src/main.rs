@@ -1,4 +1,6 @@
 //! `driftdb-server`: parse the command line, open the database, serve until SIGTERM or Ctrl-C.
+//! `driftdb-server verify [--data-path DIR]` instead checks every stored byte and exits 0 if the
+//! data is intact, 1 if anything is damaged, 2 if it could not look.
 
 use driftdb_server::Server;
 use driftdb_server::config::Config;
@@ -16,15 +18,57 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
+/// Walks the data directory and prints what it checked and every damaged location.
+fn verify(config: &Config) -> ExitCode {
+    let path = &config.data_path;
+    let report = match driftdb_engine::verify::verify(path) {
+        Ok(report) => report,
+        Err(e) if e.kind() == driftdb_engine::ErrorKind::Corrupt => {
+            println!("{}: {e}", path.display());
+            println!("verify: DAMAGED (the database cannot be opened)");
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("driftdb-server verify: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for (family, count) in &report.counts {
+        println!("{family:>9}: {count} entries checked");
+    }
+    for problem in &report.problems {
+        println!("damaged: {problem}");
+    }
+    if report.is_clean() {
+        println!("verify: OK");
+        ExitCode::SUCCESS
+    } else {
+        let unlisted = report.problem_count - report.problems.len() as u64;
+        if unlisted > 0 {
+            println!("... and {unlisted} more");
+        }
+        println!("verify: DAMAGED ({} problems)", report.problem_count);
+        ExitCode::from(1)
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::from_args(std::env::args().skip(1)) {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let verifying = args.first().is_some_and(|a| a == "verify");
+    if verifying {
+        args.remove(0);
+    }
+    let config = match Config::from_args(args) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::from(2);
         }
     };
+    if verifying {
+        return verify(&config);
+    }
     let server = match Server::bind(&config).await {
         Ok(server) => server,
         Err(message) => {
