@@ -1,9 +1,9 @@
 //! Reading rows out of the versions family: the state as of a seq, and every version.
 //!
 //! Keys sort by primary key and then newest version first, so the state as of seq N is, per key,
-//! the first version whose seq is at most N. Versions newer than N are skipped with one seek;
-//! versions older than the one returned are skipped with one step, or one seek when there are
-//! several. A current-state scan therefore costs about one step per row however long the history.
+//! the first version whose seq is at most N. Versions newer than N, and versions older than the
+//! one returned, are stepped over, or skipped with one seek when there are many. (Current-state
+//! reads normally go through the latest-state family instead, see `latest`.)
 
 use crate::error::{Error, Result};
 use crate::frame;
@@ -71,9 +71,14 @@ pub(crate) fn as_of(
     while let Some((key, value)) = cursor.item() {
         let vk = split(table, key)?;
         if vk.seq > seq {
-            // Newer than the snapshot: jump to this key's first version at or before `seq`.
-            keys::version_key_into(&mut seek_key, table, vk.pk, seq);
-            cursor.seek(&seek_key);
+            // Newer than the snapshot: step to this key's first version at or before `seq`,
+            // or to the next key, whichever comes first.
+            current_pk.clear();
+            current_pk.extend_from_slice(vk.pk);
+            if !step_while(cursor, table, &current_pk, |v| v.seq > seq)? {
+                keys::version_key_into(&mut seek_key, table, &current_pk, seq);
+                cursor.seek(&seek_key);
+            }
             continue;
         }
         if let RowEvent::Put(row) = decode(&vk, value)?
@@ -83,18 +88,40 @@ pub(crate) fn as_of(
         }
         current_pk.clear();
         current_pk.extend_from_slice(vk.pk);
-        cursor.next();
-        let older_version_follows = match cursor.item() {
-            Some((key, _)) => split(table, key)?.pk == current_pk.as_slice(),
-            None => false,
-        };
-        if older_version_follows {
+        if !step_while(cursor, table, &current_pk, |_| true)? {
             // Seq 0 is never written, so its key sorts after every version of this row.
             keys::version_key_into(&mut seek_key, table, &current_pk, Seq::ZERO);
             cursor.seek(&seek_key);
         }
     }
     cursor.status()
+}
+
+/// Versions a scan steps over one by one before it seeks instead: a step is much cheaper than a
+/// seek, a seek much cheaper than many steps (RocksDB's own iterator makes the same trade).
+const STEPS_BEFORE_SEEK: usize = 8;
+
+/// Moves past the versions of `pk` that match `skip`; returns false if it gave up after
+/// [`STEPS_BEFORE_SEEK`] steps (the caller seeks), true once the cursor is past them.
+fn step_while(
+    cursor: &mut Cursor<'_>,
+    table: TableId,
+    pk: &[u8],
+    skip: impl Fn(&VersionKey<'_>) -> bool,
+) -> Result<bool> {
+    for _ in 0..STEPS_BEFORE_SEEK {
+        cursor.next();
+        match cursor.item() {
+            Some((key, _)) => {
+                let vk = split(table, key)?;
+                if vk.pk != pk || !skip(&vk) {
+                    return Ok(true);
+                }
+            }
+            None => return Ok(true),
+        }
+    }
+    Ok(false)
 }
 
 /// The latest event for `pk` at or before `seq`, decoded by `f`.
