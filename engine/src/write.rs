@@ -225,7 +225,25 @@ impl Engine {
         user: &str,
         build: impl FnOnce(&mut CommitBuilder<'_>) -> Result<()>,
     ) -> Result<Option<Seq>> {
-        let seq = {
+        self.group.begin_commit();
+        let written = self.write_commit(user, build);
+        self.group.end_commit();
+        match written? {
+            Some(seq) => {
+                self.wait_durable(seq)?;
+                Ok(Some(seq))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Builds and writes (unsynced) the next commit under the commit lock.
+    fn write_commit(
+        &self,
+        user: &str,
+        build: impl FnOnce(&mut CommitBuilder<'_>) -> Result<()>,
+    ) -> Result<Option<Seq>> {
+        {
             let mut pipeline = self.lock_pipeline();
             self.group.check_healthy()?;
             let seq = pipeline.written.next();
@@ -257,18 +275,17 @@ impl Engine {
                 last_time: time_micros,
             };
             self.written.store(seq.0, Ordering::Release);
-            seq
-        };
-        self.wait_durable(seq)?;
-        Ok(Some(seq))
+            Ok(Some(seq))
+        }
     }
 
     /// Returns once `seq` is durable and published.
     fn wait_durable(&self, seq: Seq) -> Result<()> {
-        self.group.wait(seq, || {
+        self.group.wait(seq, self.options.sync, || {
             let covered = self.written.load(Ordering::Acquire);
             if self.options.sync {
                 self.store.sync_wal()?;
+                self.syncs.fetch_add(1, Ordering::Relaxed);
             }
             self.published.fetch_max(covered, Ordering::AcqRel);
             Ok(Seq(covered))
