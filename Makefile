@@ -14,10 +14,10 @@ DATA ?= ./data
 SERVER_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build run test lint fmt clean
+.PHONY: help deps build run test bench-store lint fmt clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
 
 # RocksDB's Rust bindings run bindgen at build time, which needs libclang (Debian: clang,
 # libclang-dev); the integration tests stop the server with /bin/kill (procps).
@@ -45,6 +45,13 @@ run: deps ## Build and start the server on 127.0.0.1:5433 with data in ./data
 test: deps ## Build everything and run every test (unit, .slt in-process and over the wire, integration)
 	$(BUILD)
 	$(CARGO) test $(CARGO_FLAGS) --workspace
+
+# The engine's own numbers (commit rates, scan rates, bytes per version), on a fresh directory on
+# the same disk as the build cache. Built in the test profile like everything else.
+bench-store: deps ## Measure the event store alone: commits/s, scan rows/s, bytes per version
+	$(BUILD)
+	@dir=$$(mktemp -d "$(CARGO_TARGET_DIR)/bench-store.XXXXXX"); \
+	$(CARGO_TARGET_DIR)/debug/examples/store_bench "$$dir"; status=$$?; rm -rf "$$dir"; exit $$status
 
 lint: deps ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

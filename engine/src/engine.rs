@@ -26,8 +26,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct EngineOptions {
     /// Sync the WAL before a commit is acknowledged.
     pub sync: bool,
-    /// Snapshots at most this many commits behind the latest read through the latest-state
+    /// Snapshots fewer than this many commits behind the latest read through the latest-state
     /// family (rows changed since cost one extra lookup each); older ones walk the versions.
+    /// 0 turns the latest-state family off for reads.
     pub latest_state_window: u64,
 }
 
@@ -70,6 +71,8 @@ pub struct Engine {
     /// The last seq written to RocksDB, for the group-sync leader (updated under the lock).
     pub(crate) written: AtomicU64,
     pub(crate) group: GroupSync,
+    /// WAL syncs made for commits since open.
+    pub(crate) syncs: AtomicU64,
 }
 
 const FORMAT_KEY: &[u8] = b"format";
@@ -117,6 +120,7 @@ impl Engine {
             published: AtomicU64::new(latest.0),
             written: AtomicU64::new(latest.0),
             group: GroupSync::new(latest),
+            syncs: AtomicU64::new(0),
         })
     }
 
@@ -313,7 +317,7 @@ impl Engine {
 
     /// Whether a read at `seq` should go through the latest-state family.
     fn reads_latest_state(&self, seq: Seq) -> bool {
-        self.latest_seq().0.saturating_sub(seq.0) <= self.options.latest_state_window
+        self.latest_seq().0.saturating_sub(seq.0) < self.options.latest_state_window
     }
 
     /// Calls `f` with every row of `table` as of `seq`, in primary-key order, until it says stop.
@@ -418,6 +422,20 @@ impl Engine {
     /// Writes every memtable to SST files (tests use it to put data where a byte can be flipped).
     pub fn flush(&self) -> Result<()> {
         self.store.flush()
+    }
+
+    /// Compacts all data now instead of in the background (benchmarks use it to measure the
+    /// steady state).
+    pub fn compact(&self) -> Result<()> {
+        self.store.flush()?;
+        self.store.compact();
+        Ok(())
+    }
+
+    /// How many WAL syncs commits have waited for since open (with group commit, fewer than
+    /// the commits).
+    pub fn wal_syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
     }
 
     /// The SST files of each family: `(family name, file name)`.

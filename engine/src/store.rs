@@ -132,6 +132,14 @@ impl Store {
         Ok(())
     }
 
+    /// Compacts every family completely (what background compaction does over time).
+    pub(crate) fn compact(&self) {
+        for family in Family::ALL {
+            self.db
+                .compact_range_cf(self.handle(family), None::<&[u8]>, None::<&[u8]>);
+        }
+    }
+
     /// The SST files holding each family's data: `(family name, file name)`.
     pub(crate) fn files(&self) -> Result<Vec<(String, String)>> {
         let files = self.db.live_files().map_err(storage)?;
