@@ -129,15 +129,34 @@ pub struct Wire {
     client: tokio_postgres::Client,
 }
 
+/// A wire error as the runner matches it: the server's message (tokio-postgres's own display is
+/// just "db error").
+#[derive(Debug)]
+pub struct WireError(String);
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+impl From<tokio_postgres::Error> for WireError {
+    fn from(e: tokio_postgres::Error) -> WireError {
+        WireError(match e.as_db_error() {
+            Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+            None => e.to_string(),
+        })
+    }
+}
+
 #[async_trait]
 impl AsyncDB for Wire {
-    type Error = tokio_postgres::Error;
+    type Error = WireError;
     type ColumnType = DefaultColumnType;
 
-    async fn run(
-        &mut self,
-        sql: &str,
-    ) -> Result<DBOutput<DefaultColumnType>, tokio_postgres::Error> {
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, WireError> {
         let mut rows = Vec::new();
         let mut columns = None;
         let mut count = 0;
