@@ -191,28 +191,35 @@ impl Engine {
         })
     }
 
-    /// Deletes every row of `table` in one commit (history is kept). Returns `None` if the table
-    /// was already empty.
-    pub fn truncate(&self, user: &str, table: &str) -> Result<Option<Seq>> {
-        let def = self
-            .resolve_table(table, crate::CatalogPoint::Latest)
-            .ok_or_else(|| Error::NoSuchTable(table.to_string()))?;
+    /// Deletes every row of the named tables in one commit (history is kept). Returns `None` if
+    /// they were already empty.
+    pub fn truncate(&self, user: &str, tables: &[impl AsRef<str>]) -> Result<Option<Seq>> {
+        let defs = tables
+            .iter()
+            .map(|name| {
+                let name = name.as_ref();
+                self.resolve_table(name, crate::CatalogPoint::Latest)
+                    .ok_or_else(|| Error::NoSuchTable(name.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
         self.commit_with(user, |builder| {
             let engine = builder.engine;
-            let mut live = Vec::new();
             let written = Seq(engine.written.load(Ordering::Acquire));
-            engine.scan_range(def.id, &keys::KeyRange::all(), written, |pk, _| {
-                live.push(pk.to_vec());
-                Ok(crate::Flow::Continue)
-            })?;
             let delete = row::delete_event();
-            for pk in live {
-                builder.add(&RowWrite {
-                    table: def.id,
-                    pk,
-                    event: delete.clone(),
-                    expect: WriteExpectation::Any,
+            for def in &defs {
+                let mut live = Vec::new();
+                engine.scan_range(def.id, &keys::KeyRange::all(), written, |pk, _| {
+                    live.push(pk.to_vec());
+                    Ok(crate::Flow::Continue)
                 })?;
+                for pk in live {
+                    builder.add(&RowWrite {
+                        table: def.id,
+                        pk,
+                        event: delete.clone(),
+                        expect: WriteExpectation::Any,
+                    })?;
+                }
             }
             Ok(())
         })

@@ -192,16 +192,16 @@ fn truncate_deletes_every_row_in_one_commit_and_keeps_history() {
         .map(|id| put(table, id, "x", WriteExpectation::Absent))
         .collect();
     engine.commit("u", &rows).unwrap();
-    assert_eq!(engine.truncate("u", "events").unwrap(), Some(Seq(2)));
+    assert_eq!(engine.truncate("u", &["events"]).unwrap(), Some(Seq(2)));
     assert!(rows_as_of(&engine, table, Seq(2)).is_empty());
     assert_eq!(rows_as_of(&engine, table, Seq(1)).len(), 5);
     assert_eq!(
-        engine.truncate("u", "events").unwrap(),
+        engine.truncate("u", &["events"]).unwrap(),
         None,
         "nothing left to delete"
     );
     assert_eq!(
-        engine.truncate("u", "nope").unwrap_err().kind(),
+        engine.truncate("u", &["nope"]).unwrap_err().kind(),
         ErrorKind::NoSuchTable
     );
 }

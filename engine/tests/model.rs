@@ -154,7 +154,7 @@ impl Model {
                 self.live.remove(&table);
             }
             13..18 => {
-                let seq = engine.truncate("tester", &name).unwrap();
+                let seq = engine.truncate("tester", &[&name]).unwrap();
                 let rows = self.current.get_mut(&table).unwrap();
                 assert_eq!(
                     seq.is_some(),

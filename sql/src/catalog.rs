@@ -5,6 +5,7 @@
 //! the latest schema at the statement's snapshot seq.
 
 use crate::database::Database;
+use crate::system::{COMMITS_TABLE, CommitsTable};
 use crate::table::DriftTable;
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
@@ -89,14 +90,22 @@ impl SchemaProvider for DriftSchema {
             .db
             .engine
             .resolve_table(name, CatalogPoint::Latest);
-        Ok(def.map(|def| Arc::new(DriftTable::current(self.scope.clone(), def)) as _))
+        Ok(match def {
+            Some(def) => Some(Arc::new(DriftTable::current(self.scope.clone(), def)) as _),
+            None if name == COMMITS_TABLE => {
+                Some(Arc::new(CommitsTable::new(self.scope.clone())) as _)
+            }
+            None => None,
+        })
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.scope
-            .db
-            .engine
-            .resolve_table(name, CatalogPoint::Latest)
-            .is_some()
+        name == COMMITS_TABLE
+            || self
+                .scope
+                .db
+                .engine
+                .resolve_table(name, CatalogPoint::Latest)
+                .is_some()
     }
 }

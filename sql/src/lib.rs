@@ -20,6 +20,7 @@ mod error;
 mod functions;
 mod scan;
 mod session;
+mod system;
 mod table;
 mod temporal;
 pub mod text;

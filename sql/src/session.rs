@@ -21,7 +21,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{ObjectType, Statement as Ast};
+use datafusion::sql::sqlparser::ast::{CascadeOption, ObjectType, Statement as Ast, Truncate};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use futures::TryStreamExt;
@@ -206,6 +206,10 @@ impl Session {
                 ddl::alter_table(&engine, &alter)?;
                 command("ALTER TABLE")
             }
+            Ast::Truncate(truncate) => {
+                self.truncate(&truncate).await?;
+                command("TRUNCATE TABLE")
+            }
             Ast::StartTransaction { .. }
             | Ast::Commit { .. }
             | Ast::Rollback { .. }
@@ -243,6 +247,31 @@ impl Session {
                 }))
             }
         }
+    }
+
+    /// TRUNCATE: one commit of delete events for every row of every named table (history is
+    /// kept, so the rows stay readable AS OF any earlier point).
+    async fn truncate(&self, truncate: &Truncate) -> Result<()> {
+        if truncate.identity.is_some() || truncate.partitions.is_some() {
+            return Err(Error::unsupported(
+                "TRUNCATE with RESTART/CONTINUE IDENTITY or partitions",
+            ));
+        }
+        if truncate.cascade == Some(CascadeOption::Cascade) {
+            return Err(Error::unsupported("TRUNCATE … CASCADE"));
+        }
+        let names = truncate
+            .table_names
+            .iter()
+            .map(|target| ddl::table_name(&target.name))
+            .collect::<Result<Vec<_>>>()?;
+        let _write = self.begin_write().await;
+        let engine = self.scope.db.engine.clone();
+        let user = self.scope.user.clone();
+        tokio::task::spawn_blocking(move || engine.truncate(&user, &names))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("truncate task failed: {e}")))??;
+        Ok(())
     }
 
     /// Plans a statement with DataFusion and starts executing it.
