@@ -18,6 +18,7 @@ mod ddl;
 mod dml;
 mod error;
 mod functions;
+mod pushdown;
 mod scan;
 mod session;
 mod system;

@@ -15,7 +15,9 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
-use driftdb_engine::{ColumnType, Engine, Flow, RowView, Seq, TableDef, ValueRef, VersionRef};
+use driftdb_engine::{
+    ColumnType, Engine, Flow, KeyRange, RowView, Seq, TableDef, ValueRef, VersionRef,
+};
 use std::sync::Arc;
 
 /// Which rows a scan returns.
@@ -229,6 +231,9 @@ pub struct TableScan {
     pub def: Arc<TableDef>,
     pub seq: Seq,
     pub mode: ScanMode,
+    /// The primary-key ranges that hold every row the query can want, in key order (as-of scans
+    /// only); `None` reads the whole table.
+    pub ranges: Option<Vec<KeyRange>>,
     /// Column indexes into the full (table + version columns) schema.
     pub projection: Vec<usize>,
     /// The projected schema.
@@ -252,6 +257,7 @@ impl PartitionStream for TableScan {
             self.mode,
             self.limit,
         );
+        let ranges = self.ranges.clone().unwrap_or_else(|| vec![KeyRange::all()]);
         let mut batcher = RowBatcher::new(
             &def,
             mode,
@@ -274,12 +280,16 @@ impl PartitionStream for TableScan {
                         false
                     }
                 };
+            // Set once a row callback says stop, so later key ranges are not read either.
+            let halted = std::cell::Cell::new(false);
             let mut on_row = |row: RowView<'_>, version: Option<&VersionRef<'_>>| -> Flow {
                 if produced >= limit {
+                    halted.set(true);
                     return Flow::Stop;
                 }
                 if let Err(detail) = batcher.push_row(row) {
                     failure = Some(corrupt_row(&def, seq, &detail));
+                    halted.set(true);
                     return Flow::Stop;
                 }
                 if let Some(version) = version {
@@ -289,12 +299,20 @@ impl PartitionStream for TableScan {
                 if (batcher.rows >= batch_size && !flush(&mut batcher, &mut failure))
                     || produced >= limit
                 {
+                    halted.set(true);
                     return Flow::Stop;
                 }
                 Flow::Continue
             };
             let scanned = match mode {
-                ScanMode::AsOf => engine.scan_as_of(def.id, seq, |_, row| Ok(on_row(row, None))),
+                ScanMode::AsOf => {
+                    ranges
+                        .iter()
+                        .take_while(|_| !halted.get())
+                        .try_for_each(|range| {
+                            engine.scan_range(def.id, range, seq, |_, row| Ok(on_row(row, None)))
+                        })
+                }
                 ScanMode::Versions => engine.scan_versions(def.id, Seq::ZERO..=seq, |version| {
                     Ok(on_row(version.row, Some(&version)))
                 }),

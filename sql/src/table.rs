@@ -3,6 +3,7 @@
 
 use crate::catalog::SessionScope;
 use crate::error::{Error, ErrorKind};
+use crate::pushdown;
 use crate::scan::{ScanMode, TableScan};
 use crate::types::{table_schema, versions_schema};
 use crate::write::InsertSink;
@@ -12,8 +13,8 @@ use datafusion::catalog::{Session as DfSession, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::error::Result;
-use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::streaming::StreamingTableExec;
 use driftdb_engine::{Seq, TableDef};
@@ -85,11 +86,20 @@ impl TableProvider for DriftTable {
         TableType::Base
     }
 
+    /// Every filter is offered to the scan, which narrows its key ranges with the primary-key
+    /// predicates it understands ([`crate::pushdown`]); DataFusion still applies them all.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
     async fn scan(
         &self,
         _state: &dyn DfSession,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let projection: Vec<usize> = match projection {
@@ -101,11 +111,16 @@ impl TableProvider for DriftTable {
             View::Current | View::AsOf => ScanMode::AsOf,
             View::Versions => ScanMode::Versions,
         };
+        let ranges = match mode {
+            ScanMode::AsOf => pushdown::key_ranges(&self.def, filters),
+            ScanMode::Versions => None,
+        };
         let partition = Arc::new(TableScan {
             engine: self.scope.db.engine.clone(),
             def: self.def.clone(),
             seq: self.seq,
             mode,
+            ranges,
             projection,
             schema: schema.clone(),
             limit,
