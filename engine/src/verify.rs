@@ -64,7 +64,7 @@ pub fn verify(path: &Path) -> Result<Report> {
     }
     let store = Store::open_read_only(path)?;
     let mut walk = Walk {
-        store: &store,
+        versions: store.cursor(Family::Versions, None, None),
         report: Report::default(),
         commit_rows: Vec::new(),
         version_rows: HashMap::new(),
@@ -95,7 +95,8 @@ pub fn verify(path: &Path) -> Result<Report> {
 }
 
 struct Walk<'s> {
-    store: &'s Store,
+    /// Looks up each row's newest version while the latest-state family is walked.
+    versions: Cursor<'s>,
     report: Report,
     /// Rows each commit says it wrote; index `i` is seq `i + 1`.
     commit_rows: Vec<u64>,
@@ -154,7 +155,7 @@ impl Walk<'_> {
         let (table, pk) = keys::split_latest_key(key)
             .ok_or_else(|| Error::corrupt(keys::describe(key), "malformed latest-state key"))?;
         let location = format!("latest state of table {table}, key {}", keys::describe(pk));
-        let mut versions: Cursor<'_> = self.store.cursor(Family::Versions, None, None);
+        let versions = &mut self.versions;
         versions.seek(&keys::version_key(table, pk, Seq(u64::MAX)));
         let newest = match versions.item() {
             Some((vkey, vvalue)) => keys::split_version_key(vkey)
