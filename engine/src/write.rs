@@ -196,11 +196,7 @@ impl Engine {
     pub fn truncate(&self, user: &str, tables: &[impl AsRef<str>]) -> Result<Option<Seq>> {
         let defs = tables
             .iter()
-            .map(|name| {
-                let name = name.as_ref();
-                self.resolve_table(name, crate::CatalogPoint::Latest)
-                    .ok_or_else(|| Error::NoSuchTable(name.to_string()))
-            })
+            .map(|name| self.existing_table(name.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         self.commit_with(user, |builder| {
             let engine = builder.engine;
@@ -326,6 +322,12 @@ impl Engine {
         Ok(())
     }
 
+    /// The table called `name` now, or [`Error::NoSuchTable`].
+    fn existing_table(&self, name: &str) -> Result<Arc<TableDef>> {
+        self.resolve_table(name, crate::CatalogPoint::Latest)
+            .ok_or_else(|| Error::NoSuchTable(name.to_string()))
+    }
+
     fn name_taken(&self, name: &str) -> bool {
         let latest = crate::CatalogPoint::Latest;
         self.resolve_table(name, latest).is_some() || self.resolve_index(name, latest).is_some()
@@ -393,9 +395,7 @@ impl Engine {
     /// Drops the table called `name` from the next seq on; its past stays readable.
     pub fn drop_table(&self, name: &str) -> Result<()> {
         let pipeline = self.lock_pipeline();
-        let def = self
-            .resolve_table(name, crate::CatalogPoint::Latest)
-            .ok_or_else(|| Error::NoSuchTable(name.to_string()))?;
+        let def = self.existing_table(name)?;
         self.record_ddl(
             &pipeline,
             def.id,
@@ -408,9 +408,7 @@ impl Engine {
     /// is visible from the next seq on.
     pub fn create_index(&self, table: &str, name: &str, columns: Vec<usize>) -> Result<IndexDef> {
         let pipeline = self.lock_pipeline();
-        let def = self
-            .resolve_table(table, crate::CatalogPoint::Latest)
-            .ok_or_else(|| Error::NoSuchTable(table.to_string()))?;
+        let def = self.existing_table(table)?;
         if self.name_taken(name) {
             return Err(Error::TableExists(name.to_string()));
         }
