@@ -200,6 +200,18 @@ impl Catalog {
             .cloned()
     }
 
+    /// Every table that exists now.
+    pub fn latest_tables(&self) -> impl Iterator<Item = &Arc<TableDef>> {
+        self.tables
+            .values()
+            .filter_map(|history| Self::def_at(history, CatalogPoint::Latest))
+    }
+
+    /// Whether `table` was ever defined (ids are never reused, not even after a drop).
+    pub fn knows(&self, table: TableId) -> bool {
+        self.tables.contains_key(&table)
+    }
+
     /// The most recent definition a table ever had (also for dropped tables).
     pub fn last_definition(&self, table: TableId) -> Option<Arc<TableDef>> {
         self.tables

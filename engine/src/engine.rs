@@ -16,6 +16,7 @@ use crate::latest;
 use crate::row::{RowEvent, RowView};
 use crate::scan::{self, Flow, VersionRef};
 use crate::store::{Cursor, Family, Store};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -55,6 +56,11 @@ pub(crate) struct Pipeline {
     pub(crate) written: Seq,
     /// The commit time of `written`, so times stay strictly increasing.
     pub(crate) last_time: i64,
+    /// The last seq that wrote rows of each table since open (a table missing here has not
+    /// changed since any snapshot a running transaction can hold).
+    pub(crate) last_writes: HashMap<TableId, Seq>,
+    /// The catalog version that last redefined each table since open.
+    pub(crate) ddl_versions: HashMap<TableId, u64>,
 }
 
 /// DriftDB's event store. Cheap to share behind an `Arc`; all methods take `&self`.
@@ -73,6 +79,10 @@ pub struct Engine {
     pub(crate) group: GroupSync,
     /// WAL syncs made for commits since open.
     pub(crate) syncs: AtomicU64,
+    /// Grows with every committed definition change ([`Engine::catalog_version`]).
+    pub(crate) catalog_version: AtomicU64,
+    pub(crate) next_table_id: AtomicU64,
+    pub(crate) next_index_id: AtomicU64,
 }
 
 const FORMAT_KEY: &[u8] = b"format";
@@ -106,12 +116,16 @@ impl Engine {
         let catalog = Self::load_catalog(&store)?;
         let commit_times = Self::load_commit_times(&store)?;
         let latest = Seq(commit_times.len() as u64);
+        let next_table_id = catalog.max_table_id().map_or(1, |t| t.0 + 1);
+        let next_index_id = catalog.max_index_id().map_or(1, |i| i.0 + 1);
         Ok(Engine {
             store,
             options,
             pipeline: Mutex::new(Pipeline {
                 written: latest,
                 last_time: commit_times.last().copied().unwrap_or(i64::MIN),
+                last_writes: HashMap::new(),
+                ddl_versions: HashMap::new(),
             }),
             state: RwLock::new(State {
                 commit_times,
@@ -121,6 +135,9 @@ impl Engine {
             written: AtomicU64::new(latest.0),
             group: GroupSync::new(latest),
             syncs: AtomicU64::new(0),
+            catalog_version: AtomicU64::new(0),
+            next_table_id: AtomicU64::new(next_table_id),
+            next_index_id: AtomicU64::new(next_index_id),
         })
     }
 

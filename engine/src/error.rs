@@ -15,6 +15,8 @@ pub enum ErrorKind {
     NoSuchIndex,
     /// A write would create a second row with the same primary key.
     DuplicateKey,
+    /// A concurrent commit changed what this one read or wrote; retrying may succeed.
+    Conflict,
     /// A read asked for a seq that has not been committed yet.
     FutureSeq,
     /// The caller passed something the engine cannot store.
@@ -36,6 +38,8 @@ pub enum Error {
     NoSuchIndex(String),
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     DuplicateKey { constraint: String },
+    #[error("{0}")]
+    Conflict(String),
     #[error("seq {requested} has not been committed yet (the latest commit is seq {latest})")]
     FutureSeq { requested: u64, latest: u64 },
     #[error("{0}")]
@@ -52,6 +56,7 @@ impl Error {
             Error::NoSuchTable(_) => ErrorKind::NoSuchTable,
             Error::NoSuchIndex(_) => ErrorKind::NoSuchIndex,
             Error::DuplicateKey { .. } => ErrorKind::DuplicateKey,
+            Error::Conflict(_) => ErrorKind::Conflict,
             Error::FutureSeq { .. } => ErrorKind::FutureSeq,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
         }

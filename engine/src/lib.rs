@@ -23,6 +23,7 @@
 
 pub mod catalog;
 pub mod commit;
+mod ddl;
 mod durability;
 mod engine;
 mod error;
@@ -34,6 +35,7 @@ mod latest;
 pub mod row;
 mod scan;
 mod store;
+mod transaction;
 pub mod verify;
 mod write;
 
@@ -44,4 +46,5 @@ pub use ids::{IndexId, Seq, TableId};
 pub use keys::KeyRange;
 pub use row::{ColumnType, RowView, ValueRef};
 pub use scan::{Flow, VersionRef};
+pub use transaction::Transaction;
 pub use write::{RowWrite, WriteExpectation};

@@ -1,23 +1,26 @@
-//! Every write the engine makes: row commits, TRUNCATE, and DDL (tables and indexes).
+//! Every write the engine makes goes through one path: a commit of row events and table
+//! definitions ([`crate::transaction::Transaction`]), built and written while the commit lock is
+//! held — seq, commit time, certification against the latest written state, the versions,
+//! latest-state, index and catalog entries and the commit record, all in one RocksDB batch — then
+//! made durable outside the lock, so concurrent commits share a WAL sync ([`crate::durability`]).
 //!
-//! A row commit is built and written while the commit lock is held — seq, commit time, key checks
-//! against the latest written state, the versions, latest-state and index entries and the commit
-//! record, all in one RocksDB batch — then waits for durability outside the lock, so concurrent
-//! commits share a WAL sync ([`crate::durability`]). DDL is rare: it writes and syncs its catalog
-//! record under the lock and is visible from the next seq to be assigned (DESIGN.md §2).
+//! Definitions are visible from the commit's own seq when it writes rows, else from the next seq
+//! to be assigned: both are `written + 1` (DESIGN.md §2). A commit that changes definitions is
+//! synced before the lock is released, because the in-memory catalog that every session plans
+//! against is updated under the lock; definitions are rare, rows are not.
 
-use crate::catalog::{CatalogRecord, ColumnDef, IndexDef, TableDef};
+use crate::catalog::{CatalogRecord, IndexDef, TableDef};
 use crate::commit::CommitRecord;
 use crate::engine::{Engine, Pipeline, now_micros};
 use crate::error::{Error, Result};
 use crate::frame;
-use crate::ids::{IndexId, Seq, TableId};
+use crate::ids::{Seq, TableId};
 use crate::index;
 use crate::keys::{self, KeyEncoder};
 use crate::latest;
 use crate::row::{self, RowEvent, RowView};
 use crate::store::{Batch, Family};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -26,7 +29,10 @@ use std::sync::atomic::Ordering;
 pub enum WriteExpectation {
     /// The key must not hold a live row (an INSERT).
     Absent,
-    /// Anything goes (an UPDATE or DELETE of a row just read).
+    /// No commit after this seq may have written the key (an UPDATE or DELETE of a row read at
+    /// that seq): a later write is a lost update, [`Error::Conflict`].
+    Unchanged(Seq),
+    /// Anything goes (a write that read nothing, or the caller holds off every other writer).
     Any,
 }
 
@@ -43,12 +49,15 @@ pub struct RowWrite {
 
 /// Builds the batch of one commit: checks each row write against the latest written state and
 /// adds its version, latest-state entry and index entries.
-struct CommitBuilder<'e> {
-    engine: &'e Engine,
+pub(crate) struct CommitBuilder<'e> {
+    pub(crate) engine: &'e Engine,
     seq: Seq,
     batch: Batch<'e>,
     rows: u64,
     seen: HashSet<(TableId, Vec<u8>)>,
+    /// Definitions this commit changes (`None`: dropped), ahead of the catalog.
+    staged: BTreeMap<TableId, Option<Arc<TableDef>>>,
+    tables_written: HashSet<TableId>,
     table: Option<Arc<TableDef>>,
     key: Vec<u8>,
     value: Vec<u8>,
@@ -64,6 +73,8 @@ impl<'e> CommitBuilder<'e> {
             batch: engine.store.batch(),
             rows: 0,
             seen: HashSet::new(),
+            staged: BTreeMap::new(),
+            tables_written: HashSet::new(),
             table: None,
             key: Vec::new(),
             value: Vec::new(),
@@ -72,24 +83,28 @@ impl<'e> CommitBuilder<'e> {
         }
     }
 
+    /// The definition of `id` this commit writes against: its own, else the catalog's.
     fn table(&mut self, id: TableId) -> Result<Arc<TableDef>> {
         if let Some(def) = self.table.as_ref().filter(|d| d.id == id) {
             return Ok(def.clone());
         }
-        let def = self.engine.state().catalog.latest_by_id(id);
+        let def = match self.staged.get(&id) {
+            Some(staged) => staged.clone(),
+            None => self.engine.state().catalog.latest_by_id(id),
+        };
         let def = def.ok_or_else(|| Error::NoSuchTable(format!("with id {id}")))?;
         self.table = Some(def.clone());
         Ok(def)
     }
 
-    fn add(&mut self, write: &RowWrite) -> Result<()> {
+    pub(crate) fn add(&mut self, write: &RowWrite) -> Result<()> {
         let def = self.table(write.table)?;
         if !self.seen.insert((write.table, write.pk.clone())) {
             return Err(match write.expect {
                 WriteExpectation::Absent => Error::DuplicateKey {
                     constraint: def.primary_key_name(),
                 },
-                WriteExpectation::Any => Error::InvalidInput(format!(
+                _ => Error::InvalidInput(format!(
                     "row {} written twice in one commit",
                     keys::describe(&write.pk)
                 )),
@@ -107,17 +122,25 @@ impl<'e> CommitBuilder<'e> {
         keys::latest_key_into(&mut self.key, write.table, &write.pk);
         let old_value = self.engine.store.get(Family::Latest, &self.key)?;
         let old = match &old_value {
-            Some(value) => Some(latest::decode(&self.key, value)?.1),
+            Some(value) => Some(latest::decode(&self.key, value)?),
             None => None,
         };
         let old_row = match old {
-            Some(RowEvent::Put(row)) => Some(row),
+            Some((_, RowEvent::Put(row))) => Some(row),
             _ => None,
         };
-        if write.expect == WriteExpectation::Absent && old_row.is_some() {
-            return Err(Error::DuplicateKey {
-                constraint: def.primary_key_name(),
-            });
+        match write.expect {
+            WriteExpectation::Absent if old_row.is_some() => {
+                return Err(Error::DuplicateKey {
+                    constraint: def.primary_key_name(),
+                });
+            }
+            WriteExpectation::Unchanged(read_at) if old.is_none_or(|(seq, _)| seq > read_at) => {
+                return Err(Error::Conflict(
+                    "could not serialize access due to concurrent update".into(),
+                ));
+            }
+            _ => {}
         }
 
         latest::encode_into(&mut self.value, self.seq, payload);
@@ -131,6 +154,7 @@ impl<'e> CommitBuilder<'e> {
         for index in &def.indexes {
             self.index_change(index, &write.pk, old_row.as_ref(), new_row.as_ref())?;
         }
+        self.tables_written.insert(write.table);
         self.rows += 1;
         Ok(())
     }
@@ -177,6 +201,123 @@ impl<'e> CommitBuilder<'e> {
         }
         Ok(())
     }
+
+    /// Checks the definition changes of this commit, adds their catalog records (and the
+    /// entries of new indexes on existing rows) to the batch, and makes the rows of this commit
+    /// use them.
+    fn stage_definitions(&mut self, tables: &BTreeMap<TableId, Option<TableDef>>) -> Result<()> {
+        for (&id, change) in tables {
+            let current = self.engine.state().catalog.latest_by_id(id);
+            let record = match (current, change) {
+                (None, None) => continue,
+                (Some(_), None) => CatalogRecord::Dropped,
+                (None, Some(def)) => {
+                    if self.engine.state().catalog.knows(id) {
+                        return Err(Error::NoSuchTable(def.name.clone()));
+                    }
+                    check_new_table(def)?;
+                    CatalogRecord::Table(def.clone())
+                }
+                (Some(current), Some(def)) => {
+                    check_table_change(&current, def)?;
+                    for index in &def.indexes {
+                        if !current.indexes.iter().any(|i| i.id == index.id) {
+                            self.engine.backfill(&current, index, &mut self.batch)?;
+                        }
+                    }
+                    CatalogRecord::Table(def.clone())
+                }
+            };
+            let payload =
+                serde_json::to_vec(&record).map_err(|e| Error::InvalidInput(e.to_string()))?;
+            self.batch.put(
+                Family::Catalog,
+                &keys::catalog_key(id, self.seq),
+                &frame::encode(&payload),
+            );
+            let staged = match record {
+                CatalogRecord::Table(def) => Some(Arc::new(def)),
+                CatalogRecord::Dropped => None,
+            };
+            self.staged.insert(id, staged);
+        }
+        self.check_names()
+    }
+
+    /// Every table and index name is unique among the tables that exist after this commit
+    /// (they share PostgreSQL's relation namespace).
+    fn check_names(&self) -> Result<()> {
+        let state = self.engine.state();
+        let unchanged = state
+            .catalog
+            .latest_tables()
+            .filter(|def| !self.staged.contains_key(&def.id));
+        let mut uses: HashMap<&str, usize> = HashMap::new();
+        for def in unchanged.chain(self.staged.values().flatten()) {
+            for name in relation_names(def) {
+                *uses.entry(name).or_default() += 1;
+            }
+        }
+        for def in self.staged.values().flatten() {
+            if let Some(name) = relation_names(def).find(|name| uses[name] > 1) {
+                return Err(Error::TableExists(name.to_string()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The names a table takes in the relation namespace: its own and its indexes'.
+fn relation_names(def: &TableDef) -> impl Iterator<Item = &str> {
+    std::iter::once(def.name.as_str()).chain(def.indexes.iter().map(|i| i.name.as_str()))
+}
+
+/// A new table needs a primary key over its own columns.
+fn check_new_table(def: &TableDef) -> Result<()> {
+    if def.primary_key.is_empty()
+        || def
+            .primary_key
+            .iter()
+            .any(|&slot| slot >= def.columns.len())
+    {
+        return Err(Error::InvalidInput(format!(
+            "table \"{}\" needs a primary key",
+            def.name
+        )));
+    }
+    check_indexes(def)
+}
+
+/// Every index covers at least one column of its table.
+fn check_indexes(def: &TableDef) -> Result<()> {
+    let columns_exist = def
+        .indexes
+        .iter()
+        .all(|i| !i.columns.is_empty() && i.columns.iter().all(|&s| s < def.columns.len()));
+    if !columns_exist {
+        return Err(Error::InvalidInput(format!(
+            "an index of table \"{}\" needs columns of the table",
+            def.name
+        )));
+    }
+    Ok(())
+}
+
+/// A table keeps every column slot with its type and its primary key: stored rows are decoded
+/// by slot, and keys are encoded from the primary-key columns.
+fn check_table_change(current: &TableDef, def: &TableDef) -> Result<()> {
+    let slots_kept = def.columns.len() >= current.columns.len()
+        && current
+            .columns
+            .iter()
+            .zip(&def.columns)
+            .all(|(old, new)| old.ty == new.ty);
+    if !slots_kept || def.primary_key != current.primary_key {
+        return Err(Error::InvalidInput(
+            "a table change must keep every column slot, its type and the primary key".into(),
+        ));
+    }
+    check_indexes(def)
 }
 
 impl Engine {
@@ -186,7 +327,7 @@ impl Engine {
         if writes.is_empty() {
             return Ok(None);
         }
-        self.commit_with(user, |builder| {
+        self.commit_with(user, &BTreeMap::new(), |builder, _| {
             writes.iter().try_for_each(|write| builder.add(write))
         })
     }
@@ -198,13 +339,12 @@ impl Engine {
             .iter()
             .map(|name| self.existing_table(name.as_ref()))
             .collect::<Result<Vec<_>>>()?;
-        self.commit_with(user, |builder| {
+        self.commit_with(user, &BTreeMap::new(), |builder, pipeline| {
             let engine = builder.engine;
-            let written = Seq(engine.written.load(Ordering::Acquire));
             let delete = row::delete_event();
             for def in &defs {
                 let mut live = Vec::new();
-                engine.scan_range(def.id, &keys::KeyRange::all(), written, |pk, _| {
+                engine.scan_range(def.id, &keys::KeyRange::all(), pipeline.written, |pk, _| {
                     live.push(pk.to_vec());
                     Ok(crate::Flow::Continue)
                 })?;
@@ -221,15 +361,17 @@ impl Engine {
         })
     }
 
-    /// Runs `build` under the commit lock to fill the next commit's batch, writes it, and waits
-    /// for durability. A commit that ends up with no rows takes no seq.
-    fn commit_with(
+    /// Runs `build` under the commit lock to fill the next commit's batch after staging the
+    /// definition changes in `tables`, writes it, and waits for durability. A commit that ends
+    /// up with no rows takes no seq.
+    pub(crate) fn commit_with(
         &self,
         user: &str,
-        build: impl FnOnce(&mut CommitBuilder<'_>) -> Result<()>,
+        tables: &BTreeMap<TableId, Option<TableDef>>,
+        build: impl FnOnce(&mut CommitBuilder<'_>, &Pipeline) -> Result<()>,
     ) -> Result<Option<Seq>> {
         self.group.begin_commit();
-        let written = self.write_commit(user, build);
+        let written = self.write_commit(user, tables, build);
         self.group.end_commit();
         match written? {
             Some(seq) => {
@@ -240,46 +382,69 @@ impl Engine {
         }
     }
 
-    /// Builds and writes (unsynced) the next commit under the commit lock.
+    /// Builds and writes the next commit under the commit lock (unsynced unless it changes
+    /// definitions).
     fn write_commit(
         &self,
         user: &str,
-        build: impl FnOnce(&mut CommitBuilder<'_>) -> Result<()>,
+        tables: &BTreeMap<TableId, Option<TableDef>>,
+        build: impl FnOnce(&mut CommitBuilder<'_>, &Pipeline) -> Result<()>,
     ) -> Result<Option<Seq>> {
-        {
-            let mut pipeline = self.lock_pipeline();
-            self.group.check_healthy()?;
-            let seq = pipeline.written.next();
-            let mut builder = CommitBuilder::new(self, seq);
-            build(&mut builder)?;
-            if builder.rows == 0 {
-                return Ok(None);
-            }
-            let time_micros = now_micros().max(pipeline.last_time.saturating_add(1));
+        let mut pipeline = self.lock_pipeline();
+        self.group.check_healthy()?;
+        let seq = pipeline.written.next();
+        let mut builder = CommitBuilder::new(self, seq);
+        builder.stage_definitions(tables)?;
+        build(&mut builder, &pipeline)?;
+        let changes_definitions = !builder.staged.is_empty();
+        if builder.rows == 0 && !changes_definitions {
+            return Ok(None);
+        }
+        let mut batch = builder.batch;
+        let time_micros = now_micros().max(pipeline.last_time.saturating_add(1));
+        if builder.rows > 0 {
             let record = CommitRecord {
                 time_micros,
                 rows: builder.rows,
                 user: user.to_string(),
             };
-            let mut batch = builder.batch;
             batch.put(
                 Family::Commits,
                 &keys::commit_key(seq),
                 &frame::encode(&record.encode()),
             );
-            self.store.write(batch, false)?;
-            self.state
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .commit_times
-                .push(time_micros);
-            *pipeline = Pipeline {
-                written: seq,
-                last_time: time_micros,
-            };
-            self.written.store(seq.0, Ordering::Release);
-            Ok(Some(seq))
         }
+        self.store
+            .write(batch, changes_definitions && self.options.sync)?;
+        {
+            let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+            if builder.rows > 0 {
+                state.commit_times.push(time_micros);
+            }
+            for (&id, def) in &builder.staged {
+                let record = match def {
+                    Some(def) => CatalogRecord::Table((**def).clone()),
+                    None => CatalogRecord::Dropped,
+                };
+                state.catalog.apply(id, seq, record);
+            }
+        }
+        if changes_definitions {
+            let version = self.catalog_version.fetch_add(1, Ordering::AcqRel) + 1;
+            for &id in builder.staged.keys() {
+                pipeline.ddl_versions.insert(id, version);
+            }
+        }
+        if builder.rows == 0 {
+            return Ok(None);
+        }
+        for &table in &builder.tables_written {
+            pipeline.last_writes.insert(table, seq);
+        }
+        pipeline.written = seq;
+        pipeline.last_time = time_micros;
+        self.written.store(seq.0, Ordering::Release);
+        Ok(Some(seq))
     }
 
     /// Returns once `seq` is durable and published.
@@ -295,140 +460,10 @@ impl Engine {
         })
     }
 
-    /// Records a catalog change (plus any entries it brings) visible from the next seq, durably,
-    /// then applies it in memory. Runs under the commit lock.
-    fn record_ddl(
-        &self,
-        pipeline: &Pipeline,
-        table: TableId,
-        record: CatalogRecord,
-        mut batch: Batch<'_>,
-    ) -> Result<()> {
-        self.group.check_healthy()?;
-        let visible_from = pipeline.written.next();
-        let payload =
-            serde_json::to_vec(&record).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        batch.put(
-            Family::Catalog,
-            &keys::catalog_key(table, visible_from),
-            &frame::encode(&payload),
-        );
-        self.store.write(batch, self.options.sync)?;
-        self.state
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .catalog
-            .apply(table, visible_from, record);
-        Ok(())
-    }
-
     /// The table called `name` now, or [`Error::NoSuchTable`].
-    fn existing_table(&self, name: &str) -> Result<Arc<TableDef>> {
+    pub(crate) fn existing_table(&self, name: &str) -> Result<Arc<TableDef>> {
         self.resolve_table(name, crate::CatalogPoint::Latest)
             .ok_or_else(|| Error::NoSuchTable(name.to_string()))
-    }
-
-    fn name_taken(&self, name: &str) -> bool {
-        let latest = crate::CatalogPoint::Latest;
-        self.resolve_table(name, latest).is_some() || self.resolve_index(name, latest).is_some()
-    }
-
-    /// Creates a table; it is visible from the next seq on.
-    pub fn create_table(
-        &self,
-        name: &str,
-        columns: Vec<ColumnDef>,
-        primary_key: Vec<usize>,
-    ) -> Result<Arc<TableDef>> {
-        let pipeline = self.lock_pipeline();
-        if self.name_taken(name) {
-            return Err(Error::TableExists(name.to_string()));
-        }
-        if primary_key.is_empty() || primary_key.iter().any(|&slot| slot >= columns.len()) {
-            return Err(Error::InvalidInput(format!(
-                "table \"{name}\" needs a primary key"
-            )));
-        }
-        let id = TableId(self.state().catalog.max_table_id().map_or(1, |t| t.0 + 1));
-        let def = TableDef {
-            id,
-            name: name.to_string(),
-            columns,
-            primary_key,
-            indexes: Vec::new(),
-        };
-        self.record_ddl(&pipeline, id, CatalogRecord::Table(def), self.store.batch())?;
-        Ok(self.state().catalog.latest_by_id(id).expect("just created"))
-    }
-
-    /// Replaces a table's definition (same id, same indexes) from the next seq on.
-    pub fn alter_table(&self, def: TableDef) -> Result<()> {
-        let pipeline = self.lock_pipeline();
-        let current = self.state().catalog.latest_by_id(def.id);
-        let Some(current) = current else {
-            return Err(Error::NoSuchTable(def.name));
-        };
-        let slots_kept = def.columns.len() >= current.columns.len()
-            && current
-                .columns
-                .iter()
-                .zip(&def.columns)
-                .all(|(old, new)| old.ty == new.ty);
-        if !slots_kept || def.primary_key != current.primary_key || def.indexes != current.indexes {
-            return Err(Error::InvalidInput(
-                "a table change must keep every column slot, its type, the primary key and the \
-                 indexes"
-                    .into(),
-            ));
-        }
-        if def.name != current.name && self.name_taken(&def.name) {
-            return Err(Error::TableExists(def.name));
-        }
-        self.record_ddl(
-            &pipeline,
-            def.id,
-            CatalogRecord::Table(def),
-            self.store.batch(),
-        )
-    }
-
-    /// Drops the table called `name` from the next seq on; its past stays readable.
-    pub fn drop_table(&self, name: &str) -> Result<()> {
-        let pipeline = self.lock_pipeline();
-        let def = self.existing_table(name)?;
-        self.record_ddl(
-            &pipeline,
-            def.id,
-            CatalogRecord::Dropped,
-            self.store.batch(),
-        )
-    }
-
-    /// Creates an index over `columns` (slots) of `table`, filled from the rows it holds now; it
-    /// is visible from the next seq on.
-    pub fn create_index(&self, table: &str, name: &str, columns: Vec<usize>) -> Result<IndexDef> {
-        let pipeline = self.lock_pipeline();
-        let def = self.existing_table(table)?;
-        if self.name_taken(name) {
-            return Err(Error::TableExists(name.to_string()));
-        }
-        if columns.is_empty() || columns.iter().any(|&slot| slot >= def.columns.len()) {
-            return Err(Error::InvalidInput(format!(
-                "index \"{name}\" needs columns of table \"{table}\""
-            )));
-        }
-        let id = IndexId(self.state().catalog.max_index_id().map_or(1, |i| i.0 + 1));
-        let index = IndexDef {
-            id,
-            name: name.to_string(),
-            columns,
-        };
-        let mut batch = self.store.batch();
-        self.backfill(&def, &index, &mut batch)?;
-        let mut new_def = (*def).clone();
-        new_def.indexes.push(index.clone());
-        self.record_ddl(&pipeline, def.id, CatalogRecord::Table(new_def), batch)?;
-        Ok(index)
     }
 
     /// Adds an index entry for every live row, at the seq of the row's current version.
@@ -450,21 +485,5 @@ impl Engine {
             cursor.next();
         }
         cursor.status()
-    }
-
-    /// Drops the index called `name` from the next seq on; reads before that still use it.
-    pub fn drop_index(&self, name: &str) -> Result<()> {
-        let pipeline = self.lock_pipeline();
-        let Some((def, index)) = self.resolve_index(name, crate::CatalogPoint::Latest) else {
-            return Err(Error::NoSuchIndex(name.to_string()));
-        };
-        let mut new_def = (*def).clone();
-        new_def.indexes.retain(|i| i.id != index.id);
-        self.record_ddl(
-            &pipeline,
-            def.id,
-            CatalogRecord::Table(new_def),
-            self.store.batch(),
-        )
     }
 }

@@ -1,12 +1,12 @@
 //! The engine's contract case by case: DDL visibility, key checks, version scans, TRUNCATE,
-//! the commit log, and concurrent commits sharing syncs. (`model.rs` compares random histories
+//! the commit log, transaction certification, and concurrent commits sharing syncs. (`model.rs` compares random histories
 //! with a model at every seq.)
 
 use driftdb_engine::keys::KeyEncoder;
 use driftdb_engine::row::{RowEncoder, delete_event};
 use driftdb_engine::{
-    CatalogPoint, ColumnDef, ColumnType, Engine, EngineOptions, ErrorKind, Flow, RowWrite, Seq,
-    TableId, ValueRef, WriteExpectation,
+    CatalogPoint, ColumnDef, ColumnType, Engine, EngineOptions, ErrorKind, Flow, KeyRange,
+    RowWrite, Seq, TableDef, TableId, Transaction, ValueRef, WriteExpectation,
 };
 use std::collections::BTreeMap;
 
@@ -266,4 +266,207 @@ fn concurrent_committers_get_gap_free_seqs_and_every_commit_is_visible() {
     seqs.sort();
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
     assert_eq!(rows_as_of(&engine, table, Seq(200)).len(), 200);
+}
+
+/// A transaction at `snapshot` writing `writes` (planned against the current catalog).
+fn transaction(engine: &Engine, snapshot: Seq, writes: Vec<RowWrite>) -> Transaction {
+    Transaction {
+        snapshot,
+        catalog_version: engine.catalog_version(),
+        writes,
+        ..Transaction::default()
+    }
+}
+
+#[test]
+fn the_first_of_two_concurrent_updates_wins_and_the_second_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+    let table = events_table(&engine);
+    engine
+        .commit("u", &[put(table, 1, "original", WriteExpectation::Absent)])
+        .unwrap();
+    let read_at = Seq(1);
+    let first = transaction(
+        &engine,
+        read_at,
+        vec![put(table, 1, "first", WriteExpectation::Unchanged(read_at))],
+    );
+    let second = transaction(
+        &engine,
+        read_at,
+        vec![put(
+            table,
+            1,
+            "second",
+            WriteExpectation::Unchanged(read_at),
+        )],
+    );
+    assert_eq!(
+        engine.commit_transaction("a", &first).unwrap(),
+        Some(Seq(2))
+    );
+    let lost = engine.commit_transaction("b", &second).unwrap_err();
+    assert_eq!(lost.kind(), ErrorKind::Conflict, "{lost}");
+    assert_eq!(engine.latest_seq(), Seq(2));
+    assert_eq!(rows_as_of(&engine, table, Seq(2))[&1], "first");
+    // Read again after the winner, the update goes through.
+    let retried = transaction(
+        &engine,
+        Seq(2),
+        vec![put(table, 1, "second", WriteExpectation::Unchanged(Seq(2)))],
+    );
+    assert_eq!(
+        engine.commit_transaction("b", &retried).unwrap(),
+        Some(Seq(3))
+    );
+}
+
+#[test]
+fn of_two_racing_inserts_of_one_key_only_the_first_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+    let table = events_table(&engine);
+    let first = transaction(
+        &engine,
+        Seq(0),
+        vec![put(table, 7, "a", WriteExpectation::Absent)],
+    );
+    let second = transaction(
+        &engine,
+        Seq(0),
+        vec![put(table, 7, "b", WriteExpectation::Absent)],
+    );
+    engine.commit_transaction("a", &first).unwrap();
+    let duplicate = engine.commit_transaction("b", &second).unwrap_err();
+    assert_eq!(duplicate.kind(), ErrorKind::DuplicateKey, "{duplicate}");
+    assert_eq!(rows_as_of(&engine, table, engine.latest_seq())[&7], "a");
+}
+
+#[test]
+fn a_transaction_whose_reads_changed_since_its_snapshot_does_not_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+    let table = events_table(&engine);
+    engine
+        .commit(
+            "u",
+            &[
+                put(table, 1, "on call", WriteExpectation::Absent),
+                put(table, 2, "on call", WriteExpectation::Absent),
+            ],
+        )
+        .unwrap();
+    // Write skew: each reads both rows and takes one of them off call.
+    let snapshot = Seq(1);
+    let mut first = transaction(
+        &engine,
+        snapshot,
+        vec![put(table, 1, "off", WriteExpectation::Unchanged(snapshot))],
+    );
+    first.reads.push((table, KeyRange::all()));
+    let mut second = transaction(
+        &engine,
+        snapshot,
+        vec![put(table, 2, "off", WriteExpectation::Unchanged(snapshot))],
+    );
+    second.reads.push((table, KeyRange::all()));
+    engine.commit_transaction("a", &first).unwrap();
+    let skew = engine.commit_transaction("b", &second).unwrap_err();
+    assert_eq!(skew.kind(), ErrorKind::Conflict, "{skew}");
+    assert_eq!(
+        rows_as_of(&engine, table, engine.latest_seq())[&2],
+        "on call"
+    );
+
+    // A read of a range nobody wrote since certifies.
+    let mut key = KeyEncoder::new();
+    key.push_i32(2);
+    let untouched = KeyRange::prefix(key.as_bytes().to_vec());
+    let mut third = transaction(
+        &engine,
+        snapshot,
+        vec![put(table, 3, "new", WriteExpectation::Absent)],
+    );
+    third.reads.push((table, untouched));
+    assert_eq!(
+        engine.commit_transaction("c", &third).unwrap(),
+        Some(Seq(3))
+    );
+}
+
+#[test]
+fn a_table_created_with_its_rows_is_visible_from_that_commit_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+    let other = events_table(&engine);
+    engine
+        .commit("u", &[put(other, 1, "x", WriteExpectation::Absent)])
+        .unwrap();
+    let id = engine.reserve_table_id();
+    let def = TableDef {
+        id,
+        name: "fresh".into(),
+        columns: vec![
+            column("id", ColumnType::Int32),
+            column("data", ColumnType::Text),
+        ],
+        primary_key: vec![0],
+        indexes: Vec::new(),
+    };
+    let mut txn = transaction(
+        &engine,
+        Seq(1),
+        vec![put(id, 1, "born with the table", WriteExpectation::Absent)],
+    );
+    txn.tables.insert(id, Some(def.clone()));
+    assert_eq!(engine.commit_transaction("u", &txn).unwrap(), Some(Seq(2)));
+    assert_eq!(
+        engine
+            .resolve_table("fresh", CatalogPoint::At(Seq(2)))
+            .unwrap()
+            .id,
+        id
+    );
+    assert_eq!(rows_as_of(&engine, id, Seq(2))[&1], "born with the table");
+    assert!(rows_as_of(&engine, id, Seq(1)).is_empty());
+
+    // A second table of that name, planned before the first committed, does not commit.
+    let mut clash = transaction(&engine, Seq(1), Vec::new());
+    let clash_id = engine.reserve_table_id();
+    clash.tables.insert(
+        clash_id,
+        Some(TableDef {
+            id: clash_id,
+            ..def.clone()
+        }),
+    );
+    let exists = engine.commit_transaction("u", &clash).unwrap_err();
+    assert_eq!(exists.kind(), ErrorKind::TableExists, "{exists}");
+}
+
+#[test]
+fn a_transaction_planned_before_its_table_was_redefined_does_not_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+    let table = events_table(&engine);
+    let planned = transaction(
+        &engine,
+        Seq(0),
+        vec![put(table, 1, "a", WriteExpectation::Absent)],
+    );
+    let mut renamed = (*engine
+        .resolve_table("events", CatalogPoint::Latest)
+        .unwrap())
+    .clone();
+    renamed.name = "renamed".into();
+    engine.alter_table(renamed).unwrap();
+    let stale = engine.commit_transaction("u", &planned).unwrap_err();
+    assert_eq!(stale.kind(), ErrorKind::Conflict, "{stale}");
+    assert_eq!(engine.latest_seq(), Seq(0));
+    let replanned = transaction(&engine, Seq(0), planned.writes.clone());
+    assert_eq!(
+        engine.commit_transaction("u", &replanned).unwrap(),
+        Some(Seq(1))
+    );
 }

@@ -32,6 +32,18 @@ pub enum ErrorKind {
     DivisionByZero,
     NumericOutOfRange,
     DataCorrupted,
+    /// A concurrent transaction changed what this one read or wrote; retry it.
+    SerializationFailure,
+    /// A statement inside a transaction that already failed.
+    InFailedTransaction,
+    /// A transaction-block command outside a transaction block.
+    NoActiveTransaction,
+    /// A transaction setting changed after the transaction's first query.
+    ActiveTransaction,
+    /// A write in a READ ONLY transaction.
+    ReadOnlyTransaction,
+    /// ROLLBACK TO or RELEASE of a savepoint that does not exist.
+    InvalidSavepoint,
     OutOfMemory,
     IoError,
     Internal,
@@ -179,6 +191,7 @@ fn engine_kind(kind: EngineKind) -> ErrorKind {
         EngineKind::NoSuchTable => ErrorKind::UndefinedTable,
         EngineKind::NoSuchIndex => ErrorKind::UndefinedObject,
         EngineKind::DuplicateKey => ErrorKind::UniqueViolation,
+        EngineKind::Conflict => ErrorKind::SerializationFailure,
         EngineKind::FutureSeq | EngineKind::InvalidInput => ErrorKind::InvalidParameterValue,
     }
 }
