@@ -245,6 +245,27 @@ impl KeyRange {
         }
     }
 
+    /// Whether the whole key component `key` (an encoded primary key) lies in this range.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        use std::ops::Bound;
+        let above_lower = match &self.lower {
+            Bound::Unbounded => true,
+            Bound::Included(c) => key >= c.as_slice(),
+            Bound::Excluded(c) => key > c.as_slice() && !key.starts_with(c),
+        };
+        above_lower && !self.is_past(key)
+    }
+
+    /// Whether `key` sorts after every key of this range (so no later key is in it either).
+    pub fn is_past(&self, key: &[u8]) -> bool {
+        use std::ops::Bound;
+        match &self.upper {
+            Bound::Unbounded => false,
+            Bound::Included(c) => key > c.as_slice() && !key.starts_with(c),
+            Bound::Excluded(c) => key >= c.as_slice(),
+        }
+    }
+
     /// The family-key bounds `[lower, upper)` of the entries `prefix · component · suffix` whose
     /// component lies in this range. Components must be self-delimiting (none is a proper prefix
     /// of another whole component).
@@ -366,6 +387,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn ranges_on_a_leading_component_contain_every_key_that_starts_with_it() {
+        let key = |a: i32, b: i32| {
+            key_of(|e| {
+                e.push_i32(a);
+                e.push_i32(b)
+            })
+        };
+        let first = |a: i32| key_of(|e| e.push_i32(a));
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let between = KeyRange {
+            lower: Included(first(2)),
+            upper: Included(first(3)),
+        };
+        assert!(!between.contains(&key(1, 9)));
+        assert!(between.contains(&key(2, -5)) && between.contains(&key(3, 9)));
+        assert!(!between.contains(&key(4, -9)) && between.is_past(&key(4, -9)));
+        let open = KeyRange {
+            lower: Excluded(first(2)),
+            upper: Excluded(first(3)),
+        };
+        assert!(!open.contains(&key(2, 9)) && !open.contains(&key(3, -9)));
+        assert!(open.is_past(&key(3, -9)));
+        let above = KeyRange {
+            lower: Excluded(first(2)),
+            upper: Unbounded,
+        };
+        assert!(above.contains(&key(3, 0)) && !above.is_past(&key(i32::MAX, 0)));
     }
 
     #[test]

@@ -44,19 +44,20 @@ fn types_match(actual: &Vec<DefaultColumnType>, expected: &Vec<DefaultColumnType
             .all(|(a, e)| a == e || *a == DefaultColumnType::Any || *e == DefaultColumnType::Any)
 }
 
-/// An in-process session on a database in a temporary directory.
+/// An in-process session; a file's named connections are sessions on one database.
 pub struct InProcess {
     session: Session,
-    _dir: tempfile::TempDir,
 }
 
-/// A SQL-layer error as the runner reports it.
+/// A SQL-layer error as the runner reports it: worded like [`WireError`], so `.slt` files can
+/// match a SQLSTATE in both runs.
 #[derive(Debug)]
 pub struct SqlError(driftdb_sql::Error);
 
 impl std::fmt::Display for SqlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.0.kind, self.0.message)
+        let code = driftdb_server::sqlstate::sqlstate(self.0.kind);
+        write!(f, "{} (SQLSTATE {code})", self.0.message)
     }
 }
 
@@ -193,13 +194,17 @@ impl AsyncDB for Wire {
 pub async fn run_in_process() -> Vec<String> {
     let mut failures = Vec::new();
     for file in slt_files() {
-        let mut runner = Runner::new(|| async {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let db = Database::open(dir.path()).map_err(SqlError)?;
-            Ok(InProcess {
-                session: db.session("tester"),
-                _dir: dir,
-            })
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = match Database::open(dir.path()) {
+            Ok(db) => db,
+            Err(e) => {
+                failures.push(format!("{}: cannot open a database: {e:?}", file.display()));
+                continue;
+            }
+        };
+        let mut runner = Runner::new(|| {
+            let session = db.session("tester");
+            async move { Ok(InProcess { session }) }
         });
         runner.with_column_validator(types_match);
         if let Err(e) = runner.run_file_async(&file).await {

@@ -81,7 +81,7 @@ async fn errors_carry_sqlstates_and_leave_the_connection_usable() {
         ("INSERT INTO t VALUES ('abc', 'x')", "22P02"),
         ("INSERT INTO t VALUES (3000000000, 'x')", "22003"),
         ("SELECT 1/0", "22012"),
-        ("BEGIN", "0A000"),
+        ("SAVEPOINT outside_a_block", "25P01"),
     ] {
         assert_eq!(sqlstate_of(&client, sql).await, sqlstate, "{sql}");
     }

@@ -2,22 +2,31 @@
 //! the simple query protocol over a [`Session`].
 
 use crate::encode::{encode_batch, row_description};
-use crate::sqlstate::{INVALID_CATALOG_NAME, sqlstate};
+use crate::sqlstate::{FEATURE_NOT_SUPPORTED, INVALID_CATALOG_NAME, sqlstate};
 use async_trait::async_trait;
-use driftdb_sql::{CommandTag, Database, Error as SqlError, QueryResult, Session, StatementResult};
-use futures::{Sink, StreamExt, TryStreamExt, stream};
+use driftdb_sql::{
+    CommandTag, Database, Error as SqlError, QueryResult, Session, StatementResult,
+    TransactionStatus,
+};
+use futures::future::{Either, select};
+use futures::{Sink, SinkExt, StreamExt, TryStreamExt, stream};
 use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
-use pgwire::api::query::SimpleQueryHandler;
+use pgwire::api::query::{
+    SimpleQueryHandler, send_execution_response, send_query_response, send_ready_for_query,
+};
 use pgwire::api::results::{QueryResponse, Response, Tag};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
-    ClientInfo, ClientPortalStore, METADATA_DATABASE, METADATA_USER, PgWireServerHandlers,
-    PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
+    ClientInfo, ClientPortalStore, ConnectionHandle, METADATA_DATABASE, METADATA_USER,
+    PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator,
+    RandomPidSecretKeyGenerator,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus as PgTransactionStatus};
+use pgwire::messages::simplequery::Query;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -174,8 +183,78 @@ async fn collected(result: QueryResult) -> Result<Response, SqlError> {
     )))
 }
 
+/// The ReadyForQuery status of a session's transaction.
+fn ready_status(status: TransactionStatus) -> PgTransactionStatus {
+    match status {
+        TransactionStatus::Idle => PgTransactionStatus::Idle,
+        TransactionStatus::InTransaction => PgTransactionStatus::Transaction,
+        TransactionStatus::Failed => PgTransactionStatus::Error,
+    }
+}
+
 #[async_trait]
 impl SimpleQueryHandler for Queries {
+    /// pgwire's default derives ReadyForQuery's transaction status from the responses, which
+    /// cannot say "COMMIT failed and ended the transaction" or "ROLLBACK TO left the failed
+    /// state"; the session knows, so its status is what the client is told.
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let handle = client.session_extensions().get::<Arc<ConnectionHandle>>();
+        let responses = match handle {
+            Some(handle) => {
+                let cancelled = handle.start_query().await;
+                match select(Box::pin(self.do_query(client, &query.query)), cancelled).await {
+                    Either::Left((responses, _)) => responses,
+                    Either::Right(_) => Err(PgWireError::QueryCanceled),
+                }
+            }
+            None => self.do_query(client, &query.query).await,
+        }?;
+        for response in responses {
+            match response {
+                Response::EmptyQuery => {
+                    client
+                        .feed(PgWireBackendMessage::EmptyQueryResponse(
+                            EmptyQueryResponse::new(),
+                        ))
+                        .await?
+                }
+                Response::Query(results) => send_query_response(client, results, true).await?,
+                Response::Execution(tag)
+                | Response::TransactionStart(tag)
+                | Response::TransactionEnd(tag) => send_execution_response(client, tag).await?,
+                Response::Error(e) => {
+                    client
+                        .feed(PgWireBackendMessage::ErrorResponse((*e).into()))
+                        .await?
+                }
+                Response::CopyIn(_) | Response::CopyOut(_) | Response::CopyBoth(_) => {
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "ERROR".into(),
+                        FEATURE_NOT_SUPPORTED.into(),
+                        "COPY is not supported yet".into(),
+                    ))));
+                }
+            }
+        }
+        let status = match self.session.lock().await.as_ref() {
+            Some(session) => ready_status(session.transaction_status()),
+            None => PgTransactionStatus::Idle,
+        };
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(status);
+        send_ready_for_query(client, status).await
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,

@@ -1,31 +1,35 @@
 //! DataFusion's view of the engine's catalog: one catalog `driftdb`, one schema `public`.
 //!
 //! Tables are looked up in the engine's versioned catalog on every statement, so DDL from any
-//! session is visible at once and nothing is ever registered. Unqualified table references read
-//! the latest schema at the statement's snapshot seq.
+//! session is visible at once and nothing is ever registered; the session's own uncommitted
+//! definitions come first ([`crate::transaction`]). Unqualified table references read the
+//! latest schema at the statement's snapshot seq.
 
 use crate::database::Database;
 use crate::system::{COMMITS_TABLE, CommitsTable};
 use crate::table::DriftTable;
+use crate::transaction::Transaction;
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::Result;
-use driftdb_engine::{CatalogPoint, Seq};
-use std::sync::Arc;
+use driftdb_engine::Seq;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The catalog name clients see (`current_database()`).
 pub const CATALOG_NAME: &str = "driftdb";
 /// The one schema.
 pub const SCHEMA_NAME: &str = "public";
 
-/// What every provider and function of one session shares: the database, the user, and the
-/// seq the session's current statement reads at (fixed when the statement starts).
+/// What every provider and function of one session shares: the database, the user, the seq
+/// the session's current statement reads at (fixed when the statement starts) and the open
+/// transaction.
 #[derive(Debug)]
 pub struct SessionScope {
     pub db: Arc<Database>,
     pub user: String,
     snapshot: AtomicU64,
+    pub(crate) transaction: Mutex<Option<Transaction>>,
 }
 
 impl SessionScope {
@@ -34,6 +38,7 @@ impl SessionScope {
             db,
             user: user.to_string(),
             snapshot: AtomicU64::new(0),
+            transaction: Mutex::new(None),
         }
     }
 
@@ -81,16 +86,11 @@ pub struct DriftSchema {
 #[async_trait]
 impl SchemaProvider for DriftSchema {
     fn table_names(&self) -> Vec<String> {
-        self.scope.db.engine.table_names(CatalogPoint::Latest)
+        self.scope.current_table_names()
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let def = self
-            .scope
-            .db
-            .engine
-            .resolve_table(name, CatalogPoint::Latest);
-        Ok(match def {
+        Ok(match self.scope.resolve_current(name) {
             Some(def) => Some(Arc::new(DriftTable::current(self.scope.clone(), def)) as _),
             None if name == COMMITS_TABLE => {
                 Some(Arc::new(CommitsTable::new(self.scope.clone())) as _)
@@ -100,12 +100,6 @@ impl SchemaProvider for DriftSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        name == COMMITS_TABLE
-            || self
-                .scope
-                .db
-                .engine
-                .resolve_table(name, CatalogPoint::Latest)
-                .is_some()
+        name == COMMITS_TABLE || self.scope.resolve_current(name).is_some()
     }
 }

@@ -1,4 +1,4 @@
-//! The shared database handle: one engine, one write lock, any number of sessions.
+//! The shared database handle: one engine, any number of sessions.
 
 use crate::error::Result;
 use crate::session::Session;
@@ -10,9 +10,9 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct Database {
     pub(crate) engine: Arc<Engine>,
-    /// Held by a writing statement from its snapshot to its commit, so autocommit writes apply
-    /// one at a time against the latest state (no lost updates between two UPDATEs).
-    pub(crate) write_lock: tokio::sync::Mutex<()>,
+    /// Taken by an autocommit write that lost a conflict, for its retries: writes that keep
+    /// colliding then take turns instead of all retrying at once.
+    pub(crate) retry_lock: tokio::sync::Mutex<()>,
 }
 
 impl Database {
@@ -21,7 +21,7 @@ impl Database {
         let engine = Engine::open(path, EngineOptions::default())?;
         Ok(Arc::new(Database {
             engine: Arc::new(engine),
-            write_lock: tokio::sync::Mutex::new(()),
+            retry_lock: tokio::sync::Mutex::new(()),
         }))
     }
 

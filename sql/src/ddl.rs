@@ -1,5 +1,7 @@
-//! CREATE TABLE, DROP TABLE and ALTER TABLE, recorded in the engine's versioned catalog.
+//! CREATE TABLE, DROP TABLE and ALTER TABLE: new definitions staged in the session's transaction,
+//! recorded in the engine's versioned catalog when it commits.
 
+use crate::catalog::SessionScope;
 use crate::catalog::{CATALOG_NAME, SCHEMA_NAME};
 use crate::error::{Error, ErrorKind, Result};
 use crate::types::column_type;
@@ -7,7 +9,8 @@ use datafusion::sql::sqlparser::ast::{
     AlterTable, AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateTable, Expr,
     Ident, ObjectName, ObjectNamePart, TableConstraint,
 };
-use driftdb_engine::{CatalogPoint, ColumnDef, Engine, ErrorKind as EngineKind, TableDef};
+use driftdb_engine::{ColumnDef, TableDef};
+use std::sync::Arc;
 
 /// PostgreSQL's limit on columns per table (a row event counts columns in a u16).
 const MAX_COLUMNS: usize = 1600;
@@ -84,8 +87,8 @@ fn check_unique_names(table: &str, columns: &[ColumnDef]) -> Result<()> {
     Ok(())
 }
 
-/// `CREATE TABLE`: visible from the next seq on.
-pub(crate) fn create_table(engine: &Engine, create: &CreateTable) -> Result<()> {
+/// `CREATE TABLE`: visible to others from the commit on.
+pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result<()> {
     if create.query.is_some() || create.like.is_some() || create.clone.is_some() {
         return Err(Error::unsupported(
             "CREATE TABLE from another table or query",
@@ -157,35 +160,65 @@ pub(crate) fn create_table(engine: &Engine, create: &CreateTable) -> Result<()> 
     for &slot in &primary_key {
         columns[slot].nullable = false;
     }
-    match engine.create_table(&name, columns, primary_key) {
-        Err(e) if e.kind() == EngineKind::TableExists && create.if_not_exists => Ok(()),
-        other => other.map(|_| ()).map_err(Error::from),
-    }
-}
-
-/// `DROP TABLE`: the tables disappear from the next seq on; their past stays readable.
-pub(crate) fn drop_tables(engine: &Engine, names: &[ObjectName], if_exists: bool) -> Result<()> {
-    for name in names {
-        let name = table_name(name)?;
-        match engine.drop_table(&name) {
-            Err(e) if e.kind() == EngineKind::NoSuchTable && if_exists => {}
-            other => other?,
-        }
-    }
-    Ok(())
-}
-
-/// `ALTER TABLE … ADD COLUMN`: the new column exists from the next seq on; older rows read NULL.
-pub(crate) fn alter_table(engine: &Engine, alter: &AlterTable) -> Result<()> {
-    let name = table_name(&alter.name)?;
-    let Some(current) = engine.resolve_table(&name, CatalogPoint::Latest) else {
-        if alter.if_exists {
+    if scope.relation_exists(&name) {
+        if create.if_not_exists {
             return Ok(());
         }
         return Err(Error::new(
+            ErrorKind::DuplicateTable,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    let id = scope.db.engine.reserve_table_id();
+    let def = TableDef {
+        id,
+        name,
+        columns,
+        primary_key,
+        indexes: Vec::new(),
+    };
+    scope.with_transaction(|txn| txn.redefine(id, Some(def)))
+}
+
+/// The table called `name` as the session's transaction sees it.
+fn existing(scope: &SessionScope, name: &str) -> Result<Arc<TableDef>> {
+    scope.resolve_current(name).ok_or_else(|| {
+        Error::new(
             ErrorKind::UndefinedTable,
             format!("relation \"{name}\" does not exist"),
-        ));
+        )
+    })
+}
+
+/// `DROP TABLE`: the tables disappear from the commit on; their past stays readable.
+pub(crate) fn drop_tables(
+    scope: &SessionScope,
+    names: &[ObjectName],
+    if_exists: bool,
+) -> Result<()> {
+    let mut dropped = Vec::new();
+    for name in names {
+        let name = table_name(name)?;
+        match existing(scope, &name) {
+            Ok(def) => dropped.push(def.id),
+            Err(_) if if_exists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    scope.with_transaction(|txn| {
+        for id in dropped {
+            txn.redefine(id, None);
+        }
+    })
+}
+
+/// `ALTER TABLE … ADD COLUMN`: the new column exists from the commit on; older rows read NULL.
+pub(crate) fn alter_table(scope: &SessionScope, alter: &AlterTable) -> Result<()> {
+    let name = table_name(&alter.name)?;
+    let current = match existing(scope, &name) {
+        Ok(def) => def,
+        Err(_) if alter.if_exists => return Ok(()),
+        Err(e) => return Err(e),
     };
     let mut def: TableDef = (*current).clone();
     for operation in &alter.operations {
@@ -221,7 +254,7 @@ pub(crate) fn alter_table(engine: &Engine, alter: &AlterTable) -> Result<()> {
             other => return Err(Error::unsupported(format!("ALTER TABLE {other}"))),
         }
     }
-    Ok(engine.alter_table(def)?)
+    scope.with_transaction(|txn| txn.redefine(def.id, Some(def)))
 }
 
 fn column_def_for_add(column: &SqlColumn, primary_key: &mut Vec<String>) -> Result<ColumnDef> {

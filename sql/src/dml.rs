@@ -1,5 +1,5 @@
 //! UPDATE and DELETE: the affected rows are found by a query DataFusion plans (so WHERE clauses
-//! may use anything a SELECT may), then written as one commit through the shared write path.
+//! may use anything a SELECT may), then added to the transaction through the shared write path.
 
 use crate::ddl::{normalize, table_name};
 use crate::error::{Error, ErrorKind, Result};
@@ -11,7 +11,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::sql::sqlparser::ast::{
     AssignmentTarget, Delete, FromTable, ObjectNamePart, TableFactor, TableWithJoins, Update,
 };
-use driftdb_engine::{CatalogPoint, TableDef};
+use driftdb_engine::TableDef;
 use std::sync::Arc;
 
 /// The row count DataFusion's DML plans return.
@@ -64,9 +64,7 @@ fn target(session: &Session, table: &TableWithJoins) -> Result<Target> {
     let table_name = table_name(name)?;
     let def = session
         .scope()
-        .db
-        .engine
-        .resolve_table(&table_name, CatalogPoint::Latest)
+        .resolve_current(&table_name)
         .ok_or_else(|| {
             Error::new(
                 ErrorKind::UndefinedTable,
@@ -198,7 +196,7 @@ pub(crate) async fn update(session: &Session, update: &Update) -> Result<u64> {
     for (new_key, event) in moved {
         set.insert(new_key, event)?;
     }
-    set.commit(session.scope()).await?;
+    set.stage(session.scope())?;
     Ok(count)
 }
 
@@ -220,11 +218,20 @@ pub(crate) async fn delete(session: &Session, delete: &Delete) -> Result<u64> {
         return Err(Error::unsupported("DELETE from several tables"));
     };
     let target = target(session, table)?;
+    delete_where(session, &target, &delete.selection).await
+}
+
+/// Deletes the rows of `target` that `selection` picks; returns how many.
+async fn delete_where(
+    session: &Session,
+    target: &Target,
+    selection: &Option<datafusion::sql::sqlparser::ast::Expr>,
+) -> Result<u64> {
     let query = format!(
         "SELECT {} FROM {}{}",
         target.key_columns().join(", "),
         target.relation,
-        where_clause(&delete.selection)
+        where_clause(selection)
     );
     let batches = session.collect_sql(&query).await?;
     let mut encoder = RowsEncoder::new(&target.def);
@@ -237,6 +244,23 @@ pub(crate) async fn delete(session: &Session, delete: &Delete) -> Result<u64> {
     for key in keys {
         set.delete(key);
     }
-    set.commit(session.scope()).await?;
+    set.stage(session.scope())?;
     Ok(count)
+}
+
+/// Deletes every row of the table called `name` (TRUNCATE).
+pub(crate) async fn delete_all(session: &Session, name: &str) -> Result<u64> {
+    let def = session.scope().resolve_current(name).ok_or_else(|| {
+        Error::new(
+            ErrorKind::UndefinedTable,
+            format!("relation \"{name}\" does not exist"),
+        )
+    })?;
+    let relation = quoted(name);
+    let target = Target {
+        def,
+        qualifier: relation.clone(),
+        relation,
+    };
+    delete_where(session, &target, &None).await
 }

@@ -2,8 +2,8 @@
 //!
 //! `driftdb-sql` owns everything between SQL text and the event store: parsing (with DriftDB's
 //! temporal clauses rewritten into table functions), a DataFusion session whose catalog is the
-//! engine's versioned catalog, table providers that read any table at any seq, DDL recorded in
-//! the versioned catalog, and writes that commit one seq per statement.
+//! engine's versioned catalog, table providers that read any table at any seq, and transactions
+//! (READ COMMITTED, REPEATABLE READ, SERIALIZABLE) whose DDL and writes commit as one seq.
 //!
 //! The server talks to it through one small API: [`Database`] opens the store and hands out
 //! [`Session`]s; a session parses and executes statements into a [`StatementResult`] (rows or a
@@ -13,6 +13,7 @@
 //! only through `datafusion::arrow`.
 
 mod catalog;
+mod control;
 mod database;
 mod ddl;
 mod dml;
@@ -25,10 +26,14 @@ mod system;
 mod table;
 mod temporal;
 pub mod text;
+mod transaction;
 mod types;
 mod write;
 
 pub use database::Database;
 pub use datafusion::arrow;
 pub use error::{Error, ErrorKind, Result};
-pub use session::{CommandTag, QueryResult, Session, Statement, StatementResult};
+pub use session::{
+    CommandTag, QueryResult, Session, Statement, StatementResult, TransactionStatus,
+};
+pub use transaction::Isolation;

@@ -2,9 +2,11 @@
 //!
 //! A scan runs on a blocking thread (RocksDB iterators block) and hands batches to DataFusion
 //! through a bounded channel, so a slow consumer applies back-pressure and a dropped one stops
-//! the scan. Only projected columns are materialised; a limit stops the iterator early.
+//! the scan. Only projected columns are materialised; a limit stops the iterator early. A scan of
+//! the current state merges the transaction's uncommitted rows in, in key order.
 
 use crate::error::{Error, ErrorKind};
+use crate::transaction::{PendingRow, PendingRows};
 use datafusion::arrow::array::{
     ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
     StringBuilder, TimestampMicrosecondBuilder,
@@ -15,9 +17,12 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
+use driftdb_engine::row::{self, RowEvent};
 use driftdb_engine::{
-    ColumnType, Engine, Flow, KeyRange, RowView, Seq, TableDef, ValueRef, VersionRef,
+    ColumnType, Engine, Flow, KeyRange, RowView, Seq, TableDef, ValueRef, VersionRef, frame, keys,
 };
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::Arc;
 
 /// Which rows a scan returns.
@@ -234,6 +239,9 @@ pub struct TableScan {
     /// The primary-key ranges that hold every row the query can want, in key order (as-of scans
     /// only); `None` reads the whole table.
     pub ranges: Option<Vec<KeyRange>>,
+    /// The transaction's own uncommitted rows of the table, merged over the stored ones (scans
+    /// of the current state only).
+    pub pending: Option<PendingRows>,
     /// Column indexes into the full (table + version columns) schema.
     pub projection: Vec<usize>,
     /// The projected schema.
@@ -258,6 +266,7 @@ impl PartitionStream for TableScan {
             self.limit,
         );
         let ranges = self.ranges.clone().unwrap_or_else(|| vec![KeyRange::all()]);
+        let pending = self.pending.clone();
         let mut batcher = RowBatcher::new(
             &def,
             mode,
@@ -309,8 +318,14 @@ impl PartitionStream for TableScan {
                     ranges
                         .iter()
                         .take_while(|_| !halted.get())
-                        .try_for_each(|range| {
-                            engine.scan_range(def.id, range, seq, |_, row| Ok(on_row(row, None)))
+                        .try_for_each(|range| match &pending {
+                            None => engine
+                                .scan_range(def.id, range, seq, |_, row| Ok(on_row(row, None))),
+                            Some(pending) => {
+                                scan_merged(&engine, &def, range, seq, pending, |row| {
+                                    on_row(row, None)
+                                })
+                            }
                         })
                 }
                 ScanMode::Versions => engine.scan_versions(def.id, Seq::ZERO..=seq, |version| {
@@ -327,6 +342,78 @@ impl PartitionStream for TableScan {
             failure.map_or(Ok(()), Err)
         });
         builder.build()
+    }
+}
+
+/// Scans `range` of the table as of `seq` with the transaction's pending rows merged in by key:
+/// a pending put adds or replaces a row, a pending delete hides one.
+fn scan_merged(
+    engine: &Engine,
+    def: &TableDef,
+    range: &KeyRange,
+    seq: Seq,
+    pending: &BTreeMap<Vec<u8>, PendingRow>,
+    mut emit: impl FnMut(RowView<'_>) -> Flow,
+) -> driftdb_engine::Result<()> {
+    let lower = match &range.lower {
+        Bound::Unbounded => Bound::Unbounded,
+        Bound::Included(c) => Bound::Included(c.as_slice()),
+        Bound::Excluded(c) => Bound::Excluded(c.as_slice()),
+    };
+    let mut own = pending
+        .range::<[u8], _>((lower, Bound::Unbounded))
+        .take_while(|(pk, _)| !range.is_past(pk))
+        .filter(|(pk, _)| range.contains(pk))
+        .peekable();
+    let mut stopped = false;
+    engine.scan_range(def.id, range, seq, |pk, stored| {
+        while let Some((own_pk, own_row)) = own.next_if(|(own_pk, _)| own_pk.as_slice() < pk) {
+            if emit_pending(def, own_pk, own_row, &mut emit)? == Flow::Stop {
+                stopped = true;
+                return Ok(Flow::Stop);
+            }
+        }
+        let flow = match own.next_if(|(own_pk, _)| own_pk.as_slice() == pk) {
+            Some((own_pk, own_row)) => emit_pending(def, own_pk, own_row, &mut emit)?,
+            None => emit(stored),
+        };
+        stopped = flow == Flow::Stop;
+        Ok(flow)
+    })?;
+    if !stopped {
+        for (own_pk, own_row) in own {
+            if emit_pending(def, own_pk, own_row, &mut emit)? == Flow::Stop {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hands a pending put to `emit`; a pending delete emits nothing.
+fn emit_pending(
+    def: &TableDef,
+    pk: &[u8],
+    pending: &PendingRow,
+    emit: &mut impl FnMut(RowView<'_>) -> Flow,
+) -> driftdb_engine::Result<Flow> {
+    let Some(event) = &pending.put else {
+        return Ok(Flow::Continue);
+    };
+    let decoded = frame::decode(event)
+        .map_err(|e| e.to_string())
+        .and_then(|payload| row::decode_event(payload).map_err(|e| e.to_string()));
+    match decoded {
+        Ok(RowEvent::Put(row)) => Ok(emit(row)),
+        Ok(RowEvent::Delete) => Ok(Flow::Continue),
+        Err(detail) => Err(driftdb_engine::Error::Corrupt {
+            location: format!(
+                "uncommitted row {} of table \"{}\"",
+                keys::describe(pk),
+                def.name
+            ),
+            detail,
+        }),
     }
 }
 

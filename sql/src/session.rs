@@ -1,24 +1,30 @@
 //! A session: one client's connection state, and the one API the server calls.
 //!
 //! `parse` turns SQL text into statements (after rewriting temporal clauses); `execute` runs one
-//! statement and returns rows or a command tag. DDL is handled here against the engine's
-//! catalog; writes run under the database's write lock at a fresh snapshot; everything else is
-//! planned and run by DataFusion over the engine-backed catalog.
+//! statement and returns rows or a command tag. Transaction control is handled first
+//! ([`crate::control`]); every other statement runs inside a transaction ([`crate::transaction`]),
+//! the open one or an implicit one that commits when the statement ends. DDL and writes are
+//! staged into the transaction; queries are planned and run by DataFusion over the
+//! engine-backed catalog.
 
 use crate::catalog::{CATALOG_NAME, DriftCatalog, SCHEMA_NAME, SessionScope};
+use crate::control::{self, Control};
 use crate::database::Database;
 use crate::ddl;
 use crate::dml;
 use crate::error::{Error, ErrorKind, Result};
 use crate::functions::{AsOfFunction, CurrentSeq, VersionsFunction};
 use crate::temporal::{self, AS_OF_FUNCTION, VERSIONS_FUNCTION};
-use datafusion::arrow::datatypes::SchemaRef;
+use crate::transaction::{Isolation, Transaction};
+use datafusion::arrow::array::{ArrayRef, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::config::Dialect;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::ScalarUDF;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{CascadeOption, ObjectType, Statement as Ast, Truncate};
@@ -63,6 +69,22 @@ pub struct QueryResult {
     pub stream: SendableRecordBatchStream,
 }
 
+impl QueryResult {
+    /// One row with one text column (what SHOW returns).
+    fn single_text(column: &str, value: &str) -> Result<QueryResult> {
+        let schema = Arc::new(Schema::new(vec![Field::new(column, DataType::Utf8, false)]));
+        let values: ArrayRef = Arc::new(StringArray::from(vec![value]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![values])
+            .map_err(datafusion::error::DataFusionError::from)?;
+        let stream =
+            RecordBatchStreamAdapter::new(schema.clone(), futures::stream::iter([Ok(batch)]));
+        Ok(QueryResult {
+            schema,
+            stream: Box::pin(stream),
+        })
+    }
+}
+
 /// A command's tag: `CREATE TABLE`, or `UPDATE` with a row count, …
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandTag {
@@ -86,10 +108,27 @@ impl CommandTag {
     }
 }
 
+/// How many times an autocommit write runs again after losing a conflict before the conflict
+/// is reported (each loss means another transaction committed, so this is progress, not a spin).
+const AUTOCOMMIT_RETRIES: usize = 1000;
+
+/// Where a session's transaction stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransactionStatus {
+    /// No transaction block: each statement commits on its own.
+    Idle,
+    /// Inside BEGIN … COMMIT.
+    InTransaction,
+    /// Inside a transaction block that failed: only ROLLBACK (or ROLLBACK TO) helps.
+    Failed,
+}
+
 /// One client's session.
 pub struct Session {
     scope: Arc<SessionScope>,
     ctx: SessionContext,
+    /// The isolation level of transactions that do not name one.
+    default_isolation: Isolation,
 }
 
 impl fmt::Debug for Session {
@@ -129,7 +168,11 @@ impl Session {
                 scope: scope.clone(),
             }),
         );
-        Session { scope, ctx }
+        Session {
+            scope,
+            ctx,
+            default_isolation: Isolation::ReadCommitted,
+        }
     }
 
     /// The session's user.
@@ -171,26 +214,220 @@ impl Session {
         Ok(results)
     }
 
-    /// Pins the snapshot the next statement reads at: the latest commit.
-    fn pin_snapshot(&self) {
-        self.scope.set_snapshot(self.scope.db.latest_seq());
+    /// Where the session's transaction stands (the wire protocol reports it as I, T or E).
+    pub fn transaction_status(&self) -> TransactionStatus {
+        let guard = self.scope.transaction_guard();
+        match guard.as_ref() {
+            Some(txn) if txn.explicit && txn.failed => TransactionStatus::Failed,
+            Some(txn) if txn.explicit => TransactionStatus::InTransaction,
+            _ => TransactionStatus::Idle,
+        }
     }
 
-    /// Takes the database's write lock, then pins the snapshot, so a writing statement reads
-    /// the state it will commit on top of.
-    async fn begin_write(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        let guard = self.scope.db.write_lock.lock().await;
-        self.pin_snapshot();
-        guard
-    }
-
-    /// Runs one statement.
+    /// Runs one statement: transaction control itself, anything else inside the open
+    /// transaction, or in an implicit one that commits when the statement ends.
     pub async fn execute(&mut self, statement: Statement) -> Result<StatementResult> {
+        if let Some(control) = control::classify(&statement.0)? {
+            return self.control(control).await;
+        }
+        let (explicit, failed, read_only) = {
+            let guard = self.scope.transaction_guard();
+            match guard.as_ref() {
+                Some(txn) => (txn.explicit, txn.failed, txn.read_only),
+                None => (false, false, false),
+            }
+        };
+        if !explicit {
+            return self.autocommit(statement.0).await;
+        }
+        if failed {
+            return Err(Error::new(
+                ErrorKind::InFailedTransaction,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let result = match control::writes(&statement.0) {
+            Some(command) if read_only => Err(Error::new(
+                ErrorKind::ReadOnlyTransaction,
+                format!("cannot execute {command} in a read-only transaction"),
+            )),
+            _ => self.run(statement.0).await,
+        };
+        if result.is_err() {
+            self.scope.with_transaction(|txn| txn.failed = true)?;
+        }
+        result
+    }
+
+    /// Runs a statement in a transaction of its own and commits it. A write that loses a
+    /// conflict to a concurrent commit runs again on the newer state (the statement was the
+    /// whole transaction, so nobody saw its first attempt): what PostgreSQL's READ COMMITTED
+    /// does by waiting for the other writer and re-checking the row. Retries run one at a time.
+    async fn autocommit(&mut self, statement: Ast) -> Result<StatementResult> {
+        if control::writes(&statement).is_none() {
+            return self.run_and_commit(statement).await;
+        }
+        let db = self.scope.db.clone();
+        let mut retry_turn = None;
+        let mut attempt = 0;
+        loop {
+            match self.run_and_commit(statement.clone()).await {
+                Err(e)
+                    if e.kind == ErrorKind::SerializationFailure
+                        && attempt < AUTOCOMMIT_RETRIES =>
+                {
+                    attempt += 1;
+                    if retry_turn.is_none() {
+                        retry_turn = Some(db.retry_lock.lock().await);
+                    }
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Runs a statement in an implicit transaction and commits it.
+    async fn run_and_commit(&mut self, statement: Ast) -> Result<StatementResult> {
+        self.open_transaction(Transaction::new(self.default_isolation, false, false));
+        let result = self.run(statement).await;
+        let txn = self.close_transaction();
+        let result = result?;
+        self.commit_transaction(txn).await?;
+        Ok(result)
+    }
+
+    fn open_transaction(&self, txn: Transaction) {
+        *self.scope.transaction_guard() = Some(txn);
+    }
+
+    fn close_transaction(&self) -> Option<Transaction> {
+        self.scope.transaction_guard().take()
+    }
+
+    /// Hands a transaction's changes to the engine, which certifies and commits them.
+    async fn commit_transaction(&self, txn: Option<Transaction>) -> Result<()> {
+        let Some(txn) = txn.filter(|txn| !txn.is_empty()) else {
+            return Ok(());
+        };
         let engine = self.scope.db.engine.clone();
+        let user = self.scope.user.clone();
+        let txn = txn.into_engine(engine.catalog_version());
+        tokio::task::spawn_blocking(move || engine.commit_transaction(&user, &txn))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("commit task failed: {e}")))??;
+        Ok(())
+    }
+
+    /// Runs a transaction-control statement.
+    async fn control(&mut self, control: Control) -> Result<StatementResult> {
         let command = |tag| Ok(StatementResult::Command(CommandTag::new(tag)));
-        match statement.0 {
+        let in_block = matches!(
+            self.transaction_status(),
+            TransactionStatus::InTransaction | TransactionStatus::Failed
+        );
+        let failed = self.transaction_status() == TransactionStatus::Failed;
+        let not_in_block = |what: &str| {
+            Err(Error::new(
+                ErrorKind::NoActiveTransaction,
+                format!("{what} can only be used in transaction blocks"),
+            ))
+        };
+        match control {
+            // PostgreSQL warns about a BEGIN inside a transaction block and carries on.
+            Control::Begin(_) if in_block => command("BEGIN"),
+            Control::Begin(modes) => {
+                self.open_transaction(control::begin(modes, self.default_isolation));
+                command("BEGIN")
+            }
+            Control::Commit if failed => {
+                self.close_transaction();
+                command("ROLLBACK")
+            }
+            Control::Commit => {
+                let txn = self.close_transaction();
+                self.commit_transaction(txn).await?;
+                command("COMMIT")
+            }
+            Control::Rollback => {
+                self.close_transaction();
+                command("ROLLBACK")
+            }
+            Control::Savepoint(_) | Control::RollbackTo(_) | Control::Release(_) if !in_block => {
+                not_in_block(match control {
+                    Control::Savepoint(_) => "SAVEPOINT",
+                    Control::RollbackTo(_) => "ROLLBACK TO SAVEPOINT",
+                    _ => "RELEASE SAVEPOINT",
+                })
+            }
+            Control::Savepoint(_) | Control::Release(_) if failed => Err(Error::new(
+                ErrorKind::InFailedTransaction,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            )),
+            Control::Savepoint(name) => {
+                self.scope.with_transaction(|txn| txn.savepoint(name))?;
+                command("SAVEPOINT")
+            }
+            Control::RollbackTo(name) => {
+                self.scope
+                    .with_transaction(|txn| txn.rollback_to(&name))??;
+                command("ROLLBACK")
+            }
+            Control::Release(name) => {
+                self.scope.with_transaction(|txn| txn.release(&name))??;
+                command("RELEASE")
+            }
+            // Outside a block PostgreSQL only warns that SET TRANSACTION has no effect.
+            Control::SetTransaction(_) if !in_block => command("SET"),
+            Control::SetTransaction(modes) => {
+                self.scope
+                    .with_transaction(|txn| control::set_transaction(txn, modes))??;
+                command("SET")
+            }
+            Control::SetDefault(modes) => {
+                if let Some(isolation) = modes.isolation {
+                    self.default_isolation = isolation;
+                }
+                command("SET")
+            }
+            Control::ShowIsolation { current } => {
+                let isolation = match current {
+                    true => self
+                        .scope
+                        .with_transaction(|txn| txn.isolation)
+                        .unwrap_or(self.default_isolation),
+                    false => self.default_isolation,
+                };
+                let name = match current {
+                    true => "transaction_isolation",
+                    false => "default_transaction_isolation",
+                };
+                Ok(StatementResult::Query(QueryResult::single_text(
+                    name,
+                    isolation.name(),
+                )?))
+            }
+        }
+    }
+
+    /// Pins the snapshot the statement about to run reads at.
+    fn begin_statement(&self) -> Result<()> {
+        let engine = &self.scope.db.engine;
+        let (latest, version) = (engine.latest_seq(), engine.catalog_version());
+        let snapshot = self
+            .scope
+            .with_transaction(|txn| txn.statement_snapshot(latest, version))?;
+        self.scope.set_snapshot(snapshot);
+        Ok(())
+    }
+
+    /// Runs one statement inside the open transaction.
+    async fn run(&mut self, statement: Ast) -> Result<StatementResult> {
+        self.begin_statement()?;
+        let command = |tag| Ok(StatementResult::Command(CommandTag::new(tag)));
+        let scope = &self.scope;
+        match statement {
             Ast::CreateTable(create) => {
-                ddl::create_table(&engine, &create)?;
+                ddl::create_table(scope, &create)?;
                 command("CREATE TABLE")
             }
             Ast::Drop {
@@ -199,47 +436,37 @@ impl Session {
                 names,
                 ..
             } => {
-                ddl::drop_tables(&engine, &names, if_exists)?;
+                ddl::drop_tables(scope, &names, if_exists)?;
                 command("DROP TABLE")
             }
             Ast::AlterTable(alter) => {
-                ddl::alter_table(&engine, &alter)?;
+                ddl::alter_table(scope, &alter)?;
                 command("ALTER TABLE")
             }
             Ast::Truncate(truncate) => {
                 self.truncate(&truncate).await?;
                 command("TRUNCATE TABLE")
             }
-            Ast::StartTransaction { .. }
-            | Ast::Commit { .. }
-            | Ast::Rollback { .. }
-            | Ast::Savepoint { .. } => Err(Error::unsupported(
-                "transaction control (every statement commits on its own)",
-            )),
             Ast::Insert(_) => {
-                let _write = self.begin_write().await;
-                let batches = self.collect(statement.0).await?;
+                let batches = self.collect(statement).await?;
                 let rows = dml::count_of(&batches)?;
                 Ok(StatementResult::Command(CommandTag::with_rows(
                     "INSERT", rows,
                 )))
             }
             Ast::Update(update) => {
-                let _write = self.begin_write().await;
                 let rows = dml::update(self, &update).await?;
                 Ok(StatementResult::Command(CommandTag::with_rows(
                     "UPDATE", rows,
                 )))
             }
             Ast::Delete(delete) => {
-                let _write = self.begin_write().await;
                 let rows = dml::delete(self, &delete).await?;
                 Ok(StatementResult::Command(CommandTag::with_rows(
                     "DELETE", rows,
                 )))
             }
             other => {
-                self.pin_snapshot();
                 let stream = self.stream(other).await?;
                 Ok(StatementResult::Query(QueryResult {
                     schema: stream.schema(),
@@ -249,8 +476,8 @@ impl Session {
         }
     }
 
-    /// TRUNCATE: one commit of delete events for every row of every named table (history is
-    /// kept, so the rows stay readable AS OF any earlier point).
+    /// TRUNCATE: delete events for every row of every named table, in the transaction (history
+    /// is kept, so the rows stay readable AS OF any earlier point).
     async fn truncate(&self, truncate: &Truncate) -> Result<()> {
         if truncate.identity.is_some() || truncate.partitions.is_some() {
             return Err(Error::unsupported(
@@ -260,17 +487,10 @@ impl Session {
         if truncate.cascade == Some(CascadeOption::Cascade) {
             return Err(Error::unsupported("TRUNCATE … CASCADE"));
         }
-        let names = truncate
-            .table_names
-            .iter()
-            .map(|target| ddl::table_name(&target.name))
-            .collect::<Result<Vec<_>>>()?;
-        let _write = self.begin_write().await;
-        let engine = self.scope.db.engine.clone();
-        let user = self.scope.user.clone();
-        tokio::task::spawn_blocking(move || engine.truncate(&user, &names))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("truncate task failed: {e}")))??;
+        for target in &truncate.table_names {
+            let name = ddl::table_name(&target.name)?;
+            dml::delete_all(self, &name).await?;
+        }
         Ok(())
     }
 

@@ -17,7 +17,7 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::streaming::StreamingTableExec;
-use driftdb_engine::{Seq, TableDef};
+use driftdb_engine::{KeyRange, Seq, TableDef};
 use std::sync::Arc;
 
 /// Which view of the table a provider gives.
@@ -115,12 +115,26 @@ impl TableProvider for DriftTable {
             ScanMode::AsOf => pushdown::key_ranges(&self.def, filters),
             ScanMode::Versions => None,
         };
+        // The current state is the transaction's: its pending rows over the snapshot's, and
+        // (SERIALIZABLE) a record of what it read. The past is the same for everyone.
+        let pending = match self.view {
+            View::Current => self
+                .scope
+                .with_transaction(|txn| {
+                    let all = [KeyRange::all()];
+                    txn.record_read(self.def.id, ranges.as_deref().unwrap_or(&all));
+                    txn.pending_rows(self.def.id)
+                })
+                .map_err(Error::into_datafusion)?,
+            View::AsOf | View::Versions => None,
+        };
         let partition = Arc::new(TableScan {
             engine: self.scope.db.engine.clone(),
             def: self.def.clone(),
             seq: self.seq,
             mode,
             ranges,
+            pending,
             projection,
             schema: schema.clone(),
             limit,

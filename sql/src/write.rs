@@ -1,8 +1,9 @@
 //! The write path shared by INSERT, UPDATE and DELETE: Arrow columns encoded into row events and
-//! primary keys, constraint checks, and the commit.
+//! primary keys, constraint checks, and the hand-over to the transaction.
 
 use crate::catalog::SessionScope;
 use crate::error::{Error, ErrorKind, Result};
+use crate::transaction::{Origin, StatementEvent};
 use crate::types::arrow_type;
 use async_trait::async_trait;
 use datafusion::arrow::array::{
@@ -15,8 +16,8 @@ use datafusion::error::Result as DfResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use driftdb_engine::keys::KeyEncoder;
-use driftdb_engine::row::{RowEncoder, delete_event};
-use driftdb_engine::{ColumnType, RowWrite, Seq, TableDef, ValueRef, WriteExpectation};
+use driftdb_engine::row::RowEncoder;
+use driftdb_engine::{ColumnType, TableDef, ValueRef};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -201,19 +202,12 @@ impl<'d> RowsEncoder<'d> {
     }
 }
 
-/// What a statement does to one key.
-#[derive(Debug)]
-enum Pending {
-    /// A new version: `Absent` for a new row, `Any` for a row the statement read.
-    Put(Vec<u8>, WriteExpectation),
-    Delete,
-}
-
-/// The row events one statement writes to one table, at most one per key.
+/// The row events one statement writes to one table, at most one per key. They join the
+/// transaction only if the whole statement succeeds.
 #[derive(Debug)]
 pub(crate) struct WriteSet<'d> {
     def: &'d TableDef,
-    events: BTreeMap<Vec<u8>, Pending>,
+    events: BTreeMap<Vec<u8>, StatementEvent>,
 }
 
 impl<'d> WriteSet<'d> {
@@ -238,15 +232,14 @@ impl<'d> WriteSet<'d> {
     pub(crate) fn insert(&mut self, pk: Vec<u8>, event: Vec<u8>) -> Result<()> {
         match self.events.get_mut(&pk) {
             None => {
-                self.events
-                    .insert(pk, Pending::Put(event, WriteExpectation::Absent));
+                self.events.insert(pk, (Some(event), Origin::Inserted));
                 Ok(())
             }
-            Some(pending @ Pending::Delete) => {
-                *pending = Pending::Put(event, WriteExpectation::Any);
+            Some((put @ None, _)) => {
+                *put = Some(event);
                 Ok(())
             }
-            Some(Pending::Put(..)) => Err(self.duplicate()),
+            Some((Some(_), _)) => Err(self.duplicate()),
         }
     }
 
@@ -254,7 +247,7 @@ impl<'d> WriteSet<'d> {
     pub(crate) fn replace(&mut self, pk: Vec<u8>, event: Vec<u8>) -> Result<()> {
         if self
             .events
-            .insert(pk, Pending::Put(event, WriteExpectation::Any))
+            .insert(pk, (Some(event), Origin::Read))
             .is_some()
         {
             return Err(self.duplicate());
@@ -264,38 +257,24 @@ impl<'d> WriteSet<'d> {
 
     /// Deletes a row this statement read.
     pub(crate) fn delete(&mut self, pk: Vec<u8>) {
-        self.events.insert(pk, Pending::Delete);
+        self.events.insert(pk, (None, Origin::Read));
     }
 
-    /// Commits the set as one new seq (none if empty).
-    pub(crate) async fn commit(self, scope: &SessionScope) -> Result<Option<Seq>> {
-        let table = self.def.id;
-        let writes: Vec<RowWrite> = self
-            .events
-            .into_iter()
-            .map(|(pk, pending)| {
-                let (event, expect) = match pending {
-                    Pending::Put(event, expect) => (event, expect),
-                    Pending::Delete => (delete_event(), WriteExpectation::Any),
-                };
-                RowWrite {
-                    table,
-                    pk,
-                    event,
-                    expect,
-                }
-            })
-            .collect();
-        let engine = scope.db.engine.clone();
-        let user = scope.user.clone();
-        let committed = tokio::task::spawn_blocking(move || engine.commit(&user, &writes))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("commit task failed: {e}")))?;
-        Ok(committed?)
+    /// Adds the set to the session's transaction (which commits it, at the statement's end or at
+    /// COMMIT).
+    pub(crate) fn stage(self, scope: &SessionScope) -> Result<()> {
+        let engine = &scope.db.engine;
+        let (table, read_at) = (self.def.id, scope.snapshot());
+        let is_live = |pk: &[u8]| -> Result<bool> {
+            Ok(engine
+                .get_as_of(table, pk, engine.latest_seq(), |_| ())?
+                .is_some())
+        };
+        scope.with_transaction(|txn| txn.stage(self.def, self.events, read_at, is_live))?
     }
 }
 
-/// Receives the rows of an INSERT and commits them as one seq.
+/// Receives the rows of an INSERT and adds them to the transaction.
 #[derive(Debug)]
 pub struct InsertSink {
     scope: Arc<SessionScope>,
@@ -341,9 +320,7 @@ impl DataSink for InsertSink {
             }
             count += batch.num_rows() as u64;
         }
-        set.commit(&self.scope)
-            .await
-            .map_err(Error::into_datafusion)?;
+        set.stage(&self.scope).map_err(Error::into_datafusion)?;
         Ok(count)
     }
 }
