@@ -5,7 +5,9 @@
 //! directory (where `cargo build` puts it). The server binds port 0 and prints the address it
 //! got, so tests never guess ports and never sleep.
 
+pub mod raw;
 pub mod slt;
+pub mod transfers;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

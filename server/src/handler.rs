@@ -228,7 +228,19 @@ impl SimpleQueryHandler for Queries {
                         ))
                         .await?
                 }
-                Response::Query(results) => send_query_response(client, results, true).await?,
+                Response::Query(results) => {
+                    // An error in the middle of the rows ends this query string, as an error
+                    // before the first row would; anything else means the client is gone.
+                    match send_query_response(client, results, true).await {
+                        Err(PgWireError::UserError(error)) => {
+                            client
+                                .feed(PgWireBackendMessage::ErrorResponse((*error).into()))
+                                .await?;
+                            break;
+                        }
+                        other => other?,
+                    }
+                }
                 Response::Execution(tag)
                 | Response::TransactionStart(tag)
                 | Response::TransactionEnd(tag) => send_execution_response(client, tag).await?,

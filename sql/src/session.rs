@@ -30,7 +30,7 @@ use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{CascadeOption, ObjectType, Statement as Ast, Truncate};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use std::fmt;
 use std::sync::Arc;
 
@@ -253,10 +253,32 @@ impl Session {
             )),
             _ => self.run(statement.0).await,
         };
-        if result.is_err() {
-            self.scope.with_transaction(|txn| txn.failed = true)?;
+        match result {
+            Err(e) => {
+                self.scope.with_transaction(|txn| txn.failed = true)?;
+                Err(e)
+            }
+            Ok(StatementResult::Query(query)) => Ok(StatementResult::Query(
+                self.failing_transaction_on_error(query),
+            )),
+            Ok(command) => Ok(command),
         }
-        result
+    }
+
+    /// Rows of a statement inside a transaction block: an error while they stream (division by
+    /// zero in the tenth batch, say) fails the transaction like an error before the first row.
+    fn failing_transaction_on_error(&self, query: QueryResult) -> QueryResult {
+        let scope = self.scope.clone();
+        let stream = query.stream.inspect(move |batch| {
+            if batch.is_err() {
+                // The transaction is this session's; it cannot have ended while its rows stream.
+                let _ = scope.with_transaction(|txn| txn.failed = true);
+            }
+        });
+        QueryResult {
+            schema: query.schema.clone(),
+            stream: Box::pin(RecordBatchStreamAdapter::new(query.schema, stream)),
+        }
     }
 
     /// Runs a statement in a transaction of its own and commits it. A write that loses a
