@@ -14,7 +14,7 @@ DATA ?= ./data
 SERVER_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build run test bench-store lint fmt clean
+.PHONY: help deps bench-deps build run test bench bench-store lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,15 @@ deps: ## Install missing system packages (clang, libclang-dev, procps)
 	fi; \
 	command -v $(CARGO) >/dev/null 2>&1 || { echo "cargo is missing: install a Rust toolchain (1.95+)" >&2; exit 1; }
 
+# The benchmarks compare against Debian's PostgreSQL server, started by the benchmark itself in a
+# temporary directory on a free port (as the postgres user when run as root).
+bench-deps: deps
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		echo "installing postgresql (the benchmarks' reference)"; \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq postgresql; \
+	fi
+
 build: deps ## Build the server and every test
 	$(BUILD)
 
@@ -45,6 +54,10 @@ run: deps ## Build and start the server on 127.0.0.1:5433 with data in ./data
 test: deps ## Build everything and run every test (unit, .slt in-process and over the wire, integration)
 	$(BUILD)
 	$(CARGO) test $(CARGO_FLAGS) --workspace
+
+bench: bench-deps ## DriftDB beside a reference PostgreSQL, same workload over the wire, ratios printed
+	$(BUILD)
+	$(CARGO_TARGET_DIR)/debug/examples/bench
 
 # The engine's own numbers (commit rates, scan rates, bytes per version), on a fresh directory on
 # the same disk as the build cache. Built in the test profile like everything else.
