@@ -222,7 +222,7 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 
 /// A range of one key component (a primary key, or an index's leading values) in encoded form.
 /// A bound on a prefix of a composite component covers every key that starts with it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct KeyRange {
     pub lower: std::ops::Bound<Vec<u8>>,
     pub upper: std::ops::Bound<Vec<u8>>,
@@ -243,6 +243,15 @@ impl KeyRange {
             lower: std::ops::Bound::Included(component.clone()),
             upper: std::ops::Bound::Included(component),
         }
+    }
+
+    /// Whether this range holds every key.
+    pub fn is_all(&self) -> bool {
+        use std::ops::Bound;
+        matches!(
+            (&self.lower, &self.upper),
+            (Bound::Unbounded, Bound::Unbounded)
+        )
     }
 
     /// Whether the whole key component `key` (an encoded primary key) lies in this range.

@@ -83,23 +83,30 @@ impl Engine {
     }
 
     /// Fails with [`Error::Conflict`] if a commit after `txn.snapshot` wrote into a key range
-    /// `txn` read.
+    /// `txn` read. A whole-table read conflicts with any later write to the table, without a scan
+    /// under the commit lock (PostgreSQL's serializable isolation takes a relation-level lock for
+    /// a sequential scan too).
     pub(crate) fn certify_reads(&self, pipeline: &Pipeline, txn: &Transaction) -> Result<()> {
+        let conflict = || {
+            Error::Conflict(
+                "could not serialize access due to read/write dependencies among transactions"
+                    .into(),
+            )
+        };
         for (table, range) in &txn.reads {
             let last_write = pipeline.last_writes.get(table).copied();
             if last_write.is_none_or(|seq| seq <= txn.snapshot) {
                 continue;
+            }
+            if range.is_all() {
+                return Err(conflict());
             }
             let prefix = keys::table_prefix(*table);
             let (mut cursor, start) = self.family_cursor(Family::Latest, &prefix, range);
             cursor.seek(&start);
             while let Some((key, value)) = cursor.item() {
                 if latest::decode(key, value)?.0 > txn.snapshot {
-                    return Err(Error::Conflict(
-                        "could not serialize access due to read/write dependencies among \
-                         transactions"
-                            .into(),
-                    ));
+                    return Err(conflict());
                 }
                 cursor.next();
             }

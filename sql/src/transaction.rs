@@ -22,7 +22,7 @@ use driftdb_engine::{
     CatalogPoint, KeyRange, RowWrite, Seq, TableDef, TableId, Transaction as EngineTransaction,
     WriteExpectation,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, MutexGuard};
 
 /// A transaction isolation level.
@@ -101,7 +101,7 @@ pub(crate) struct Transaction {
     changes: Changes,
     /// Current-state key ranges read (SERIALIZABLE only). Kept by ROLLBACK TO, like
     /// PostgreSQL's predicate locks: what was read still shaped what the transaction did.
-    reads: Vec<(TableId, KeyRange)>,
+    reads: HashMap<TableId, HashSet<KeyRange>>,
     savepoints: Vec<(String, Changes)>,
 }
 
@@ -114,7 +114,7 @@ impl Transaction {
             failed: false,
             first_statement: None,
             changes: Changes::default(),
-            reads: Vec::new(),
+            reads: HashMap::new(),
             savepoints: Vec::new(),
         }
     }
@@ -176,10 +176,20 @@ impl Transaction {
             .cloned()
     }
 
+    /// Records key ranges of `table` read at the snapshot (SERIALIZABLE only), each once; a
+    /// whole-table read makes the table's narrower ones redundant.
     pub(crate) fn record_read(&mut self, table: TableId, ranges: &[KeyRange]) {
-        if self.isolation == Isolation::Serializable {
-            self.reads.extend(ranges.iter().map(|r| (table, r.clone())));
+        if self.isolation != Isolation::Serializable {
+            return;
         }
+        let read = self.reads.entry(table).or_default();
+        if read.contains(&KeyRange::all()) {
+            return;
+        }
+        if ranges.iter().any(KeyRange::is_all) {
+            read.clear();
+        }
+        read.extend(ranges.iter().cloned());
     }
 
     /// Adds one statement's events for `def` (read at `read_at`), all or nothing. `is_live`
@@ -281,7 +291,11 @@ impl Transaction {
             catalog_version,
             tables,
             writes,
-            reads: self.reads,
+            reads: self
+                .reads
+                .into_iter()
+                .flat_map(|(table, ranges)| ranges.into_iter().map(move |range| (table, range)))
+                .collect(),
         }
     }
 }
