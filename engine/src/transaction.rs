@@ -45,13 +45,6 @@ pub struct Transaction {
     pub reads: Vec<(TableId, KeyRange)>,
 }
 
-impl Transaction {
-    /// Whether committing would change anything.
-    pub fn is_empty(&self) -> bool {
-        self.tables.is_empty() && self.writes.is_empty()
-    }
-}
-
 impl Engine {
     /// The catalog's version: it grows with every committed definition change, so a transaction
     /// can tell whether a table it planned against was redefined before it committed.

@@ -359,11 +359,9 @@ impl Session {
     /// Runs a transaction-control statement.
     async fn control(&mut self, control: Control) -> Result<StatementResult> {
         let command = |tag| Ok(StatementResult::Command(CommandTag::new(tag)));
-        let in_block = matches!(
-            self.transaction_status(),
-            TransactionStatus::InTransaction | TransactionStatus::Failed
-        );
-        let failed = self.transaction_status() == TransactionStatus::Failed;
+        let status = self.transaction_status();
+        let in_block = status != TransactionStatus::Idle;
+        let failed = status == TransactionStatus::Failed;
         let not_in_block = |what: &str| {
             Err(Error::new(
                 ErrorKind::NoActiveTransaction,
