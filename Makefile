@@ -14,7 +14,7 @@ DATA ?= ./data
 SERVER_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps bench-deps build run test bench bench-store lint fmt clean
+.PHONY: help deps reference-deps build run test bench bench-store lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,11 +35,12 @@ deps: ## Install missing system packages (clang, libclang-dev, procps)
 	fi; \
 	command -v $(CARGO) >/dev/null 2>&1 || { echo "cargo is missing: install a Rust toolchain (1.95+)" >&2; exit 1; }
 
-# The benchmarks compare against Debian's PostgreSQL server, started by the benchmark itself in a
-# temporary directory on a free port (as the postgres user when run as root).
-bench-deps: deps
+# The standard-SQL .slt files and the benchmarks run against Debian's PostgreSQL server too,
+# started by the test or benchmark itself in a temporary directory on a free port (as the postgres
+# user when run as root).
+reference-deps: deps
 	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
-		echo "installing postgresql (the benchmarks' reference)"; \
+		echo "installing postgresql (the reference for tests and benchmarks)"; \
 		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq postgresql; \
 	fi
@@ -51,11 +52,11 @@ run: deps ## Build and start the server on 127.0.0.1:5433 with data in ./data
 	$(BUILD)
 	$(CARGO_TARGET_DIR)/debug/driftdb-server --data-path $(DATA) $(SERVER_ARGS)
 
-test: deps ## Build everything and run every test (unit, .slt in-process and over the wire, integration)
+test: reference-deps ## Build everything and run every test (unit, .slt in-process and over the wire, integration)
 	$(BUILD)
 	$(CARGO) test $(CARGO_FLAGS) --workspace
 
-bench: bench-deps ## DriftDB beside a reference PostgreSQL, same workload over the wire, ratios printed
+bench: reference-deps ## DriftDB beside a reference PostgreSQL, same workload over the wire, ratios printed
 	$(BUILD)
 	$(CARGO_TARGET_DIR)/debug/examples/bench
 

@@ -93,7 +93,8 @@ impl ReferencePostgres {
             .arg(socket_dir.join("log"))
             .arg("-o")
             .arg(format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -k {}",
+                // UTC and ISO dates, as DriftDB reports them.
+                "-p {port} -c listen_addresses=127.0.0.1 -c TimeZone=UTC -c DateStyle=ISO,MDY -k {}",
                 socket_dir.display()
             ))
             .args(["-w", "start"]))?;
@@ -118,11 +119,16 @@ impl ReferencePostgres {
 
     /// Connects to database `postgres` as user `postgres`.
     pub async fn connect(&self) -> tokio_postgres::Client {
+        self.connect_to("postgres").await
+    }
+
+    /// Connects to `database` as user `postgres`.
+    pub async fn connect_to(&self, database: &str) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::Config::new()
             .host("127.0.0.1")
             .port(self.port)
             .user("postgres")
-            .dbname("postgres")
+            .dbname(database)
             .connect(tokio_postgres::NoTls)
             .await
             .expect("connecting to the reference PostgreSQL");

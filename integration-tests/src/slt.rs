@@ -1,8 +1,12 @@
 //! The sqllogictest conformance suite: every `.slt` file in `sql/tests/slt/`, run in-process
 //! against a [`Session`] and over the wire against the real server, each file on a fresh
 //! database. Both runs see values in PostgreSQL's text format, so the files are shared unchanged.
+//!
+//! The files in `sql/tests/slt/standard/` hold standard SQL only, and also run against a real
+//! PostgreSQL ([`run_against_postgres`]), so their expected results are PostgreSQL's.
 
 use crate::TestServer;
+use crate::postgres::ReferencePostgres;
 use async_trait::async_trait;
 use driftdb_sql::arrow::datatypes::DataType;
 use driftdb_sql::text::{ColumnText, format_options};
@@ -11,16 +15,31 @@ use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
 use std::path::{Path, PathBuf};
 use tokio_postgres::SimpleQueryMessage;
 
-/// The `.slt` files, sorted.
-pub fn slt_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/tests/slt");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+fn slt_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/tests/slt")
+}
+
+/// The `.slt` files directly in `dir`, sorted.
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("readable directory entry").path())
         .filter(|path| path.extension().is_some_and(|e| e == "slt"))
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no .slt files in {}", dir.display());
+    files
+}
+
+/// The standard-SQL `.slt` files, which PostgreSQL must pass too.
+pub fn standard_slt_files() -> Vec<PathBuf> {
+    files_in(&slt_dir().join("standard"))
+}
+
+/// Every `.slt` file: DriftDB's own, then the standard ones.
+pub fn slt_files() -> Vec<PathBuf> {
+    let mut files = files_in(&slt_dir());
+    files.extend(standard_slt_files());
     files
 }
 
@@ -225,6 +244,37 @@ pub async fn run_over_the_wire() -> Vec<String> {
         let mut runner = Runner::new(|| async move {
             Ok(Wire {
                 client: server.connect().await,
+            })
+        });
+        if let Err(e) = runner.run_file_async(&file).await {
+            failures.push(format!("{}: {e}", file.display()));
+        }
+    }
+    failures
+}
+
+/// Runs every standard file against a real PostgreSQL, each in a fresh database; returns one
+/// message per failing file.
+pub async fn run_against_postgres() -> Vec<String> {
+    let postgres = match ReferencePostgres::start() {
+        Ok(postgres) => postgres,
+        Err(e) => return vec![format!("cannot start the reference PostgreSQL: {e}")],
+    };
+    let admin = postgres.connect().await;
+    let mut failures = Vec::new();
+    for (i, file) in standard_slt_files().into_iter().enumerate() {
+        let database = format!("slt_{i}");
+        if let Err(e) = admin
+            .batch_execute(&format!("CREATE DATABASE {database}"))
+            .await
+        {
+            failures.push(format!("{}: CREATE DATABASE: {e}", file.display()));
+            continue;
+        }
+        let (postgres, database) = (&postgres, database.as_str());
+        let mut runner = Runner::new(|| async move {
+            Ok(Wire {
+                client: postgres.connect_to(database).await,
             })
         });
         if let Err(e) = runner.run_file_async(&file).await {
