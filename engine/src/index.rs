@@ -30,14 +30,7 @@ pub fn push_value(enc: &mut KeyEncoder, value: ValueRef<'_>) {
         return;
     }
     enc.push_present();
-    match value {
-        ValueRef::Null => unreachable!("handled above"),
-        ValueRef::Bool(v) => enc.push_bool(v),
-        ValueRef::Int32(v) => enc.push_i32(v),
-        ValueRef::Int64(v) => enc.push_i64(v),
-        ValueRef::Float64(v) => enc.push_f64(v),
-        ValueRef::Text(v) => enc.push_text(v),
-    }
+    enc.push_value(value);
 }
 
 /// Encodes the values a row holds in the indexed `slots` (a slot the row predates is NULL).

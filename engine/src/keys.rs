@@ -16,6 +16,7 @@
 //! ([`crate::index`]).
 
 use crate::ids::{IndexId, Seq, TableId};
+use crate::row::{Interval, ValueRef};
 
 /// Length of the table-id prefix.
 pub const TABLE_ID_LEN: usize = 8;
@@ -27,7 +28,10 @@ pub const SEQ_LEN: usize = 8;
 /// - integers: big-endian with the sign bit flipped;
 /// - floats: IEEE bits, all flipped for negatives, sign flipped for positives;
 /// - booleans: one byte, 0 or 1;
-/// - text: bytes with 0x00 escaped as 0x00 0xFF, terminated by 0x00 0x01.
+/// - numerics: the scaled i128 like an integer (a column has one scale);
+/// - text and bytea: bytes with 0x00 escaped as 0x00 0xFF, terminated by 0x00 0x01;
+/// - intervals: their length with a month as 30 days (as PostgreSQL compares them), so
+///   `'1 month'` and `'30 days'` make one key, just as they are equal in SQL.
 #[derive(Debug, Default, Clone)]
 pub struct KeyEncoder {
     buf: Vec<u8>,
@@ -51,6 +55,46 @@ impl KeyEncoder {
     pub fn push_i32(&mut self, v: i32) {
         self.buf
             .extend_from_slice(&((v as u32) ^ (1 << 31)).to_be_bytes());
+    }
+
+    pub fn push_i16(&mut self, v: i16) {
+        self.buf
+            .extend_from_slice(&((v as u16) ^ (1 << 15)).to_be_bytes());
+    }
+
+    pub fn push_i128(&mut self, v: i128) {
+        self.buf
+            .extend_from_slice(&((v as u128) ^ (1 << 127)).to_be_bytes());
+    }
+
+    pub fn push_f32(&mut self, v: f32) {
+        // Widening is exact and keeps the order.
+        self.push_f64(f64::from(v));
+    }
+
+    pub fn push_interval(&mut self, v: Interval) {
+        const NANOS_PER_DAY: i128 = 86_400_000_000_000;
+        let length = (i128::from(v.months) * 30 + i128::from(v.days)) * NANOS_PER_DAY
+            + i128::from(v.nanoseconds);
+        self.push_i128(length);
+    }
+
+    /// Appends one value in its order-preserving form (NULL as [`KeyEncoder::push_null`] writes it;
+    /// primary keys never hold one).
+    pub fn push_value(&mut self, value: ValueRef<'_>) {
+        match value {
+            ValueRef::Bool(v) => self.push_bool(v),
+            ValueRef::Int16(v) => self.push_i16(v),
+            ValueRef::Int32(v) => self.push_i32(v),
+            ValueRef::Int64(v) => self.push_i64(v),
+            ValueRef::Int128(v) => self.push_i128(v),
+            ValueRef::Float32(v) => self.push_f32(v),
+            ValueRef::Float64(v) => self.push_f64(v),
+            ValueRef::Text(v) => self.push_text(v),
+            ValueRef::Bytes(v) => self.push_bytes(v),
+            ValueRef::Interval(v) => self.push_interval(v),
+            ValueRef::Null => self.push_null(),
+        }
     }
 
     pub fn push_i64(&mut self, v: i64) {
@@ -84,7 +128,11 @@ impl KeyEncoder {
     }
 
     pub fn push_text(&mut self, v: &str) {
-        for &b in v.as_bytes() {
+        self.push_bytes(v.as_bytes());
+    }
+
+    pub fn push_bytes(&mut self, v: &[u8]) {
+        for &b in v {
             if b == 0 {
                 self.buf.extend_from_slice(&[0x00, 0xFF]);
             } else {
@@ -366,6 +414,41 @@ mod tests {
             &[i64::MIN, -1 << 40, -1, 0, 1, 1 << 40, i64::MAX],
             |e, v| e.push_i64(v),
         );
+    }
+
+    #[test]
+    fn small_and_wide_integer_keys_sort_like_integers() {
+        assert_order_preserved(&[i16::MIN, -300, -1, 0, 1, 255, 256, i16::MAX], |e, v| {
+            e.push_i16(v)
+        });
+        assert_order_preserved(
+            &[i128::MIN, -(1 << 80), -1, 0, 1, 1 << 64, i128::MAX],
+            |e, v| e.push_i128(v),
+        );
+    }
+
+    #[test]
+    fn interval_keys_sort_by_length_with_thirty_day_months() {
+        let interval = |months, days, nanoseconds| Interval {
+            months,
+            days,
+            nanoseconds,
+        };
+        let key = |v| key_of(|e| e.push_interval(v));
+        let hour = 3_600_000_000_000;
+        let ordered = [
+            interval(-1, 0, 0),
+            interval(0, -1, hour),
+            interval(0, 0, 0),
+            interval(0, 0, 25 * hour),
+            interval(0, 29, 0),
+            interval(1, 0, 1),
+            interval(0, 31, 0),
+        ];
+        for pair in ordered.windows(2) {
+            assert!(key(pair[0]) < key(pair[1]), "{pair:?}");
+        }
+        assert_eq!(key(interval(1, 0, 0)), key(interval(0, 30, 0)));
     }
 
     #[test]

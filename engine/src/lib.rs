@@ -44,7 +44,7 @@ pub use engine::{CommitInfo, Engine, EngineOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use ids::{IndexId, Seq, TableId};
 pub use keys::KeyRange;
-pub use row::{ColumnType, RowView, ValueRef};
+pub use row::{ColumnType, Interval, RowView, UNCONSTRAINED_NUMERIC_SCALE, ValueRef};
 pub use scan::{Flow, VersionRef};
 pub use transaction::Transaction;
 pub use write::{RowWrite, WriteExpectation};

@@ -4,8 +4,16 @@
 //! put:    [1u8][column count u16 LE][value]*
 //! delete: [2u8]
 //! value:  [tag u8][data]   tag 0 NULL, 1 false, 2 true, 3 i32 (4 bytes LE),
-//!                           4 i64 (8 bytes LE), 5 f64 (8 bytes LE), 6 text (u32 LE length + UTF-8)
+//!                           4 i64 (8 bytes LE), 5 f64 (8 bytes LE), 6 text (u32 LE length + UTF-8),
+//!                           7 i16 (2 bytes LE), 8 f32 (4 bytes LE), 9 i128 (16 bytes LE),
+//!                           10 bytes (u32 LE length + bytes),
+//!                           11 interval (months i32 LE, days i32 LE, nanoseconds i64 LE)
 //! ```
+//!
+//! Tags are physical: a column's SQL type ([`ColumnType`]) says how to read them — a date is an
+//! i32 of days since 1970-01-01, a time or timestamp an i64 of microseconds (since midnight, or
+//! since 1970-01-01 00:00 UTC), a numeric an i128 scaled by the column's scale; uuid, json,
+//! jsonb, char and varchar values are text.
 //!
 //! A value's tag doubles as its null bit, so a row is decodable without its schema (the verify
 //! command relies on that) and a reader can tell a stored type from the one it expected. Values
@@ -16,25 +24,71 @@ use crate::frame;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A column's storage type.
+/// A column's declared SQL type, as the catalog records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ColumnType {
     Bool,
+    Int16,
     Int32,
     Int64,
+    Float32,
     Float64,
+    /// `numeric(precision, scale)`; stored as an i128 of units of 10^-scale.
+    Numeric {
+        precision: u8,
+        scale: u8,
+    },
+    /// `numeric` without a precision: stored like `numeric(38, UNCONSTRAINED_NUMERIC_SCALE)`.
+    UnconstrainedNumeric,
     Text,
+    /// `varchar(n)`; `None` when unbounded.
+    Varchar(Option<u32>),
+    /// `char(n)`: values are padded with spaces to n characters.
+    Char(u32),
+    Date,
+    Time,
+    Timestamp,
+    Timestamptz,
+    Interval,
+    Bytea,
+    Uuid,
+    Json,
+    Jsonb,
 }
+
+/// The scale an unconstrained `numeric` column keeps.
+pub const UNCONSTRAINED_NUMERIC_SCALE: u8 = 10;
 
 impl fmt::Display for ColumnType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ColumnType::Bool => "boolean",
-            ColumnType::Int32 => "integer",
-            ColumnType::Int64 => "bigint",
-            ColumnType::Float64 => "double precision",
-            ColumnType::Text => "text",
-        })
+        match self {
+            ColumnType::Numeric { precision, scale } => write!(f, "numeric({precision},{scale})"),
+            ColumnType::Varchar(Some(n)) => write!(f, "character varying({n})"),
+            ColumnType::Char(n) => write!(f, "character({n})"),
+            other => f.write_str(match other {
+                ColumnType::Bool => "boolean",
+                ColumnType::Int16 => "smallint",
+                ColumnType::Int32 => "integer",
+                ColumnType::Int64 => "bigint",
+                ColumnType::Float32 => "real",
+                ColumnType::Float64 => "double precision",
+                ColumnType::UnconstrainedNumeric => "numeric",
+                ColumnType::Text => "text",
+                ColumnType::Varchar(None) => "character varying",
+                ColumnType::Date => "date",
+                ColumnType::Time => "time without time zone",
+                ColumnType::Timestamp => "timestamp without time zone",
+                ColumnType::Timestamptz => "timestamp with time zone",
+                ColumnType::Interval => "interval",
+                ColumnType::Bytea => "bytea",
+                ColumnType::Uuid => "uuid",
+                ColumnType::Json => "json",
+                ColumnType::Jsonb => "jsonb",
+                ColumnType::Numeric { .. } | ColumnType::Varchar(Some(_)) | ColumnType::Char(_) => {
+                    unreachable!("written above")
+                }
+            }),
+        }
     }
 }
 
@@ -48,6 +102,20 @@ const TAG_I32: u8 = 3;
 const TAG_I64: u8 = 4;
 const TAG_F64: u8 = 5;
 const TAG_TEXT: u8 = 6;
+const TAG_I16: u8 = 7;
+const TAG_F32: u8 = 8;
+const TAG_I128: u8 = 9;
+const TAG_BYTES: u8 = 10;
+const TAG_INTERVAL: u8 = 11;
+
+/// An interval as PostgreSQL keeps it: months, days and a time part, never normalised into
+/// each other (a month is not a fixed number of days).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Interval {
+    pub months: i32,
+    pub days: i32,
+    pub nanoseconds: i64,
+}
 
 /// A stored value, borrowed from the event bytes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -58,6 +126,11 @@ pub enum ValueRef<'a> {
     Int64(i64),
     Float64(f64),
     Text(&'a str),
+    Int16(i16),
+    Float32(f32),
+    Int128(i128),
+    Bytes(&'a [u8]),
+    Interval(Interval),
 }
 
 /// Builds framed row events into a reusable buffer.
@@ -118,6 +191,35 @@ impl RowEncoder {
         self.buf.extend_from_slice(v.as_bytes());
     }
 
+    pub fn push_i16(&mut self, v: i16) {
+        self.push_tag(TAG_I16);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    pub fn push_f32(&mut self, v: f32) {
+        self.push_tag(TAG_F32);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    pub fn push_i128(&mut self, v: i128) {
+        self.push_tag(TAG_I128);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    pub fn push_bytes(&mut self, v: &[u8]) {
+        self.push_tag(TAG_BYTES);
+        let len = u32::try_from(v.len()).expect("a bytea value is smaller than 4 GiB");
+        self.buf.extend_from_slice(&len.to_le_bytes());
+        self.buf.extend_from_slice(v);
+    }
+
+    pub fn push_interval(&mut self, v: Interval) {
+        self.push_tag(TAG_INTERVAL);
+        self.buf.extend_from_slice(&v.months.to_le_bytes());
+        self.buf.extend_from_slice(&v.days.to_le_bytes());
+        self.buf.extend_from_slice(&v.nanoseconds.to_le_bytes());
+    }
+
     pub fn push(&mut self, v: ValueRef<'_>) {
         match v {
             ValueRef::Null => self.push_null(),
@@ -126,6 +228,11 @@ impl RowEncoder {
             ValueRef::Int64(n) => self.push_i64(n),
             ValueRef::Float64(n) => self.push_f64(n),
             ValueRef::Text(s) => self.push_text(s),
+            ValueRef::Int16(n) => self.push_i16(n),
+            ValueRef::Float32(n) => self.push_f32(n),
+            ValueRef::Int128(n) => self.push_i128(n),
+            ValueRef::Bytes(b) => self.push_bytes(b),
+            ValueRef::Interval(i) => self.push_interval(i),
         }
     }
 
@@ -255,6 +362,18 @@ impl<'a> RowValues<'a> {
                         .map_err(|e| RowError(format!("text is not UTF-8: {e}")))?,
                 )
             }
+            TAG_I16 => ValueRef::Int16(i16::from_le_bytes(self.take_array()?)),
+            TAG_F32 => ValueRef::Float32(f32::from_le_bytes(self.take_array()?)),
+            TAG_I128 => ValueRef::Int128(i128::from_le_bytes(self.take_array()?)),
+            TAG_BYTES => {
+                let len = u32::from_le_bytes(self.take_array()?) as usize;
+                ValueRef::Bytes(self.take(len)?)
+            }
+            TAG_INTERVAL => ValueRef::Interval(Interval {
+                months: i32::from_le_bytes(self.take_array()?),
+                days: i32::from_le_bytes(self.take_array()?),
+                nanoseconds: i64::from_le_bytes(self.take_array()?),
+            }),
             other => return Err(RowError(format!("unknown value tag {other}"))),
         })
     }
@@ -291,6 +410,15 @@ mod tests {
             ValueRef::Bool(false),
             ValueRef::Float64(-0.5),
             ValueRef::Text(""),
+            ValueRef::Int16(-300),
+            ValueRef::Float32(2.5),
+            ValueRef::Int128(-12345678901234567890123456789),
+            ValueRef::Bytes(&[0, 255, 7]),
+            ValueRef::Interval(Interval {
+                months: 14,
+                days: -3,
+                nanoseconds: 3_600_000_000_123,
+            }),
         ];
         let mut enc = RowEncoder::new();
         enc.begin_put();
@@ -341,6 +469,9 @@ mod tests {
             &[1, 1, 0],
             &[1, 1, 0, 6, 5, 0, 0, 0, b'a'],
             &[1, 1, 0, 99],
+            &[1, 1, 0, 9, 1, 2, 3],
+            &[1, 1, 0, 10, 9, 0, 0, 0, 1],
+            &[1, 1, 0, 11, 0, 0, 0, 0, 0, 0, 0, 0],
         ] {
             let decoded = decode_event(payload).map(|e| match e {
                 RowEvent::Put(row) => row.validate(),

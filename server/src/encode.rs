@@ -2,7 +2,8 @@
 //! holding each value's text form ([`driftdb_sql::text`]).
 
 use bytes::{BufMut, BytesMut};
-use driftdb_sql::arrow::datatypes::{DataType, Schema};
+use driftdb_sql::PG_TYPE;
+use driftdb_sql::arrow::datatypes::{DataType, Field, Schema};
 use driftdb_sql::arrow::record_batch::RecordBatch;
 use driftdb_sql::text::{ColumnText, format_options};
 use pgwire::api::Type;
@@ -10,8 +11,20 @@ use pgwire::api::results::{FieldFormat, FieldInfo};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 
-/// The PostgreSQL type a column of Arrow type `ty` is described as.
-pub fn pg_type(ty: &DataType) -> Type {
+/// The PostgreSQL type a column is described as: the type its metadata names, else the one
+/// its Arrow type implies.
+pub fn pg_type(field: &Field) -> Type {
+    match field.metadata().get(PG_TYPE).map(String::as_str) {
+        Some("varchar") => Type::VARCHAR,
+        Some("bpchar") => Type::BPCHAR,
+        Some("uuid") => Type::UUID,
+        Some("json") => Type::JSON,
+        Some("jsonb") => Type::JSONB,
+        _ => arrow_pg_type(field.data_type()),
+    }
+}
+
+fn arrow_pg_type(ty: &DataType) -> Type {
     match ty {
         DataType::Boolean => Type::BOOL,
         DataType::Int8 | DataType::Int16 | DataType::UInt8 => Type::INT2,
@@ -41,7 +54,7 @@ pub fn row_description(schema: &Schema) -> Vec<FieldInfo> {
                 field.name().clone(),
                 None,
                 None,
-                pg_type(field.data_type()),
+                pg_type(field),
                 FieldFormat::Text,
             )
         })

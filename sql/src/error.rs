@@ -31,6 +31,8 @@ pub enum ErrorKind {
     InvalidDatetimeFormat,
     DivisionByZero,
     NumericOutOfRange,
+    /// A value longer than its column's `varchar(n)` or `char(n)` allows.
+    StringDataRightTruncation,
     DataCorrupted,
     /// A concurrent transaction changed what this one read or wrote; retry it.
     SerializationFailure,
@@ -138,6 +140,12 @@ fn classify(e: &DataFusionError) -> Error {
                     ErrorKind::InvalidTextRepresentation
                 }
                 ArrowError::ArithmeticOverflow(_) => ErrorKind::NumericOutOfRange,
+                // A decimal that does not fit its precision.
+                ArrowError::InvalidArgumentError(message)
+                    if message.contains("too large to store") =>
+                {
+                    ErrorKind::NumericOutOfRange
+                }
                 ArrowError::ExternalError(inner) => {
                     if let Some(ours) = inner.downcast_ref::<Error>() {
                         return ours.clone();

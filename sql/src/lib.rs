@@ -19,6 +19,8 @@ mod ddl;
 mod dml;
 mod error;
 mod functions;
+mod json;
+mod pgcast;
 mod pushdown;
 mod scan;
 mod session;
@@ -28,6 +30,7 @@ mod temporal;
 pub mod text;
 mod transaction;
 mod types;
+mod values;
 mod write;
 
 pub use database::Database;
@@ -37,3 +40,4 @@ pub use session::{
     CommandTag, QueryResult, Session, Statement, StatementResult, TransactionStatus,
 };
 pub use transaction::Isolation;
+pub use types::PG_TYPE;

@@ -5,10 +5,13 @@
 //! leading primary-key column. The filters stay in the plan (pushdown is *inexact*), so a range
 //! only has to be a superset of the matching rows; anything not understood means a full scan.
 
+use crate::types::arrow_type;
+use crate::write::typed_value;
+use datafusion::arrow::compute::CastOptions;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use driftdb_engine::keys::KeyEncoder;
-use driftdb_engine::{ColumnType, KeyRange, TableDef};
+use driftdb_engine::{ColumnType, KeyRange, TableDef, ValueRef};
 use std::ops::Bound;
 
 /// The key ranges to read, in key order, or `None` for the whole table.
@@ -89,28 +92,30 @@ fn literal(expr: &Expr) -> Option<&ScalarValue> {
 }
 
 /// Encodes a constant as a key of the column's type; `None` if it is not exactly one (the filter
-/// then simply is not pushed).
+/// then simply is not pushed). Exactly: the constant survives a round trip through the column's
+/// type unchanged.
 fn encode(value: &ScalarValue, ty: ColumnType) -> Option<Vec<u8>> {
-    let integer = match value {
-        ScalarValue::Int8(v) => v.map(i64::from),
-        ScalarValue::Int16(v) => v.map(i64::from),
-        ScalarValue::Int32(v) => v.map(i64::from),
-        ScalarValue::Int64(v) => *v,
-        _ => None,
+    let target = arrow_type(ty);
+    let cast = if value.data_type() == target {
+        value.clone()
+    } else {
+        let options = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        let cast = value.cast_to_with_options(&target, &options).ok()?;
+        if cast.cast_to(&value.data_type()).ok()? != *value {
+            return None;
+        }
+        cast
     };
+    let array = cast.to_array().ok()?;
     let mut key = KeyEncoder::new();
-    match (ty, value) {
-        (ColumnType::Int32, _) => key.push_i32(i32::try_from(integer?).ok()?),
-        (ColumnType::Int64, _) => key.push_i64(integer?),
-        (ColumnType::Float64, ScalarValue::Float64(Some(v))) if !v.is_nan() => key.push_f64(*v),
-        (ColumnType::Bool, ScalarValue::Boolean(Some(v))) => key.push_bool(*v),
-        (
-            ColumnType::Text,
-            ScalarValue::Utf8(Some(v))
-            | ScalarValue::Utf8View(Some(v))
-            | ScalarValue::LargeUtf8(Some(v)),
-        ) => key.push_text(v),
-        _ => return None,
+    match typed_value(&array, 0) {
+        ValueRef::Null => return None,
+        ValueRef::Float64(v) if v.is_nan() => return None,
+        ValueRef::Float32(v) if v.is_nan() => return None,
+        value => key.push_value(value),
     }
     Some(key.as_bytes().to_vec())
 }
@@ -157,5 +162,56 @@ fn tighter_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
             Bound::Excluded(_) => a,
             _ => b,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(push: impl FnOnce(&mut KeyEncoder)) -> Option<Vec<u8>> {
+        let mut key = KeyEncoder::new();
+        push(&mut key);
+        Some(key.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn constants_become_keys_only_when_exact_in_the_column_type() {
+        let numeric = ColumnType::Numeric {
+            precision: 6,
+            scale: 3,
+        };
+        assert_eq!(
+            encode(&ScalarValue::Int64(Some(1)), numeric),
+            key(|k| k.push_i128(1000))
+        );
+        assert_eq!(
+            encode(&ScalarValue::Decimal128(Some(2345), 4, 3), numeric),
+            key(|k| k.push_i128(2345))
+        );
+        assert_eq!(
+            encode(&ScalarValue::Decimal128(Some(23456), 5, 4), numeric),
+            None
+        );
+        assert_eq!(
+            encode(&ScalarValue::Float64(Some(1.5)), ColumnType::Int32),
+            None
+        );
+        assert_eq!(
+            encode(&ScalarValue::Int64(Some(70_000)), ColumnType::Int16),
+            None
+        );
+        assert_eq!(
+            encode(&ScalarValue::Int64(Some(-2)), ColumnType::Int16),
+            key(|k| k.push_i16(-2))
+        );
+        assert_eq!(
+            encode(&ScalarValue::Date32(Some(19_782)), ColumnType::Date),
+            key(|k| k.push_i32(19_782))
+        );
+        assert_eq!(
+            encode(&ScalarValue::Float64(Some(f64::NAN)), ColumnType::Float64),
+            None
+        );
     }
 }

@@ -7,11 +7,14 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::transaction::{PendingRow, PendingRows};
+use crate::types::{UTC, arrow_type};
 use datafusion::arrow::array::{
-    ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
-    StringBuilder, TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
+    Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder,
+    IntervalMonthDayNanoBuilder, StringBuilder, Time64MicrosecondBuilder,
+    TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -34,38 +37,76 @@ pub enum ScanMode {
     Versions,
 }
 
-/// One output column's builder.
+/// One output column's builder, by Arrow type; values arrive as stored ([`ValueRef`]).
 #[derive(Debug)]
 enum ColumnBuilder {
     Bool(BooleanBuilder),
+    Int16(Int16Builder),
     Int32(Int32Builder),
     Int64(Int64Builder),
+    Float32(Float32Builder),
     Float64(Float64Builder),
+    Decimal(Decimal128Builder),
     Text(StringBuilder),
-    Time(TimestampMicrosecondBuilder),
+    Date(Date32Builder),
+    Time(Time64MicrosecondBuilder),
+    /// Timestamps, with the time zone the column's Arrow type carries (if any).
+    Timestamp(TimestampMicrosecondBuilder, Option<&'static str>),
+    Interval(IntervalMonthDayNanoBuilder),
+    Bytes(BinaryBuilder),
 }
 
 impl ColumnBuilder {
     fn for_type(ty: ColumnType, capacity: usize) -> ColumnBuilder {
-        match ty {
-            ColumnType::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
-            ColumnType::Int32 => ColumnBuilder::Int32(Int32Builder::with_capacity(capacity)),
-            ColumnType::Int64 => ColumnBuilder::Int64(Int64Builder::with_capacity(capacity)),
-            ColumnType::Float64 => ColumnBuilder::Float64(Float64Builder::with_capacity(capacity)),
-            ColumnType::Text => {
-                ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
+        match arrow_type(ty) {
+            DataType::Boolean => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
+            DataType::Int16 => ColumnBuilder::Int16(Int16Builder::with_capacity(capacity)),
+            DataType::Int32 => ColumnBuilder::Int32(Int32Builder::with_capacity(capacity)),
+            DataType::Int64 => ColumnBuilder::Int64(Int64Builder::with_capacity(capacity)),
+            DataType::Float32 => ColumnBuilder::Float32(Float32Builder::with_capacity(capacity)),
+            DataType::Float64 => ColumnBuilder::Float64(Float64Builder::with_capacity(capacity)),
+            DataType::Decimal128(precision, scale) => ColumnBuilder::Decimal(
+                Decimal128Builder::with_capacity(capacity)
+                    .with_precision_and_scale(precision, scale)
+                    .expect("column types hold valid decimal precisions"),
+            ),
+            DataType::Date32 => ColumnBuilder::Date(Date32Builder::with_capacity(capacity)),
+            DataType::Time64(_) => {
+                ColumnBuilder::Time(Time64MicrosecondBuilder::with_capacity(capacity))
             }
+            DataType::Timestamp(_, zone) => ColumnBuilder::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(capacity),
+                zone.map(|_| UTC),
+            ),
+            DataType::Interval(_) => {
+                ColumnBuilder::Interval(IntervalMonthDayNanoBuilder::with_capacity(capacity))
+            }
+            DataType::Binary => {
+                ColumnBuilder::Bytes(BinaryBuilder::with_capacity(capacity, capacity * 16))
+            }
+            _ => ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16)),
         }
+    }
+
+    fn system_time(capacity: usize) -> ColumnBuilder {
+        ColumnBuilder::for_type(ColumnType::Timestamptz, capacity)
     }
 
     fn append_null(&mut self) {
         match self {
             ColumnBuilder::Bool(b) => b.append_null(),
+            ColumnBuilder::Int16(b) => b.append_null(),
             ColumnBuilder::Int32(b) => b.append_null(),
             ColumnBuilder::Int64(b) => b.append_null(),
+            ColumnBuilder::Float32(b) => b.append_null(),
             ColumnBuilder::Float64(b) => b.append_null(),
+            ColumnBuilder::Decimal(b) => b.append_null(),
             ColumnBuilder::Text(b) => b.append_null(),
+            ColumnBuilder::Date(b) => b.append_null(),
             ColumnBuilder::Time(b) => b.append_null(),
+            ColumnBuilder::Timestamp(b, _) => b.append_null(),
+            ColumnBuilder::Interval(b) => b.append_null(),
+            ColumnBuilder::Bytes(b) => b.append_null(),
         }
     }
 
@@ -74,10 +115,20 @@ impl ColumnBuilder {
         match (self, value) {
             (builder, ValueRef::Null) => builder.append_null(),
             (ColumnBuilder::Bool(b), ValueRef::Bool(v)) => b.append_value(v),
+            (ColumnBuilder::Int16(b), ValueRef::Int16(v)) => b.append_value(v),
             (ColumnBuilder::Int32(b), ValueRef::Int32(v)) => b.append_value(v),
             (ColumnBuilder::Int64(b), ValueRef::Int64(v)) => b.append_value(v),
+            (ColumnBuilder::Float32(b), ValueRef::Float32(v)) => b.append_value(v),
             (ColumnBuilder::Float64(b), ValueRef::Float64(v)) => b.append_value(v),
+            (ColumnBuilder::Decimal(b), ValueRef::Int128(v)) => b.append_value(v),
             (ColumnBuilder::Text(b), ValueRef::Text(v)) => b.append_value(v),
+            (ColumnBuilder::Date(b), ValueRef::Int32(v)) => b.append_value(v),
+            (ColumnBuilder::Time(b), ValueRef::Int64(v)) => b.append_value(v),
+            (ColumnBuilder::Timestamp(b, _), ValueRef::Int64(v)) => b.append_value(v),
+            (ColumnBuilder::Interval(b), ValueRef::Interval(v)) => {
+                b.append_value(IntervalMonthDayNano::new(v.months, v.days, v.nanoseconds))
+            }
+            (ColumnBuilder::Bytes(b), ValueRef::Bytes(v)) => b.append_value(v),
             (builder, value) => {
                 return Err(format!(
                     "stored value {value:?} does not fit column {builder:?}"
@@ -90,22 +141,36 @@ impl ColumnBuilder {
     fn finish(&mut self) -> ArrayRef {
         match self {
             ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int16(b) => Arc::new(b.finish()),
             ColumnBuilder::Int32(b) => Arc::new(b.finish()),
             ColumnBuilder::Int64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float32(b) => Arc::new(b.finish()),
             ColumnBuilder::Float64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Decimal(b) => Arc::new(b.finish()),
             ColumnBuilder::Text(b) => Arc::new(b.finish()),
-            ColumnBuilder::Time(b) => Arc::new(b.finish().with_timezone("+00:00")),
+            ColumnBuilder::Date(b) => Arc::new(b.finish()),
+            ColumnBuilder::Time(b) => Arc::new(b.finish()),
+            ColumnBuilder::Timestamp(b, zone) => Arc::new(b.finish().with_timezone_opt(*zone)),
+            ColumnBuilder::Interval(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bytes(b) => Arc::new(b.finish()),
         }
     }
 
     fn len(&self) -> usize {
         match self {
             ColumnBuilder::Bool(b) => b.len(),
+            ColumnBuilder::Int16(b) => b.len(),
             ColumnBuilder::Int32(b) => b.len(),
             ColumnBuilder::Int64(b) => b.len(),
+            ColumnBuilder::Float32(b) => b.len(),
             ColumnBuilder::Float64(b) => b.len(),
+            ColumnBuilder::Decimal(b) => b.len(),
             ColumnBuilder::Text(b) => b.len(),
+            ColumnBuilder::Date(b) => b.len(),
             ColumnBuilder::Time(b) => b.len(),
+            ColumnBuilder::Timestamp(b, _) => b.len(),
+            ColumnBuilder::Interval(b) => b.len(),
+            ColumnBuilder::Bytes(b) => b.len(),
         }
     }
 }
@@ -165,7 +230,7 @@ impl RowBatcher {
                         ColumnBuilder::for_type(ColumnType::Int64, capacity)
                     }
                     VersionColumn::SystemFrom | VersionColumn::SystemTo => {
-                        ColumnBuilder::Time(TimestampMicrosecondBuilder::with_capacity(capacity))
+                        ColumnBuilder::system_time(capacity)
                     }
                 });
             }
@@ -206,7 +271,7 @@ impl RowBatcher {
             };
             match (&mut self.builders[target], value) {
                 (ColumnBuilder::Int64(b), Some(v)) => b.append_value(v),
-                (ColumnBuilder::Time(b), Some(v)) => b.append_value(v),
+                (ColumnBuilder::Timestamp(b, _), Some(v)) => b.append_value(v),
                 (builder, _) => builder.append_null(),
             }
         }

@@ -14,8 +14,10 @@ use crate::ddl;
 use crate::dml;
 use crate::error::{Error, ErrorKind, Result};
 use crate::functions::{AsOfFunction, CurrentSeq, VersionsFunction};
+use crate::pgcast::PgCasts;
 use crate::temporal::{self, AS_OF_FUNCTION, VERSIONS_FUNCTION};
 use crate::transaction::{Isolation, Transaction};
+use crate::types::PgTypePlanner;
 use datafusion::arrow::array::{ArrayRef, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -164,6 +166,8 @@ impl Session {
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
+            .with_type_planner(Arc::new(PgTypePlanner))
+            .with_analyzer_rule(Arc::new(PgCasts))
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(CATALOG_NAME, Arc::new(DriftCatalog::new(scope.clone())));

@@ -1,39 +1,182 @@
-//! The mapping between SQL types, DriftDB's storage types and Arrow types.
+//! The mapping between SQL types, DriftDB's column types and Arrow types.
+//!
+//! Each column type reads as one Arrow type. Where the Arrow type alone does not say which
+//! PostgreSQL type a value has (uuid, json, jsonb, char and varchar are all Arrow `Utf8`), the
+//! field carries it in its metadata under [`PG_TYPE`]; DataFusion keeps field metadata through
+//! column references and casts, so the server can describe result columns faithfully.
+//! [`PgTypePlanner`] gives casts (`'…'::jsonb`, `CAST(x AS timestamptz)`) the same types that
+//! columns have.
 
-use crate::error::{Error, Result};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::sql::sqlparser::ast::DataType as SqlType;
-use driftdb_engine::{ColumnType, TableDef};
+use crate::error::{Error, ErrorKind, Result};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, IntervalUnit, Schema, SchemaRef, TimeUnit,
+};
+use datafusion::logical_expr::planner::TypePlanner;
+use datafusion::sql::sqlparser::ast::{
+    CharacterLength, DataType as SqlType, ExactNumberInfo, TimezoneInfo,
+};
+use driftdb_engine::{ColumnType, TableDef, UNCONSTRAINED_NUMERIC_SCALE};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The Arrow type a storage type is read as.
+/// Field-metadata key naming a value's PostgreSQL type where Arrow's type does not.
+pub const PG_TYPE: &str = "driftdb.pg_type";
+
+/// The largest numeric precision DriftDB stores (Arrow's Decimal128).
+pub const MAX_NUMERIC_PRECISION: u8 = 38;
+
+/// The time zone timestamptz values carry: they are instants, shown in UTC.
+pub const UTC: &str = "+00:00";
+
+/// The Arrow type a column type is read as.
 pub fn arrow_type(ty: ColumnType) -> DataType {
     match ty {
         ColumnType::Bool => DataType::Boolean,
+        ColumnType::Int16 => DataType::Int16,
         ColumnType::Int32 => DataType::Int32,
         ColumnType::Int64 => DataType::Int64,
+        ColumnType::Float32 => DataType::Float32,
         ColumnType::Float64 => DataType::Float64,
-        ColumnType::Text => DataType::Utf8,
+        ColumnType::Numeric { precision, scale } => DataType::Decimal128(precision, scale as i8),
+        ColumnType::UnconstrainedNumeric => {
+            DataType::Decimal128(MAX_NUMERIC_PRECISION, UNCONSTRAINED_NUMERIC_SCALE as i8)
+        }
+        ColumnType::Text
+        | ColumnType::Varchar(_)
+        | ColumnType::Char(_)
+        | ColumnType::Uuid
+        | ColumnType::Json
+        | ColumnType::Jsonb => DataType::Utf8,
+        ColumnType::Date => DataType::Date32,
+        ColumnType::Time => DataType::Time64(TimeUnit::Microsecond),
+        ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        ColumnType::Timestamptz => system_time_type(),
+        ColumnType::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
+        ColumnType::Bytea => DataType::Binary,
     }
 }
 
-/// The storage type for a column declared as `sql`.
+/// The PostgreSQL type name a field of this column type carries in [`PG_TYPE`], if Arrow's
+/// type does not imply it.
+fn pg_type_name(ty: ColumnType) -> Option<&'static str> {
+    match ty {
+        ColumnType::Varchar(_) => Some("varchar"),
+        ColumnType::Char(_) => Some("bpchar"),
+        ColumnType::Uuid => Some("uuid"),
+        ColumnType::Json => Some("json"),
+        ColumnType::Jsonb => Some("jsonb"),
+        _ => None,
+    }
+}
+
+/// A nullable field of column type `ty`, with its PostgreSQL type in the metadata if needed.
+pub fn field(name: &str, ty: ColumnType) -> Field {
+    let field = Field::new(name, arrow_type(ty), true);
+    match pg_type_name(ty) {
+        Some(pg) => field.with_metadata(HashMap::from([(PG_TYPE.to_string(), pg.to_string())])),
+        None => field,
+    }
+}
+
+fn char_length(length: &Option<CharacterLength>) -> Result<Option<u32>> {
+    match length {
+        None | Some(CharacterLength::Max) => Ok(None),
+        Some(CharacterLength::IntegerLength { length, .. }) => match u32::try_from(*length) {
+            Ok(n) if (1..=10_485_760).contains(&n) => Ok(Some(n)),
+            _ => Err(Error::new(
+                ErrorKind::InvalidParameterValue,
+                format!("length for type varchar must be between 1 and 10485760, not {length}"),
+            )),
+        },
+    }
+}
+
+fn numeric_type(info: &ExactNumberInfo) -> Result<ColumnType> {
+    let (precision, scale) = match *info {
+        ExactNumberInfo::None => return Ok(ColumnType::UnconstrainedNumeric),
+        ExactNumberInfo::Precision(p) => (p, 0),
+        ExactNumberInfo::PrecisionAndScale(p, s) => (p, s),
+    };
+    if precision == 0 || precision > u64::from(MAX_NUMERIC_PRECISION) {
+        return Err(Error::unsupported(format!(
+            "numeric precision {precision} (DriftDB stores numerics of up to {MAX_NUMERIC_PRECISION} digits)"
+        )));
+    }
+    let scale = u64::try_from(scale)
+        .ok()
+        .filter(|s| *s <= precision)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidParameterValue,
+                format!("NUMERIC scale {scale} must be between 0 and precision {precision}"),
+            )
+        })?;
+    Ok(ColumnType::Numeric {
+        precision: precision as u8,
+        scale: scale as u8,
+    })
+}
+
+/// The column type for a column declared as `sql`.
 pub fn column_type(sql: &SqlType) -> Result<ColumnType> {
     Ok(match sql {
         SqlType::Bool | SqlType::Boolean => ColumnType::Bool,
+        SqlType::SmallInt(_) | SqlType::Int2(_) => ColumnType::Int16,
         SqlType::Int(_) | SqlType::Int4(_) | SqlType::Integer(_) => ColumnType::Int32,
         SqlType::BigInt(_) | SqlType::Int8(_) => ColumnType::Int64,
-        SqlType::DoublePrecision | SqlType::Float8 => ColumnType::Float64,
-        SqlType::Text | SqlType::Varchar(_) | SqlType::CharacterVarying(_) | SqlType::String(_) => {
-            ColumnType::Text
+        SqlType::Real | SqlType::Float4 => ColumnType::Float32,
+        SqlType::Float(ExactNumberInfo::Precision(p)) if *p <= 24 => ColumnType::Float32,
+        SqlType::DoublePrecision
+        | SqlType::Float8
+        | SqlType::Float(_)
+        | SqlType::Double(ExactNumberInfo::None) => ColumnType::Float64,
+        SqlType::Numeric(info) | SqlType::Decimal(info) | SqlType::Dec(info) => numeric_type(info)?,
+        SqlType::Text | SqlType::String(None) => ColumnType::Text,
+        SqlType::Varchar(length)
+        | SqlType::CharacterVarying(length)
+        | SqlType::CharVarying(length) => ColumnType::Varchar(char_length(length)?),
+        SqlType::Char(length) | SqlType::Character(length) => {
+            ColumnType::Char(char_length(length)?.unwrap_or(1))
         }
+        SqlType::Date => ColumnType::Date,
+        SqlType::Time(_, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => ColumnType::Time,
+        SqlType::Timestamp(_, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => {
+            ColumnType::Timestamp
+        }
+        SqlType::Timestamp(_, TimezoneInfo::Tz | TimezoneInfo::WithTimeZone) => {
+            ColumnType::Timestamptz
+        }
+        SqlType::Interval { .. } => ColumnType::Interval,
+        SqlType::Bytea => ColumnType::Bytea,
+        SqlType::Uuid => ColumnType::Uuid,
+        SqlType::JSON => ColumnType::Json,
+        SqlType::JSONB => ColumnType::Jsonb,
         other => return Err(Error::unsupported(format!("type {other}"))),
     })
 }
 
-/// The type of the commit-time columns of version queries.
+/// Plans the types of casts and typed literals as PostgreSQL has them: timestamps and times in
+/// microseconds, timestamptz as a UTC instant, uuid/json/jsonb/char/varchar as text that
+/// remembers its PostgreSQL type.
+#[derive(Debug, Default)]
+pub struct PgTypePlanner;
+
+impl TypePlanner for PgTypePlanner {
+    fn plan_type_field(&self, sql: &SqlType) -> datafusion::error::Result<Option<FieldRef>> {
+        let planned = match sql {
+            // DataFusion's own mapping is right for these (and handles arrays of them).
+            SqlType::Bool | SqlType::Boolean | SqlType::Array(_) | SqlType::Struct(..) => {
+                return Ok(None);
+            }
+            other => column_type(other),
+        };
+        Ok(planned.ok().map(|ty| Arc::new(field("", ty)) as FieldRef))
+    }
+}
+
+/// The type of the commit-time columns of version queries (and of timestamptz columns).
 pub fn system_time_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()))
+    DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
 }
 
 /// The Arrow schema a reader sees for `def`: its visible columns, in order.
@@ -48,7 +191,7 @@ pub fn table_fields(def: &TableDef) -> Vec<Field> {
             let column = &def.columns[slot];
             // Nullability is enforced on write with proper errors; readers treat every column as
             // nullable so that DataFusion's own check never pre-empts them.
-            Field::new(&column.name, arrow_type(column.ty), true)
+            field(&column.name, column.ty)
         })
         .collect()
 }

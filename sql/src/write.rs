@@ -5,41 +5,61 @@ use crate::catalog::SessionScope;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transaction::{Origin, StatementEvent};
 use crate::types::arrow_type;
+use crate::values;
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array,
+    Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, IntervalMonthDayNanoArray,
+    StringArray, Time64MicrosecondArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
-use datafusion::arrow::datatypes::{Float64Type, Int32Type, Int64Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::sink::DataSink;
 use datafusion::error::Result as DfResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use driftdb_engine::keys::KeyEncoder;
 use driftdb_engine::row::RowEncoder;
-use driftdb_engine::{ColumnType, TableDef, ValueRef};
+use driftdb_engine::{ColumnType, Interval, TableDef, ValueRef};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-/// A column's values, cast to its storage type.
+/// A column's values, cast to its column type's Arrow type.
 enum TypedColumn<'a> {
     Bool(&'a BooleanArray),
+    Int16(&'a Int16Array),
     Int32(&'a Int32Array),
     Int64(&'a Int64Array),
+    Float32(&'a Float32Array),
     Float64(&'a Float64Array),
+    Decimal(&'a Decimal128Array),
     Text(&'a StringArray),
+    Date(&'a Date32Array),
+    Time(&'a Time64MicrosecondArray),
+    Timestamp(&'a TimestampMicrosecondArray),
+    Interval(&'a IntervalMonthDayNanoArray),
+    Bytes(&'a BinaryArray),
 }
 
 impl<'a> TypedColumn<'a> {
-    fn new(array: &'a ArrayRef, ty: ColumnType) -> TypedColumn<'a> {
-        match ty {
-            ColumnType::Bool => TypedColumn::Bool(array.as_boolean()),
-            ColumnType::Int32 => TypedColumn::Int32(array.as_primitive::<Int32Type>()),
-            ColumnType::Int64 => TypedColumn::Int64(array.as_primitive::<Int64Type>()),
-            ColumnType::Float64 => TypedColumn::Float64(array.as_primitive::<Float64Type>()),
-            ColumnType::Text => TypedColumn::Text(array.as_string::<i32>()),
+    /// `array` must have been through [`coerce`] for its column type.
+    fn new(array: &'a ArrayRef) -> TypedColumn<'a> {
+        match array.data_type() {
+            DataType::Boolean => TypedColumn::Bool(array.as_boolean()),
+            DataType::Int16 => TypedColumn::Int16(array.as_primitive()),
+            DataType::Int32 => TypedColumn::Int32(array.as_primitive()),
+            DataType::Int64 => TypedColumn::Int64(array.as_primitive()),
+            DataType::Float32 => TypedColumn::Float32(array.as_primitive()),
+            DataType::Float64 => TypedColumn::Float64(array.as_primitive()),
+            DataType::Decimal128(..) => TypedColumn::Decimal(array.as_primitive()),
+            DataType::Date32 => TypedColumn::Date(array.as_primitive()),
+            DataType::Time64(_) => TypedColumn::Time(array.as_primitive()),
+            DataType::Timestamp(..) => TypedColumn::Timestamp(array.as_primitive()),
+            DataType::Interval(_) => TypedColumn::Interval(array.as_primitive()),
+            DataType::Binary => TypedColumn::Bytes(array.as_binary()),
+            _ => TypedColumn::Text(array.as_string()),
         }
     }
 
@@ -49,43 +69,62 @@ impl<'a> TypedColumn<'a> {
                 if $array.is_null(row) {
                     ValueRef::Null
                 } else {
-                    ValueRef::$variant($array.value(row))
+                    ValueRef::$variant($array.value(row).into())
                 }
             };
         }
         match self {
             TypedColumn::Bool(a) => get!(a, Bool),
+            TypedColumn::Int16(a) => get!(a, Int16),
             TypedColumn::Int32(a) => get!(a, Int32),
             TypedColumn::Int64(a) => get!(a, Int64),
+            TypedColumn::Float32(a) => get!(a, Float32),
             TypedColumn::Float64(a) => get!(a, Float64),
+            TypedColumn::Decimal(a) => get!(a, Int128),
             TypedColumn::Text(a) => get!(a, Text),
+            TypedColumn::Date(a) => get!(a, Int32),
+            TypedColumn::Time(a) => get!(a, Int64),
+            TypedColumn::Timestamp(a) => get!(a, Int64),
+            TypedColumn::Bytes(a) => get!(a, Bytes),
+            TypedColumn::Interval(a) => {
+                if a.is_null(row) {
+                    ValueRef::Null
+                } else {
+                    let v = a.value(row);
+                    ValueRef::Interval(Interval {
+                        months: v.months,
+                        days: v.days,
+                        nanoseconds: v.nanoseconds,
+                    })
+                }
+            }
         }
     }
 }
 
-/// Casts `array` to the storage type `ty`, failing (not nulling) on values that do not fit.
-fn cast_to(array: &ArrayRef, ty: ColumnType) -> Result<ArrayRef> {
-    let target = arrow_type(ty);
-    if array.data_type() == &target {
-        return Ok(array.clone());
-    }
-    let options = CastOptions {
-        safe: false,
-        ..Default::default()
-    };
-    Ok(cast_with_options(array, &target, &options)
-        .map_err(datafusion::error::DataFusionError::from)?)
+/// The value at `row` of an array of a column type's Arrow type, as the engine stores it.
+pub(crate) fn typed_value(array: &ArrayRef, row: usize) -> ValueRef<'_> {
+    TypedColumn::new(array).value(row)
 }
 
-fn push_key(key: &mut KeyEncoder, value: ValueRef<'_>) {
-    match value {
-        ValueRef::Bool(v) => key.push_bool(v),
-        ValueRef::Int32(v) => key.push_i32(v),
-        ValueRef::Int64(v) => key.push_i64(v),
-        ValueRef::Float64(v) => key.push_f64(v),
-        ValueRef::Text(v) => key.push_text(v),
-        ValueRef::Null => unreachable!("primary-key columns are checked for NULL first"),
+/// Casts `array` to column type `ty`, failing (not nulling) on values that do not fit, and
+/// brings text-like values into their type's form (see [`crate::values`]).
+fn coerce(array: &ArrayRef, ty: ColumnType) -> Result<ArrayRef> {
+    if ty == ColumnType::Bytea && array.data_type() == &DataType::Utf8 {
+        return values::parse_bytea_column(array.as_string());
     }
+    let target = arrow_type(ty);
+    let cast = if array.data_type() == &target {
+        array.clone()
+    } else {
+        let options = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        cast_with_options(array, &target, &options)
+            .map_err(datafusion::error::DataFusionError::from)?
+    };
+    values::normalize_text_column(cast, ty)
 }
 
 /// Encodes rows given as one array per visible column of `def` (in order) into row events.
@@ -126,13 +165,13 @@ impl<'d> RowsEncoder<'d> {
         let cast: Vec<ArrayRef> = columns
             .iter()
             .zip(&visible)
-            .map(|(array, &slot)| cast_to(array, def.columns[slot].ty))
+            .map(|(array, &slot)| coerce(array, def.columns[slot].ty))
             .collect::<Result<_>>()?;
         // For each storage slot, the typed values feeding it (dropped slots are written NULL).
         let mut by_slot: Vec<Option<TypedColumn<'_>>> =
             (0..def.columns.len()).map(|_| None).collect();
         for (array, &slot) in cast.iter().zip(&visible) {
-            by_slot[slot] = Some(TypedColumn::new(array, def.columns[slot].ty));
+            by_slot[slot] = Some(TypedColumn::new(array));
         }
         let rows = columns.first().map_or(0, |c| c.len());
         for row in 0..rows {
@@ -158,7 +197,7 @@ impl<'d> RowsEncoder<'d> {
                 let column = by_slot[slot]
                     .as_ref()
                     .expect("primary-key columns are visible");
-                push_key(&mut self.key, column.value(row));
+                self.key.push_value(column.value(row));
             }
             out.push((self.key.as_bytes().to_vec(), self.row.finish().to_vec()));
         }
@@ -175,13 +214,9 @@ impl<'d> RowsEncoder<'d> {
         let cast: Vec<ArrayRef> = columns
             .iter()
             .zip(&def.primary_key)
-            .map(|(array, &slot)| cast_to(array, def.columns[slot].ty))
+            .map(|(array, &slot)| coerce(array, def.columns[slot].ty))
             .collect::<Result<_>>()?;
-        let typed: Vec<TypedColumn<'_>> = cast
-            .iter()
-            .zip(&def.primary_key)
-            .map(|(array, &slot)| TypedColumn::new(array, def.columns[slot].ty))
-            .collect();
+        let typed: Vec<TypedColumn<'_>> = cast.iter().map(TypedColumn::new).collect();
         let rows = columns.first().map_or(0, |c| c.len());
         for row in 0..rows {
             self.key.clear();
@@ -193,7 +228,7 @@ impl<'d> RowsEncoder<'d> {
                             "stored primary key is NULL",
                         ));
                     }
-                    value => push_key(&mut self.key, value),
+                    value => self.key.push_value(value),
                 }
             }
             out.push(self.key.as_bytes().to_vec());
