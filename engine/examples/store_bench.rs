@@ -37,12 +37,7 @@ fn write(table: TableId, id: i64, version: i64, expect: WriteExpectation) -> Row
 }
 
 fn create(engine: &Engine, name: &str) -> TableId {
-    let column = |name: &str, ty| ColumnDef {
-        name: name.into(),
-        ty,
-        nullable: true,
-        dropped: false,
-    };
+    let column = |name: &str, ty| ColumnDef::new(name, ty);
     let columns = vec![
         column("id", ColumnType::Int64),
         column("version", ColumnType::Int64),

@@ -24,6 +24,35 @@ pub struct ColumnDef {
     /// Dropped columns keep their slot so older row events still decode; they are not shown.
     #[serde(default)]
     pub dropped: bool,
+    /// The `DEFAULT` expression, as SQL text (the SQL layer plans it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// Set for identity (and serial) columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+}
+
+impl ColumnDef {
+    /// A nullable column without a default.
+    pub fn new(name: impl Into<String>, ty: ColumnType) -> ColumnDef {
+        ColumnDef {
+            name: name.into(),
+            ty,
+            nullable: true,
+            dropped: false,
+            default: None,
+            identity: None,
+        }
+    }
+}
+
+/// An identity column: its values come from a counter ([`crate::Engine::next_identity_values`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// `GENERATED ALWAYS`: a statement may not supply the value.
+    pub always: bool,
+    /// The name the counter answers to (`nextval('t_id_seq')`), PostgreSQL's `table_column_seq`.
+    pub sequence: String,
 }
 
 /// One version of a table's definition.
@@ -232,12 +261,7 @@ mod tests {
             name: name.into(),
             columns: columns
                 .iter()
-                .map(|c| ColumnDef {
-                    name: (*c).into(),
-                    ty: ColumnType::Int32,
-                    nullable: true,
-                    dropped: false,
-                })
+                .map(|c| ColumnDef::new(*c, ColumnType::Int32))
                 .collect(),
             primary_key: vec![0],
             indexes: Vec::new(),

@@ -9,6 +9,7 @@ use crate::commit::CommitRecord;
 use crate::durability::GroupSync;
 use crate::error::{Error, Result};
 use crate::frame;
+use crate::identity::IdentityCounters;
 use crate::ids::{Seq, TableId};
 use crate::index;
 use crate::keys::{self, KeyRange};
@@ -83,6 +84,7 @@ pub struct Engine {
     pub(crate) catalog_version: AtomicU64,
     pub(crate) next_table_id: AtomicU64,
     pub(crate) next_index_id: AtomicU64,
+    pub(crate) identities: IdentityCounters,
 }
 
 const FORMAT_KEY: &[u8] = b"format";
@@ -138,6 +140,7 @@ impl Engine {
             catalog_version: AtomicU64::new(0),
             next_table_id: AtomicU64::new(next_table_id),
             next_index_id: AtomicU64::new(next_index_id),
+            identities: IdentityCounters::new(next_table_id),
         })
     }
 

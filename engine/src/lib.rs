@@ -28,6 +28,7 @@ mod durability;
 mod engine;
 mod error;
 pub mod frame;
+mod identity;
 mod ids;
 pub mod index;
 pub mod keys;
@@ -39,7 +40,7 @@ mod transaction;
 pub mod verify;
 mod write;
 
-pub use catalog::{CatalogPoint, ColumnDef, IndexDef, TableDef};
+pub use catalog::{CatalogPoint, ColumnDef, Identity, IndexDef, TableDef};
 pub use engine::{CommitInfo, Engine, EngineOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use ids::{IndexId, Seq, TableId};

@@ -12,10 +12,8 @@ use std::path::Path;
 fn fill(dir: &Path) -> Vec<(String, String)> {
     let engine = Engine::open(dir, EngineOptions::default()).unwrap();
     let column = |name: &str, ty| ColumnDef {
-        name: name.into(),
-        ty,
         nullable: false,
-        dropped: false,
+        ..ColumnDef::new(name, ty)
     };
     let table = engine
         .create_table(

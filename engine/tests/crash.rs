@@ -27,10 +27,8 @@ fn log_table(engine: &Engine) -> TableId {
         return def.id;
     }
     let column = |name: &str| ColumnDef {
-        name: name.into(),
-        ty: ColumnType::Int64,
         nullable: false,
-        dropped: false,
+        ..ColumnDef::new(name, ColumnType::Int64)
     };
     engine
         .create_table("log", vec![column("id"), column("parts")], vec![0])

@@ -11,12 +11,7 @@ use driftdb_engine::{
 use std::collections::BTreeMap;
 
 fn column(name: &str, ty: ColumnType) -> ColumnDef {
-    ColumnDef {
-        name: name.into(),
-        ty,
-        nullable: true,
-        dropped: false,
-    }
+    ColumnDef::new(name, ty)
 }
 
 fn pk(id: i32) -> Vec<u8> {
@@ -469,4 +464,31 @@ fn a_transaction_planned_before_its_table_was_redefined_does_not_commit() {
         engine.commit_transaction("u", &replanned).unwrap(),
         Some(Seq(1))
     );
+}
+
+#[test]
+fn identity_counters_start_at_one_and_continue_after_the_largest_value_ever_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = {
+        let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+        let table = events_table(&engine);
+        // A table created since open counts from 1, whatever rows hold.
+        engine
+            .commit("u", &[put(table, 40, "explicit", WriteExpectation::Absent)])
+            .unwrap();
+        assert_eq!(engine.next_identity_values(table, 0, 3).unwrap(), 1);
+        assert_eq!(engine.next_identity_values(table, 0, 1).unwrap(), 4);
+        engine
+            .commit(
+                "u",
+                &[put(table, 41, "later deleted", WriteExpectation::Absent)],
+            )
+            .unwrap();
+        engine.commit("u", &[delete(table, 41)]).unwrap();
+        table
+    };
+    // After a restart: past the largest id any version ever held, the deleted row's included.
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+    assert_eq!(engine.next_identity_values(table, 0, 2).unwrap(), 42);
+    assert_eq!(engine.next_identity_values(table, 0, 1).unwrap(), 44);
 }

@@ -90,12 +90,7 @@ fn decode(row: RowView<'_>) -> (i32, Row) {
 }
 
 fn column(name: String, ty: ColumnType) -> ColumnDef {
-    ColumnDef {
-        name,
-        ty,
-        nullable: true,
-        dropped: false,
-    }
+    ColumnDef::new(name, ty)
 }
 
 impl Model {

@@ -6,6 +6,7 @@
 //! latest schema at the statement's snapshot seq.
 
 use crate::database::Database;
+use crate::error::Error;
 use crate::system::{COMMITS_TABLE, CommitsTable};
 use crate::table::DriftTable;
 use crate::transaction::Transaction;
@@ -91,7 +92,9 @@ impl SchemaProvider for DriftSchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         Ok(match self.scope.resolve_current(name) {
-            Some(def) => Some(Arc::new(DriftTable::current(self.scope.clone(), def)) as _),
+            Some(def) => Some(Arc::new(
+                DriftTable::current(self.scope.clone(), def).map_err(Error::into_datafusion)?,
+            ) as _),
             None if name == COMMITS_TABLE => {
                 Some(Arc::new(CommitsTable::new(self.scope.clone())) as _)
             }

@@ -3,13 +3,19 @@
 
 use crate::catalog::SessionScope;
 use crate::catalog::{CATALOG_NAME, SCHEMA_NAME};
+use crate::defaults::plan_default;
 use crate::error::{Error, ErrorKind, Result};
-use crate::types::column_type;
+use crate::types::{arrow_type, column_type};
+use datafusion::arrow::compute::can_cast_types;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::sql::sqlparser::ast::{
-    AlterTable, AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateTable, Expr,
-    Ident, ObjectName, ObjectNamePart, TableConstraint,
+    AlterTable, AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateTable,
+    DataType as SqlType, Expr as SqlExpr, GeneratedAs, Ident, ObjectName, ObjectNamePart,
+    TableConstraint,
 };
-use driftdb_engine::{ColumnDef, TableDef};
+use driftdb_engine::{ColumnDef, ColumnType, Identity, TableDef};
 use std::sync::Arc;
 
 /// PostgreSQL's limit on columns per table (a row event counts columns in a u16).
@@ -46,26 +52,114 @@ pub(crate) fn table_name(name: &ObjectName) -> Result<String> {
     }
 }
 
-fn column_def(column: &SqlColumn, primary_key: &mut Vec<String>) -> Result<ColumnDef> {
+/// `serial`, `bigserial` and `smallserial`: an integer type with an identity counter.
+fn serial_type(sql: &SqlType) -> Option<ColumnType> {
+    let SqlType::Custom(name, modifiers) = sql else {
+        return None;
+    };
+    if !modifiers.is_empty() {
+        return None;
+    }
+    match name.to_string().to_ascii_lowercase().as_str() {
+        "serial" | "serial4" => Some(ColumnType::Int32),
+        "bigserial" | "serial8" => Some(ColumnType::Int64),
+        "smallserial" | "serial2" => Some(ColumnType::Int16),
+        _ => None,
+    }
+}
+
+fn identity(table: &str, column: &str, always: bool) -> Identity {
+    Identity {
+        always,
+        sequence: format!("{table}_{column}_seq"),
+    }
+}
+
+fn column_def(
+    scope: &SessionScope,
+    table: &str,
+    column: &SqlColumn,
+    primary_key: &mut Vec<String>,
+) -> Result<ColumnDef> {
     let name = normalize(&column.name);
-    let mut nullable = true;
+    let serial = serial_type(&column.data_type);
+    let mut def = ColumnDef::new(
+        name.clone(),
+        match serial {
+            Some(ty) => ty,
+            None => column_type(&column.data_type)?,
+        },
+    );
+    if serial.is_some() {
+        def.nullable = false;
+        def.identity = Some(identity(table, &name, false));
+    }
+    let both = || {
+        Error::new(
+            ErrorKind::SyntaxError,
+            format!(
+                "both default and identity specified for column \"{name}\" of table \"{table}\""
+            ),
+        )
+    };
     for option in &column.options {
         match &option.option {
-            ColumnOption::Null => nullable = true,
-            ColumnOption::NotNull => nullable = false,
+            ColumnOption::Null => def.nullable = true,
+            ColumnOption::NotNull => def.nullable = false,
             ColumnOption::PrimaryKey(_) => {
-                nullable = false;
+                def.nullable = false;
                 primary_key.push(name.clone());
+            }
+            ColumnOption::Default(expr) => {
+                if def.identity.is_some() {
+                    return Err(both());
+                }
+                let sql = expr.to_string();
+                let planned = plan_default(&scope.db.expressions, &sql)?;
+                check_default_type(&planned, &def)?;
+                def.default = Some(sql);
+            }
+            ColumnOption::Generated {
+                generated_as: generated_as @ (GeneratedAs::Always | GeneratedAs::ByDefault),
+                generation_expr: None,
+                ..
+            } => {
+                if def.default.is_some() || def.identity.is_some() {
+                    return Err(both());
+                }
+                if !matches!(
+                    def.ty,
+                    ColumnType::Int16 | ColumnType::Int32 | ColumnType::Int64
+                ) {
+                    return Err(Error::new(
+                        ErrorKind::InvalidParameterValue,
+                        "identity column type must be smallint, integer, or bigint",
+                    ));
+                }
+                def.nullable = false;
+                def.identity = Some(identity(table, &name, *generated_as == GeneratedAs::Always));
             }
             other => return Err(Error::unsupported(format!("column option {other}"))),
         }
     }
-    Ok(ColumnDef {
-        name,
-        ty: column_type(&column.data_type)?,
-        nullable,
-        dropped: false,
-    })
+    Ok(def)
+}
+
+/// A default must be castable to its column's type.
+fn check_default_type(default: &Expr, column: &ColumnDef) -> Result<()> {
+    let schema = DFSchema::empty();
+    let ty = default.get_type(&schema)?;
+    let target = arrow_type(column.ty);
+    if ty != DataType::Null && !can_cast_types(&ty, &target) {
+        return Err(Error::new(
+            ErrorKind::DatatypeMismatch,
+            format!(
+                "column \"{}\" is of type {} but default expression is of type {ty}",
+                column.name, column.ty
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_unique_names(table: &str, columns: &[ColumnDef]) -> Result<()> {
@@ -102,7 +196,7 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
     let columns: Vec<ColumnDef> = create
         .columns
         .iter()
-        .map(|c| column_def(c, &mut primary_key_names))
+        .map(|c| column_def(scope, &name, c, &mut primary_key_names))
         .collect::<Result<_>>()?;
     check_unique_names(&name, &columns)?;
     if columns.len() > MAX_COLUMNS {
@@ -119,7 +213,7 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
                 primary_keys_declared += 1;
                 for column in &pk.columns {
                     match &column.column.expr {
-                        Expr::Identifier(ident) => primary_key_names.push(normalize(ident)),
+                        SqlExpr::Identifier(ident) => primary_key_names.push(normalize(ident)),
                         other => {
                             return Err(Error::unsupported(format!(
                                 "primary key on expression {other}"
@@ -230,7 +324,7 @@ pub(crate) fn alter_table(scope: &SessionScope, alter: &AlterTable) -> Result<()
                 ..
             } => {
                 let mut primary_key = Vec::new();
-                let column = column_def_for_add(column_def, &mut primary_key)?;
+                let column = column_def_for_add(scope, &name, column_def, &mut primary_key)?;
                 if def.slot_of(&column.name).is_some() {
                     if *if_not_exists {
                         continue;
@@ -257,11 +351,21 @@ pub(crate) fn alter_table(scope: &SessionScope, alter: &AlterTable) -> Result<()
     scope.with_transaction(|txn| txn.redefine(def.id, Some(def)))
 }
 
-fn column_def_for_add(column: &SqlColumn, primary_key: &mut Vec<String>) -> Result<ColumnDef> {
-    let def = column_def(column, primary_key)?;
+fn column_def_for_add(
+    scope: &SessionScope,
+    table: &str,
+    column: &SqlColumn,
+    primary_key: &mut Vec<String>,
+) -> Result<ColumnDef> {
+    let def = column_def(scope, table, column, primary_key)?;
     if !primary_key.is_empty() || !def.nullable {
         return Err(Error::unsupported(
             "ADD COLUMN with PRIMARY KEY or NOT NULL",
+        ));
+    }
+    if def.default.is_some() || def.identity.is_some() {
+        return Err(Error::unsupported(
+            "ADD COLUMN with a DEFAULT or identity (existing rows would read NULL)",
         ));
     }
     Ok(def)

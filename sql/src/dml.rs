@@ -2,6 +2,7 @@
 //! may use anything a SELECT may), then added to the transaction through the shared write path.
 
 use crate::ddl::{normalize, table_name};
+use crate::defaults::{default_sql, is_default_keyword};
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::Session;
 use crate::write::{RowsEncoder, WriteSet};
@@ -156,7 +157,17 @@ pub(crate) async fn update(session: &Session, update: &Update) -> Result<u64> {
                 format!("multiple assignments to same column \"{column_name}\""),
             ));
         }
-        new_values[position] = format!("({})", assignment.value);
+        let column = &def.columns[visible[position]];
+        new_values[position] = if is_default_keyword(&assignment.value) {
+            format!("({})", default_sql(column).unwrap_or_else(|| "NULL".into()))
+        } else if column.identity.as_ref().is_some_and(|i| i.always) {
+            return Err(Error::new(
+                ErrorKind::GeneratedAlways,
+                format!("column \"{column_name}\" can only be updated to DEFAULT"),
+            ));
+        } else {
+            format!("({})", assignment.value)
+        };
     }
     let new_values: Vec<String> = new_values
         .into_iter()

@@ -33,6 +33,8 @@ pub enum ErrorKind {
     NumericOutOfRange,
     /// A value longer than its column's `varchar(n)` or `char(n)` allows.
     StringDataRightTruncation,
+    /// A value given for a `GENERATED ALWAYS` identity column.
+    GeneratedAlways,
     DataCorrupted,
     /// A concurrent transaction changed what this one read or wrote; retry it.
     SerializationFailure,

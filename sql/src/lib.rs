@@ -16,6 +16,7 @@ mod catalog;
 mod control;
 mod database;
 mod ddl;
+mod defaults;
 mod dml;
 mod error;
 mod functions;

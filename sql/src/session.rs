@@ -11,6 +11,7 @@ use crate::catalog::{CATALOG_NAME, DriftCatalog, SCHEMA_NAME, SessionScope};
 use crate::control::{self, Control};
 use crate::database::Database;
 use crate::ddl;
+use crate::defaults::{self, NextVal};
 use crate::dml;
 use crate::error::{Error, ErrorKind, Result};
 use crate::functions::{AsOfFunction, CurrentSeq, VersionsFunction};
@@ -31,7 +32,9 @@ use datafusion::physical_plan::execute_stream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{CascadeOption, ObjectType, Statement as Ast, Truncate};
+use datafusion::sql::sqlparser::ast::{
+    CascadeOption, ObjectType, Statement as Ast, TableObject, Truncate,
+};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use futures::{StreamExt, TryStreamExt};
@@ -172,6 +175,7 @@ impl Session {
         let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(CATALOG_NAME, Arc::new(DriftCatalog::new(scope.clone())));
         ctx.register_udf(ScalarUDF::from(CurrentSeq::new(scope.clone())));
+        ctx.register_udf(ScalarUDF::from(NextVal::new(scope.clone())));
         ctx.register_udtf(
             AS_OF_FUNCTION,
             Arc::new(AsOfFunction {
@@ -492,8 +496,13 @@ impl Session {
                 self.truncate(&truncate).await?;
                 command("TRUNCATE TABLE")
             }
-            Ast::Insert(_) => {
-                let batches = self.collect(statement).await?;
+            Ast::Insert(mut insert) => {
+                if let TableObject::TableName(name) = &insert.table
+                    && let Some(def) = scope.resolve_current(&ddl::table_name(name)?)
+                {
+                    defaults::prepare_insert(&def, &mut insert)?;
+                }
+                let batches = self.collect(Ast::Insert(insert)).await?;
                 let rows = dml::count_of(&batches)?;
                 Ok(StatementResult::Command(CommandTag::with_rows(
                     "INSERT", rows,

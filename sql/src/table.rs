@@ -2,6 +2,7 @@
 //! versions. Scans push projection and limit into the engine; inserts commit through the engine.
 
 use crate::catalog::SessionScope;
+use crate::defaults::column_defaults;
 use crate::error::{Error, ErrorKind};
 use crate::pushdown;
 use crate::scan::{ScanMode, TableScan};
@@ -18,6 +19,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::streaming::StreamingTableExec;
 use driftdb_engine::{KeyRange, Seq, TableDef};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Which view of the table a provider gives.
@@ -39,28 +41,38 @@ pub struct DriftTable {
     seq: Seq,
     view: View,
     schema: SchemaRef,
+    /// What an INSERT fills in for columns it leaves out (current view only).
+    defaults: HashMap<String, Expr>,
 }
 
 impl DriftTable {
     /// The table at the statement's snapshot, writable.
-    pub fn current(scope: Arc<SessionScope>, def: Arc<TableDef>) -> DriftTable {
+    pub fn current(
+        scope: Arc<SessionScope>,
+        def: Arc<TableDef>,
+    ) -> crate::error::Result<DriftTable> {
+        let defaults = column_defaults(&scope, &def)?;
+        Ok(DriftTable {
+            defaults,
+            ..DriftTable::read_only(scope.clone(), def, scope.snapshot(), View::Current)
+        })
+    }
+
+    fn read_only(scope: Arc<SessionScope>, def: Arc<TableDef>, seq: Seq, view: View) -> DriftTable {
         let schema = table_schema(&def);
         DriftTable {
-            seq: scope.snapshot(),
+            seq,
             scope,
             def,
-            view: View::Current,
+            view,
             schema,
+            defaults: HashMap::new(),
         }
     }
 
     /// The table as it was right after commit `seq` (with the definition it had then).
     pub fn as_of(scope: Arc<SessionScope>, def: Arc<TableDef>, seq: Seq) -> DriftTable {
-        DriftTable {
-            seq,
-            view: View::AsOf,
-            ..DriftTable::current(scope, def)
-        }
+        DriftTable::read_only(scope, def, seq, View::AsOf)
     }
 
     /// Every version of the table committed at or before `seq`.
@@ -72,6 +84,7 @@ impl DriftTable {
             seq,
             view: View::Versions,
             schema,
+            defaults: HashMap::new(),
         }
     }
 }
@@ -84,6 +97,10 @@ impl TableProvider for DriftTable {
 
     fn table_type(&self) -> TableType {
         TableType::Base
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&Expr> {
+        self.defaults.get(column)
     }
 
     /// Every filter is offered to the scan, which narrows its key ranges with the primary-key
