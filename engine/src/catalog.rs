@@ -77,6 +77,10 @@ pub struct IndexDef {
     pub name: String,
     /// Slots of the indexed columns, in key order.
     pub columns: Vec<usize>,
+    /// No two live rows may hold the same values (rows with a NULL among them never clash, as
+    /// in PostgreSQL).
+    #[serde(default)]
+    pub unique: bool,
 }
 
 impl TableDef {

@@ -70,13 +70,20 @@ impl Engine {
 
     /// Creates an index over `columns` (slots) of `table`, filled from the rows it holds now; it
     /// is visible from the next seq on.
-    pub fn create_index(&self, table: &str, name: &str, columns: Vec<usize>) -> Result<IndexDef> {
+    pub fn create_index(
+        &self,
+        table: &str,
+        name: &str,
+        columns: Vec<usize>,
+        unique: bool,
+    ) -> Result<IndexDef> {
         let planned_at = self.catalog_version();
         let def = self.existing_table(table)?;
         let index = IndexDef {
             id: self.reserve_index_id(),
             name: name.to_string(),
             columns,
+            unique,
         };
         let mut new_def = (*def).clone();
         new_def.indexes.push(index.clone());

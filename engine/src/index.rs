@@ -33,6 +33,17 @@ pub fn push_value(enc: &mut KeyEncoder, value: ValueRef<'_>) {
     enc.push_value(value);
 }
 
+/// Whether the row holds NULL in any of `slots` (a slot it predates, or an undecodable value,
+/// counts as NULL: such a row never takes part in a uniqueness check).
+pub(crate) fn holds_null(row: &RowView<'_>, slots: &[usize]) -> bool {
+    slots.iter().any(|&slot| {
+        matches!(
+            row.values().nth(slot),
+            None | Some(Ok(ValueRef::Null)) | Some(Err(_))
+        )
+    })
+}
+
 /// Encodes the values a row holds in the indexed `slots` (a slot the row predates is NULL).
 pub(crate) fn encode_row_values(
     enc: &mut KeyEncoder,

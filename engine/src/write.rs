@@ -14,13 +14,15 @@ use crate::commit::CommitRecord;
 use crate::engine::{Engine, Pipeline, now_micros};
 use crate::error::{Error, Result};
 use crate::frame;
-use crate::ids::{Seq, TableId};
+use crate::ids::{IndexId, Seq, TableId};
 use crate::index;
-use crate::keys::{self, KeyEncoder};
+use crate::keys::{self, KeyEncoder, KeyRange};
 use crate::latest;
 use crate::row::{self, RowEvent, RowView};
+use crate::scan::Flow;
 use crate::store::{Batch, Family};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -63,6 +65,13 @@ pub(crate) struct CommitBuilder<'e> {
     value: Vec<u8>,
     old_values: KeyEncoder,
     new_values: KeyEncoder,
+    /// For each unique index and values this commit gives to some row: the rows of this commit
+    /// (or of a new index's backfill) that hold them afterwards.
+    unique_claims: HashMap<(IndexId, Vec<u8>), HashSet<Vec<u8>>>,
+    /// The (index, values, row) holdings this commit ends.
+    unique_releases: HashSet<(IndexId, Vec<u8>, Vec<u8>)>,
+    /// Unique indexes created by this commit (their entries are all in the batch).
+    new_unique_indexes: HashSet<IndexId>,
 }
 
 impl<'e> CommitBuilder<'e> {
@@ -80,6 +89,9 @@ impl<'e> CommitBuilder<'e> {
             value: Vec::new(),
             old_values: KeyEncoder::new(),
             new_values: KeyEncoder::new(),
+            unique_claims: HashMap::new(),
+            unique_releases: HashSet::new(),
+            new_unique_indexes: HashSet::new(),
         }
     }
 
@@ -181,7 +193,7 @@ impl<'e> CommitBuilder<'e> {
         if unchanged {
             return Ok(());
         }
-        if old.is_some() {
+        if let Some(old) = old {
             let (values, seq) = (self.old_values.as_bytes(), self.seq);
             keys::index_key_into(&mut self.key, index.id, values, pk, seq);
             self.batch.put(
@@ -189,8 +201,15 @@ impl<'e> CommitBuilder<'e> {
                 &self.key,
                 &index::entry_value(false, pk.len()),
             );
+            if index.unique && !index::holds_null(old, &index.columns) {
+                let values = self.old_values.as_bytes().to_vec();
+                if let Some(holders) = self.unique_claims.get_mut(&(index.id, values.clone())) {
+                    holders.remove(pk);
+                }
+                self.unique_releases.insert((index.id, values, pk.to_vec()));
+            }
         }
-        if new.is_some() {
+        if let Some(new) = new {
             let (values, seq) = (self.new_values.as_bytes(), self.seq);
             keys::index_key_into(&mut self.key, index.id, values, pk, seq);
             self.batch.put(
@@ -198,8 +217,68 @@ impl<'e> CommitBuilder<'e> {
                 &self.key,
                 &index::entry_value(true, pk.len()),
             );
+            if index.unique && !index::holds_null(new, &index.columns) {
+                let values = self.new_values.as_bytes().to_vec();
+                self.unique_claims
+                    .entry((index.id, values))
+                    .or_default()
+                    .insert(pk.to_vec());
+            }
         }
         Ok(())
+    }
+
+    /// Checks every unique index this commit touched: after it, each value claimed by one of its
+    /// rows is held by that row alone (counting the rows that held it before and still do).
+    pub(crate) fn check_unique(&self) -> Result<()> {
+        for ((index, values), claimants) in &self.unique_claims {
+            if claimants.is_empty() {
+                continue;
+            }
+            let mut holders = claimants.len();
+            if !self.new_unique_indexes.contains(index) {
+                let range = KeyRange {
+                    lower: Bound::Included(values.clone()),
+                    upper: Bound::Included(values.clone()),
+                };
+                let (mut cursor, start) =
+                    self.engine
+                        .family_cursor(Family::Indexes, &keys::index_prefix(*index), &range);
+                index::lookup(&mut cursor, *index, &start, Seq(u64::MAX), &mut |pk| {
+                    let released =
+                        self.unique_releases
+                            .contains(&(*index, values.clone(), pk.to_vec()));
+                    if !released && !claimants.contains(pk) {
+                        holders += 1;
+                    }
+                    Ok(Flow::Continue)
+                })?;
+            }
+            if holders > 1 {
+                return Err(Error::DuplicateKey {
+                    constraint: self.index_name(*index),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn index_name(&self, index: IndexId) -> String {
+        let find = |def: &TableDef| {
+            def.indexes
+                .iter()
+                .find(|i| i.id == index)
+                .map(|i| i.name.clone())
+        };
+        self.staged
+            .values()
+            .flatten()
+            .find_map(|def| find(def))
+            .or_else(|| {
+                let state = self.engine.state();
+                state.catalog.latest_tables().find_map(|def| find(def))
+            })
+            .unwrap_or_else(|| format!("index {index}"))
     }
 
     /// Checks the definition changes of this commit, adds their catalog records (and the
@@ -222,7 +301,22 @@ impl<'e> CommitBuilder<'e> {
                     check_table_change(&current, def)?;
                     for index in &def.indexes {
                         if !current.indexes.iter().any(|i| i.id == index.id) {
-                            self.engine.backfill(&current, index, &mut self.batch)?;
+                            let mut holdings = Vec::new();
+                            self.engine.backfill(
+                                &current,
+                                index,
+                                &mut self.batch,
+                                |values, pk| holdings.push((values.to_vec(), pk.to_vec())),
+                            )?;
+                            if index.unique {
+                                self.new_unique_indexes.insert(index.id);
+                                for (values, pk) in holdings {
+                                    self.unique_claims
+                                        .entry((index.id, values))
+                                        .or_default()
+                                        .insert(pk);
+                                }
+                            }
                         }
                     }
                     CatalogRecord::Table(def.clone())
@@ -396,6 +490,7 @@ impl Engine {
         let mut builder = CommitBuilder::new(self, seq);
         builder.stage_definitions(tables)?;
         build(&mut builder, &pipeline)?;
+        builder.check_unique()?;
         let changes_definitions = !builder.staged.is_empty();
         if builder.rows == 0 && !changes_definitions {
             return Ok(None);
@@ -466,8 +561,15 @@ impl Engine {
             .ok_or_else(|| Error::NoSuchTable(name.to_string()))
     }
 
-    /// Adds an index entry for every live row, at the seq of the row's current version.
-    fn backfill(&self, def: &TableDef, index: &IndexDef, batch: &mut Batch<'_>) -> Result<()> {
+    /// Adds an index entry for every live row, at the seq of the row's current version, and
+    /// tells `holding` the values and key of each row without a NULL among them.
+    fn backfill(
+        &self,
+        def: &TableDef,
+        index: &IndexDef,
+        batch: &mut Batch<'_>,
+        mut holding: impl FnMut(&[u8], &[u8]),
+    ) -> Result<()> {
         let prefix = keys::table_prefix(def.id);
         let (mut cursor, start) =
             self.family_cursor(Family::Latest, &prefix, &keys::KeyRange::all());
@@ -481,6 +583,9 @@ impl Engine {
                     .map_err(|e| Error::corrupt(format!("row {}", keys::describe(pk)), e))?;
                 keys::index_key_into(&mut key, index.id, values.as_bytes(), pk, seq);
                 batch.put(Family::Indexes, &key, &index::entry_value(true, pk.len()));
+                if !index::holds_null(&row, &index.columns) {
+                    holding(values.as_bytes(), pk);
+                }
             }
             cursor.next();
         }

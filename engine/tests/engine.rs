@@ -492,3 +492,51 @@ fn identity_counters_start_at_one_and_continue_after_the_largest_value_ever_afte
     assert_eq!(engine.next_identity_values(table, 0, 2).unwrap(), 42);
     assert_eq!(engine.next_identity_values(table, 0, 1).unwrap(), 44);
 }
+
+#[test]
+fn unique_indexes_refuse_a_second_live_holder_of_a_value_even_within_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+    let table = events_table(&engine);
+    engine
+        .create_index("events", "events_data_key", vec![1], true)
+        .unwrap();
+    let any = WriteExpectation::Any;
+    engine
+        .commit("u", &[put(table, 1, "a", any), put(table, 2, "b", any)])
+        .unwrap();
+    let duplicate = |result: driftdb_engine::Result<Option<Seq>>| {
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::DuplicateKey);
+    };
+    duplicate(engine.commit("u", &[put(table, 3, "a", any)]));
+    duplicate(engine.commit("u", &[put(table, 3, "c", any), put(table, 4, "c", any)]));
+    // Swapping values, or freeing one and taking it, in one commit is fine.
+    engine
+        .commit("u", &[put(table, 1, "b", any), put(table, 2, "a", any)])
+        .unwrap();
+    engine
+        .commit("u", &[delete(table, 1), put(table, 5, "b", any)])
+        .unwrap();
+    // A row keeps its own value when it changes nothing else.
+    engine.commit("u", &[put(table, 5, "b", any)]).unwrap();
+    let latest = engine.latest_seq();
+    let rows = rows_as_of(&engine, table, latest);
+    assert_eq!(
+        rows.into_iter().collect::<Vec<_>>(),
+        [(2, "a".to_string()), (5, "b".to_string())]
+    );
+    // A unique index over values that repeat cannot be created.
+    engine.commit("u", &[put(table, 6, "a ", any)]).unwrap();
+    engine
+        .create_index("events", "events_data_idx", vec![1], false)
+        .unwrap();
+    engine.commit("u", &[put(table, 7, "b", any)]).unwrap_err();
+    let before = engine.latest_seq();
+    engine.drop_index("events_data_key").unwrap();
+    engine.commit("u", &[put(table, 7, "b", any)]).unwrap();
+    let err = engine
+        .create_index("events", "events_data_key2", vec![1], true)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DuplicateKey);
+    assert!(engine.latest_seq() > before);
+}

@@ -138,7 +138,7 @@ impl Model {
                     Some(index) => engine.drop_index(&index.name).unwrap(),
                     None => {
                         let index = engine
-                            .create_index(&name, &format!("{name}_grp_{step}"), vec![1])
+                            .create_index(&name, &format!("{name}_grp_{step}"), vec![1], false)
                             .unwrap();
                         model_table.index = Some(index);
                     }

@@ -11,11 +11,11 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::sql::sqlparser::ast::{
-    AlterTable, AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateTable,
-    DataType as SqlType, Expr as SqlExpr, GeneratedAs, Ident, ObjectName, ObjectNamePart,
-    TableConstraint,
+    AlterTable, AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateIndex,
+    CreateTable, DataType as SqlType, Expr as SqlExpr, GeneratedAs, Ident, IndexColumn, ObjectName,
+    ObjectNamePart, TableConstraint,
 };
-use driftdb_engine::{ColumnDef, ColumnType, Identity, TableDef};
+use driftdb_engine::{ColumnDef, ColumnType, Identity, IndexDef, TableDef};
 use std::sync::Arc;
 
 /// PostgreSQL's limit on columns per table (a row event counts columns in a u16).
@@ -75,11 +75,19 @@ fn identity(table: &str, column: &str, always: bool) -> Identity {
     }
 }
 
+/// The keys a CREATE TABLE declares, by column name.
+#[derive(Default)]
+struct DeclaredKeys {
+    primary: Vec<String>,
+    /// Each UNIQUE constraint: its name (if given) and columns.
+    unique: Vec<(Option<String>, Vec<String>)>,
+}
+
 fn column_def(
     scope: &SessionScope,
     table: &str,
     column: &SqlColumn,
-    primary_key: &mut Vec<String>,
+    keys: &mut DeclaredKeys,
 ) -> Result<ColumnDef> {
     let name = normalize(&column.name);
     let serial = serial_type(&column.data_type);
@@ -108,7 +116,11 @@ fn column_def(
             ColumnOption::NotNull => def.nullable = false,
             ColumnOption::PrimaryKey(_) => {
                 def.nullable = false;
-                primary_key.push(name.clone());
+                keys.primary.push(name.clone());
+            }
+            ColumnOption::Unique(constraint) => {
+                let constraint_name = constraint.name.as_ref().map(normalize);
+                keys.unique.push((constraint_name, vec![name.clone()]));
             }
             ColumnOption::Default(expr) => {
                 if def.identity.is_some() {
@@ -181,6 +193,109 @@ fn check_unique_names(table: &str, columns: &[ColumnDef]) -> Result<()> {
     Ok(())
 }
 
+/// The column names of an index or key declaration (expressions are not supported).
+fn index_column_names(columns: &[IndexColumn]) -> Result<Vec<String>> {
+    columns
+        .iter()
+        .map(|column| match &column.column.expr {
+            SqlExpr::Identifier(ident) => Ok(normalize(ident)),
+            other => Err(Error::unsupported(format!(
+                "a key or index on expression {other}"
+            ))),
+        })
+        .collect()
+}
+
+/// The slots of the named columns, each named once.
+fn slots_of(columns: &[ColumnDef], names: &[String]) -> Result<Vec<usize>> {
+    let mut slots = Vec::with_capacity(names.len());
+    for name in names {
+        let slot = columns
+            .iter()
+            .position(|c| !c.dropped && &c.name == name)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UndefinedColumn,
+                    format!("column \"{name}\" named in key does not exist"),
+                )
+            })?;
+        if slots.contains(&slot) {
+            return Err(Error::new(
+                ErrorKind::DuplicateColumn,
+                format!("column \"{name}\" appears twice in index"),
+            ));
+        }
+        slots.push(slot);
+    }
+    Ok(slots)
+}
+
+/// `CREATE [UNIQUE] INDEX`: used by reads from its commit on; a unique index also refuses a
+/// second row with the same values (and cannot be created over rows that repeat them).
+pub(crate) fn create_index(scope: &SessionScope, create: &CreateIndex) -> Result<()> {
+    if create.predicate.is_some() || !create.include.is_empty() || !create.with.is_empty() {
+        return Err(Error::unsupported(
+            "partial indexes and INCLUDE / WITH options",
+        ));
+    }
+    let table = table_name(&create.table_name)?;
+    let current = existing(scope, &table)?;
+    let column_names = index_column_names(&create.columns)?;
+    let columns = slots_of(&current.columns, &column_names)?;
+    let name = match &create.name {
+        Some(name) => table_name(name)?,
+        None => format!("{table}_{}_idx", column_names.join("_")),
+    };
+    if scope.relation_exists(&name) {
+        if create.if_not_exists {
+            return Ok(());
+        }
+        return Err(Error::new(
+            ErrorKind::DuplicateTable,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    let mut def: TableDef = (*current).clone();
+    def.indexes.push(IndexDef {
+        id: scope.db.engine.reserve_index_id(),
+        name,
+        columns,
+        unique: create.unique,
+    });
+    scope.with_transaction(|txn| txn.redefine(def.id, Some(def)))
+}
+
+/// `DROP INDEX`: reads stop using the index from the commit on; earlier points still may.
+pub(crate) fn drop_indexes(
+    scope: &SessionScope,
+    names: &[ObjectName],
+    if_exists: bool,
+) -> Result<()> {
+    for name in names {
+        let name = table_name(name)?;
+        let owner = scope.current_table_names().into_iter().find_map(|table| {
+            scope
+                .resolve_current(&table)
+                .filter(|def| def.indexes.iter().any(|i| i.name == name))
+        });
+        match owner {
+            Some(current) => {
+                let mut def: TableDef = (*current).clone();
+                def.indexes.retain(|i| i.name != name);
+                scope.with_transaction(|txn| txn.redefine(def.id, Some(def)))?;
+            }
+            None if if_exists => {}
+            None => {
+                return Err(Error::new(
+                    ErrorKind::UndefinedObject,
+                    format!("index \"{name}\" does not exist"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `CREATE TABLE`: visible to others from the commit on.
 pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result<()> {
     if create.query.is_some() || create.like.is_some() || create.clone.is_some() {
@@ -192,11 +307,11 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
         return Err(Error::unsupported("this kind of CREATE TABLE"));
     }
     let name = table_name(&create.name)?;
-    let mut primary_key_names = Vec::new();
+    let mut keys = DeclaredKeys::default();
     let columns: Vec<ColumnDef> = create
         .columns
         .iter()
-        .map(|c| column_def(scope, &name, c, &mut primary_key_names))
+        .map(|c| column_def(scope, &name, c, &mut keys))
         .collect::<Result<_>>()?;
     check_unique_names(&name, &columns)?;
     if columns.len() > MAX_COLUMNS {
@@ -206,25 +321,22 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
         ));
     }
     // Each column-level PRIMARY KEY named one column; a table may declare one key in all.
-    let mut primary_keys_declared = primary_key_names.len();
+    let mut primary_keys_declared = keys.primary.len();
     for constraint in &create.constraints {
         match constraint {
             TableConstraint::PrimaryKey(pk) => {
                 primary_keys_declared += 1;
-                for column in &pk.columns {
-                    match &column.column.expr {
-                        SqlExpr::Identifier(ident) => primary_key_names.push(normalize(ident)),
-                        other => {
-                            return Err(Error::unsupported(format!(
-                                "primary key on expression {other}"
-                            )));
-                        }
-                    }
-                }
+                keys.primary.extend(index_column_names(&pk.columns)?);
+            }
+            TableConstraint::Unique(unique) => {
+                let constraint_name = unique.name.as_ref().map(normalize);
+                keys.unique
+                    .push((constraint_name, index_column_names(&unique.columns)?));
             }
             other => return Err(Error::unsupported(format!("constraint {other}"))),
         }
     }
+    let primary_key_names = keys.primary;
     if primary_keys_declared > 1 {
         return Err(Error::new(
             ErrorKind::InvalidTableDefinition,
@@ -263,13 +375,25 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
             format!("relation \"{name}\" already exists"),
         ));
     }
+    let mut indexes = Vec::new();
+    for (constraint_name, column_names) in keys.unique {
+        let slots = slots_of(&columns, &column_names)?;
+        let index_name =
+            constraint_name.unwrap_or_else(|| format!("{name}_{}_key", column_names.join("_")));
+        indexes.push(IndexDef {
+            id: scope.db.engine.reserve_index_id(),
+            name: index_name,
+            columns: slots,
+            unique: true,
+        });
+    }
     let id = scope.db.engine.reserve_table_id();
     let def = TableDef {
         id,
         name,
         columns,
         primary_key,
-        indexes: Vec::new(),
+        indexes,
     };
     scope.with_transaction(|txn| txn.redefine(id, Some(def)))
 }
@@ -323,8 +447,7 @@ pub(crate) fn alter_table(scope: &SessionScope, alter: &AlterTable) -> Result<()
                 column_position: None,
                 ..
             } => {
-                let mut primary_key = Vec::new();
-                let column = column_def_for_add(scope, &name, column_def, &mut primary_key)?;
+                let column = column_def_for_add(scope, &name, column_def)?;
                 if def.slot_of(&column.name).is_some() {
                     if *if_not_exists {
                         continue;
@@ -351,16 +474,12 @@ pub(crate) fn alter_table(scope: &SessionScope, alter: &AlterTable) -> Result<()
     scope.with_transaction(|txn| txn.redefine(def.id, Some(def)))
 }
 
-fn column_def_for_add(
-    scope: &SessionScope,
-    table: &str,
-    column: &SqlColumn,
-    primary_key: &mut Vec<String>,
-) -> Result<ColumnDef> {
-    let def = column_def(scope, table, column, primary_key)?;
-    if !primary_key.is_empty() || !def.nullable {
+fn column_def_for_add(scope: &SessionScope, table: &str, column: &SqlColumn) -> Result<ColumnDef> {
+    let mut keys = DeclaredKeys::default();
+    let def = column_def(scope, table, column, &mut keys)?;
+    if !keys.primary.is_empty() || !keys.unique.is_empty() || !def.nullable {
         return Err(Error::unsupported(
-            "ADD COLUMN with PRIMARY KEY or NOT NULL",
+            "ADD COLUMN with PRIMARY KEY, UNIQUE or NOT NULL",
         ));
     }
     if def.default.is_some() || def.identity.is_some() {

@@ -488,6 +488,19 @@ impl Session {
                 ddl::drop_tables(scope, &names, if_exists)?;
                 command("DROP TABLE")
             }
+            Ast::Drop {
+                object_type: ObjectType::Index,
+                if_exists,
+                names,
+                ..
+            } => {
+                ddl::drop_indexes(scope, &names, if_exists)?;
+                command("DROP INDEX")
+            }
+            Ast::CreateIndex(create) => {
+                ddl::create_index(scope, &create)?;
+                command("CREATE INDEX")
+            }
             Ast::AlterTable(alter) => {
                 ddl::alter_table(scope, &alter)?;
                 command("ALTER TABLE")
