@@ -2,8 +2,9 @@
 //!
 //! From the filters DataFusion offers a table scan, this derives the primary-key ranges that hold
 //! every row that can match: `pk = c`, `pk IN (c, …)` and comparisons with constants on the
-//! leading primary-key column. The filters stay in the plan (pushdown is *inexact*), so a range
-//! only has to be a superset of the matching rows; anything not understood means a full scan.
+//! leading primary-key column, or failing those on the leading column of a secondary index. The
+//! filters stay in the plan (pushdown is *inexact*), so a range only has to be a superset of the
+//! matching rows; anything not understood means a full scan.
 
 use crate::types::arrow_type;
 use crate::write::typed_value;
@@ -11,13 +12,47 @@ use datafusion::arrow::compute::CastOptions;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use driftdb_engine::keys::KeyEncoder;
-use driftdb_engine::{ColumnType, KeyRange, TableDef, ValueRef};
+use driftdb_engine::{ColumnType, IndexDef, KeyRange, TableDef, ValueRef};
 use std::ops::Bound;
 
 /// The key ranges to read, in key order, or `None` for the whole table.
 pub(crate) fn key_ranges(def: &TableDef, filters: &[Expr]) -> Option<Vec<KeyRange>> {
     let slot = *def.primary_key.first()?;
+    column_ranges(def, slot, filters, &[])
+}
+
+/// Where a scan's rows come from when no primary-key range narrows it: the first index whose
+/// leading column the filters pin to values (else one they bound), with the ranges of indexed
+/// values to read.
+pub(crate) fn index_ranges(def: &TableDef, filters: &[Expr]) -> Option<(IndexDef, Vec<KeyRange>)> {
+    let mut bounded = None;
+    for index in &def.indexes {
+        // Indexed values carry a presence byte ahead of each value (`index::push_value`).
+        let Some(ranges) = column_ranges(def, index.columns[0], filters, &[PRESENT]) else {
+            continue;
+        };
+        let points = ranges.iter().all(|r| r.lower == r.upper);
+        if points {
+            return Some((index.clone(), ranges));
+        }
+        bounded.get_or_insert((index.clone(), ranges));
+    }
+    bounded
+}
+
+/// The presence byte of a non-NULL indexed value.
+const PRESENT: u8 = 0x01;
+
+/// The ranges of `slot`'s encoded values (after `prefix`) that the filters allow, or `None` if
+/// they do not constrain it.
+fn column_ranges(
+    def: &TableDef,
+    slot: usize,
+    filters: &[Expr],
+    prefix: &[u8],
+) -> Option<Vec<KeyRange>> {
     let column = &def.columns[slot];
+    let prefixed = |key: Vec<u8>| [prefix, &key].concat();
     let mut lower: Bound<Vec<u8>> = Bound::Unbounded;
     let mut upper: Bound<Vec<u8>> = Bound::Unbounded;
     let mut points: Option<Vec<Vec<u8>>> = None;
@@ -37,11 +72,17 @@ pub(crate) fn key_ranges(def: &TableDef, filters: &[Expr]) -> Option<Vec<KeyRang
         }
     }
     if let Some(points) = points {
-        return Some(points.into_iter().map(KeyRange::prefix).collect());
+        return Some(
+            points
+                .into_iter()
+                .map(|key| KeyRange::prefix(prefixed(key)))
+                .collect(),
+        );
     }
     if matches!((&lower, &upper), (Bound::Unbounded, Bound::Unbounded)) {
         return None;
     }
+    let (lower, upper) = (lower.map(prefixed), upper.map(prefixed));
     Some(vec![KeyRange { lower, upper }])
 }
 
@@ -173,6 +214,50 @@ mod tests {
         let mut key = KeyEncoder::new();
         push(&mut key);
         Some(key.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn an_index_serves_when_no_primary_key_range_does_and_points_win_over_ranges() {
+        use datafusion::logical_expr::{col, lit};
+        use driftdb_engine::{ColumnDef, IndexId, TableId};
+        let index = |id: u64, slot: usize| IndexDef {
+            id: IndexId(id),
+            name: format!("i{id}"),
+            columns: vec![slot],
+            unique: false,
+        };
+        let def = TableDef {
+            id: TableId(1),
+            name: "t".into(),
+            columns: vec![
+                ColumnDef::new("id", ColumnType::Int32),
+                ColumnDef::new("a", ColumnType::Int32),
+                ColumnDef::new("b", ColumnType::Text),
+            ],
+            primary_key: vec![0],
+            indexes: vec![index(7, 1), index(8, 2)],
+        };
+        let present = |push: &dyn Fn(&mut KeyEncoder)| {
+            let mut key = KeyEncoder::new();
+            key.push_present();
+            push(&mut key);
+            key.as_bytes().to_vec()
+        };
+        let filters = [col("a").gt(lit(3)), col("b").eq(lit("x"))];
+        assert_eq!(key_ranges(&def, &filters), None);
+        let (chosen, ranges) = index_ranges(&def, &filters).unwrap();
+        assert_eq!(chosen.id, IndexId(8));
+        assert_eq!(ranges, [KeyRange::prefix(present(&|k| k.push_text("x")))]);
+        let (chosen, ranges) = index_ranges(&def, &filters[..1]).unwrap();
+        assert_eq!(chosen.id, IndexId(7));
+        assert_eq!(
+            ranges,
+            [KeyRange {
+                lower: Bound::Excluded(present(&|k| k.push_i32(3))),
+                upper: Bound::Unbounded,
+            }]
+        );
+        assert!(index_ranges(&def, &[col("id").eq(lit(1))]).is_none());
     }
 
     #[test]

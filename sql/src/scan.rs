@@ -22,7 +22,8 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
 use driftdb_engine::row::{self, RowEvent};
 use driftdb_engine::{
-    ColumnType, Engine, Flow, KeyRange, RowView, Seq, TableDef, ValueRef, VersionRef, frame, keys,
+    ColumnType, Engine, Flow, IndexDef, KeyRange, RowView, Seq, TableDef, ValueRef, VersionRef,
+    frame, keys,
 };
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -304,6 +305,8 @@ pub struct TableScan {
     /// The primary-key ranges that hold every row the query can want, in key order (as-of scans
     /// only); `None` reads the whole table.
     pub ranges: Option<Vec<KeyRange>>,
+    /// Set when `ranges` are ranges of this index's values rather than of primary keys.
+    pub index: Option<IndexDef>,
     /// The transaction's own uncommitted rows of the table, merged over the stored ones (scans
     /// of the current state only).
     pub pending: Option<PendingRows>,
@@ -331,6 +334,7 @@ impl PartitionStream for TableScan {
             self.limit,
         );
         let ranges = self.ranges.clone().unwrap_or_else(|| vec![KeyRange::all()]);
+        let index = self.index.clone();
         let pending = self.pending.clone();
         let mut batcher = RowBatcher::new(
             &def,
@@ -378,9 +382,23 @@ impl PartitionStream for TableScan {
                 }
                 Flow::Continue
             };
-            let scanned = match mode {
-                ScanMode::AsOf => {
-                    ranges
+            let scanned =
+                match (mode, &index) {
+                    (ScanMode::AsOf, Some(index)) => scan_index(
+                        &engine,
+                        &def,
+                        index,
+                        &ranges,
+                        seq,
+                        pending.as_deref(),
+                        |row| {
+                            if halted.get() {
+                                return Flow::Stop;
+                            }
+                            on_row(row, None)
+                        },
+                    ),
+                    (ScanMode::AsOf, None) => ranges
                         .iter()
                         .take_while(|_| !halted.get())
                         .try_for_each(|range| match &pending {
@@ -391,12 +409,13 @@ impl PartitionStream for TableScan {
                                     on_row(row, None)
                                 })
                             }
+                        }),
+                    (ScanMode::Versions, _) => {
+                        engine.scan_versions(def.id, Seq::ZERO..=seq, |version| {
+                            Ok(on_row(version.row, Some(&version)))
                         })
-                }
-                ScanMode::Versions => engine.scan_versions(def.id, Seq::ZERO..=seq, |version| {
-                    Ok(on_row(version.row, Some(&version)))
-                }),
-            };
+                    }
+                };
             scanned.map_err(|e| Error::from(e).into_datafusion())?;
             if let Some(e) = failure {
                 return Err(e);
@@ -408,6 +427,40 @@ impl PartitionStream for TableScan {
         });
         builder.build()
     }
+}
+
+/// Reads the rows whose values in `index` lie in `ranges` as of `seq`, then the transaction's
+/// pending rows (which replace stored ones with the same key; DataFusion applies the filters to
+/// them). Rows come in index order, not key order.
+fn scan_index(
+    engine: &Engine,
+    def: &TableDef,
+    index: &IndexDef,
+    ranges: &[KeyRange],
+    seq: Seq,
+    pending: Option<&BTreeMap<Vec<u8>, PendingRow>>,
+    mut emit: impl FnMut(RowView<'_>) -> Flow,
+) -> driftdb_engine::Result<()> {
+    let mut stopped = false;
+    for range in ranges {
+        engine.scan_index(def, index, range, seq, |pk, row| {
+            if pending.is_some_and(|own| own.contains_key(pk)) {
+                return Ok(Flow::Continue);
+            }
+            let flow = emit(row);
+            stopped = flow == Flow::Stop;
+            Ok(flow)
+        })?;
+        if stopped {
+            return Ok(());
+        }
+    }
+    for (pk, own) in pending.into_iter().flatten() {
+        if emit_pending(def, pk, own, &mut emit)? == Flow::Stop {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Scans `range` of the table as of `seq` with the transaction's pending rows merged in by key:

@@ -128,18 +128,31 @@ impl TableProvider for DriftTable {
             View::Current | View::AsOf => ScanMode::AsOf,
             View::Versions => ScanMode::Versions,
         };
-        let ranges = match mode {
+        let mut ranges = match mode {
             ScanMode::AsOf => pushdown::key_ranges(&self.def, filters),
             ScanMode::Versions => None,
         };
+        let mut index = None;
+        if mode == ScanMode::AsOf
+            && ranges.is_none()
+            && let Some((chosen, index_ranges)) = pushdown::index_ranges(&self.def, filters)
+        {
+            index = Some(chosen);
+            ranges = Some(index_ranges);
+        }
         // The current state is the transaction's: its pending rows over the snapshot's, and
         // (SERIALIZABLE) a record of what it read. The past is the same for everyone.
         let pending = match self.view {
             View::Current => self
                 .scope
                 .with_transaction(|txn| {
+                    // Rows found through an index may sit anywhere in the table.
                     let all = [KeyRange::all()];
-                    txn.record_read(self.def.id, ranges.as_deref().unwrap_or(&all));
+                    let read = match (&index, &ranges) {
+                        (None, Some(ranges)) => ranges.as_slice(),
+                        _ => &all,
+                    };
+                    txn.record_read(self.def.id, read);
                     txn.pending_rows(self.def.id)
                 })
                 .map_err(Error::into_datafusion)?,
@@ -151,6 +164,7 @@ impl TableProvider for DriftTable {
             seq: self.seq,
             mode,
             ranges,
+            index,
             pending,
             projection,
             schema: schema.clone(),
