@@ -206,8 +206,8 @@ fn index_column_names(columns: &[IndexColumn]) -> Result<Vec<String>> {
         .collect()
 }
 
-/// The slots of the named columns, each named once.
-fn slots_of(columns: &[ColumnDef], names: &[String]) -> Result<Vec<usize>> {
+/// The slots of the named columns of a key or index (`what`), each named once.
+fn slots_of(columns: &[ColumnDef], names: &[String], what: &str) -> Result<Vec<usize>> {
     let mut slots = Vec::with_capacity(names.len());
     for name in names {
         let slot = columns
@@ -222,7 +222,7 @@ fn slots_of(columns: &[ColumnDef], names: &[String]) -> Result<Vec<usize>> {
         if slots.contains(&slot) {
             return Err(Error::new(
                 ErrorKind::DuplicateColumn,
-                format!("column \"{name}\" appears twice in index"),
+                format!("column \"{name}\" appears twice in {what}"),
             ));
         }
         slots.push(slot);
@@ -241,7 +241,7 @@ pub(crate) fn create_index(scope: &SessionScope, create: &CreateIndex) -> Result
     let table = table_name(&create.table_name)?;
     let current = existing(scope, &table)?;
     let column_names = index_column_names(&create.columns)?;
-    let columns = slots_of(&current.columns, &column_names)?;
+    let columns = slots_of(&current.columns, &column_names, "index")?;
     let name = match &create.name {
         Some(name) => table_name(name)?,
         None => format!("{table}_{}_idx", column_names.join("_")),
@@ -346,22 +346,7 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
     if primary_key_names.is_empty() {
         return Err(Error::unsupported("a table without a PRIMARY KEY"));
     }
-    let mut primary_key = Vec::new();
-    for key in &primary_key_names {
-        let slot = columns.iter().position(|c| &c.name == key).ok_or_else(|| {
-            Error::new(
-                ErrorKind::UndefinedColumn,
-                format!("column \"{key}\" named in key does not exist"),
-            )
-        })?;
-        if primary_key.contains(&slot) {
-            return Err(Error::new(
-                ErrorKind::DuplicateColumn,
-                format!("column \"{key}\" appears twice in primary key constraint"),
-            ));
-        }
-        primary_key.push(slot);
-    }
+    let primary_key = slots_of(&columns, &primary_key_names, "primary key constraint")?;
     let mut columns = columns;
     for &slot in &primary_key {
         columns[slot].nullable = false;
@@ -377,7 +362,7 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
     }
     let mut indexes = Vec::new();
     for (constraint_name, column_names) in keys.unique {
-        let slots = slots_of(&columns, &column_names)?;
+        let slots = slots_of(&columns, &column_names, "unique constraint")?;
         let index_name =
             constraint_name.unwrap_or_else(|| format!("{name}_{}_key", column_names.join("_")));
         indexes.push(IndexDef {
