@@ -152,6 +152,7 @@ fn command_tag(tag: &CommandTag) -> Tag {
 /// Rows streamed to the client as DataFusion produces them.
 fn streamed(result: QueryResult) -> Response {
     let fields = Arc::new(row_description(&result.schema));
+    let tag = result.tag;
     let rows = result
         .stream
         .map(|batch| {
@@ -163,7 +164,9 @@ fn streamed(result: QueryResult) -> Response {
             }
         })
         .flatten();
-    Response::Query(QueryResponse::new(fields, rows))
+    let mut response = QueryResponse::new(fields, rows);
+    response.set_command_tag(tag);
+    Response::Query(response)
 }
 
 /// Rows collected before the next statement runs (for all but the last statement of a query).
@@ -177,10 +180,9 @@ async fn collected(result: QueryResult) -> Result<Response, SqlError> {
                 .map_err(|e| SqlError::new(driftdb_sql::ErrorKind::Internal, e.to_string()))?,
         );
     }
-    Ok(Response::Query(QueryResponse::new(
-        fields,
-        stream::iter(rows.into_iter().map(Ok)),
-    )))
+    let mut response = QueryResponse::new(fields, stream::iter(rows.into_iter().map(Ok)));
+    response.set_command_tag(result.tag);
+    Ok(Response::Query(response))
 }
 
 /// The ReadyForQuery status of a session's transaction.

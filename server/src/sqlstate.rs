@@ -22,6 +22,8 @@ pub const DIVISION_BY_ZERO: &str = "22012";
 pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
 pub const STRING_DATA_RIGHT_TRUNCATION: &str = "22001";
 pub const GENERATED_ALWAYS: &str = "428C9";
+pub const INVALID_COLUMN_REFERENCE: &str = "42P10";
+pub const CARDINALITY_VIOLATION: &str = "21000";
 pub const DATA_CORRUPTED: &str = "XX001";
 pub const SERIALIZATION_FAILURE: &str = "40001";
 pub const IN_FAILED_SQL_TRANSACTION: &str = "25P02";
@@ -57,6 +59,8 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::NumericOutOfRange => NUMERIC_VALUE_OUT_OF_RANGE,
         ErrorKind::StringDataRightTruncation => STRING_DATA_RIGHT_TRUNCATION,
         ErrorKind::GeneratedAlways => GENERATED_ALWAYS,
+        ErrorKind::InvalidColumnReference => INVALID_COLUMN_REFERENCE,
+        ErrorKind::CardinalityViolation => CARDINALITY_VIOLATION,
         ErrorKind::DataCorrupted => DATA_CORRUPTED,
         ErrorKind::SerializationFailure => SERIALIZATION_FAILURE,
         ErrorKind::InFailedTransaction => IN_FAILED_SQL_TRANSACTION,

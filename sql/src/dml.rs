@@ -1,16 +1,21 @@
 //! UPDATE and DELETE: the affected rows are found by a query DataFusion plans (so WHERE clauses
 //! may use anything a SELECT may), then added to the transaction through the shared write path.
+//! RETURNING (here and for INSERT) is a query over the changed rows, as a table of the
+//! statement's own.
 
+use crate::catalog::SCHEMA_NAME;
 use crate::ddl::{normalize, table_name};
 use crate::defaults::{default_sql, is_default_keyword};
 use crate::error::{Error, ErrorKind, Result};
-use crate::session::Session;
+use crate::session::{CommandTag, QueryResult, STATEMENT_TABLES, Session, StatementResult};
+use crate::types::table_schema;
 use crate::write::{RowsEncoder, WriteSet};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::sql::sqlparser::ast::{
-    AssignmentTarget, Delete, FromTable, ObjectNamePart, TableFactor, TableWithJoins, Update,
+    Assignment, AssignmentTarget, Delete, FromTable, Ident, ObjectNamePart, SelectItem,
+    TableFactor, TableWithJoins, Update,
 };
 use driftdb_engine::TableDef;
 use std::sync::Arc;
@@ -32,16 +37,16 @@ pub(crate) fn count_of(batches: &[RecordBatch]) -> Result<u64> {
 }
 
 /// A quoted identifier, safe to splice into generated SQL.
-fn quoted(name: &str) -> String {
+pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The target table of an UPDATE or DELETE and the name its columns are qualified with.
-struct Target {
-    def: Arc<TableDef>,
+pub(crate) struct Target {
+    pub(crate) def: Arc<TableDef>,
     /// The table reference as written (`t`, `t AS x`), for the generated FROM clause.
-    relation: String,
-    qualifier: String,
+    pub(crate) relation: String,
+    pub(crate) qualifier: String,
 }
 
 fn target(session: &Session, table: &TableWithJoins) -> Result<Target> {
@@ -87,7 +92,18 @@ fn target(session: &Session, table: &TableWithJoins) -> Result<Target> {
 }
 
 impl Target {
-    fn column(&self, slot: usize) -> String {
+    /// The table called `name` (already resolved to `def`), under `alias` if one is given.
+    pub(crate) fn named(def: Arc<TableDef>, alias: Option<&Ident>) -> Target {
+        let relation = quoted(&def.name);
+        let qualifier = alias.map_or_else(|| relation.clone(), ToString::to_string);
+        Target {
+            relation: format!("{relation} AS {qualifier}"),
+            def,
+            qualifier,
+        }
+    }
+
+    pub(crate) fn column(&self, slot: usize) -> String {
         format!(
             "{}.{}",
             self.qualifier,
@@ -96,7 +112,7 @@ impl Target {
     }
 
     /// The primary-key columns, aliased so that they never clash with the columns after them.
-    fn key_columns(&self) -> Vec<String> {
+    pub(crate) fn key_columns(&self) -> Vec<String> {
         let keys = self.def.primary_key.iter().enumerate();
         keys.map(|(i, &slot)| format!("{} AS \"__driftdb_key_{i}\"", self.column(slot)))
             .collect()
@@ -110,23 +126,14 @@ fn where_clause(selection: &Option<datafusion::sql::sqlparser::ast::Expr>) -> St
         .unwrap_or_default()
 }
 
-/// `UPDATE t SET … [WHERE …]`: returns the number of rows updated.
-pub(crate) async fn update(session: &Session, update: &Update) -> Result<u64> {
-    if update.from.is_some()
-        || update.returning.is_some()
-        || update.limit.is_some()
-        || !update.order_by.is_empty()
-    {
-        return Err(Error::unsupported(
-            "UPDATE with FROM, RETURNING, ORDER BY or LIMIT",
-        ));
-    }
-    let target = target(session, &update.table)?;
+/// The new value (SQL text) of each visible column of `target` under `assignments`: the
+/// assigned expression, the column's default for `DEFAULT`, else the column as it is.
+pub(crate) fn new_values(target: &Target, assignments: &[Assignment]) -> Result<Vec<String>> {
     let def = &target.def;
     let visible: Vec<usize> = def.visible_slots().collect();
     let mut new_values: Vec<String> = visible.iter().map(|&slot| target.column(slot)).collect();
     let mut assigned = vec![false; visible.len()];
-    for assignment in &update.assignments {
+    for assignment in assignments {
         let AssignmentTarget::ColumnName(column) = &assignment.target else {
             return Err(Error::unsupported("assigning a tuple of columns"));
         };
@@ -169,28 +176,41 @@ pub(crate) async fn update(session: &Session, update: &Update) -> Result<u64> {
             format!("({})", assignment.value)
         };
     }
-    let new_values: Vec<String> = new_values
+    Ok(new_values
         .into_iter()
         .enumerate()
         .map(|(i, value)| format!("{value} AS \"__driftdb_new_{i}\""))
-        .collect();
-    let keys = target.key_columns();
-    let query = format!(
-        "SELECT {}, {} FROM {}{}",
-        keys.join(", "),
-        new_values.join(", "),
-        target.relation,
-        where_clause(&update.selection)
-    );
-    let batches = session.collect_sql(&query).await?;
+        .collect())
+}
 
+/// Rows a DML statement changed, as their columns now read (or, for DELETE, last read).
+pub(crate) struct Changed {
+    pub(crate) count: u64,
+    /// In the table's schema; kept only when the statement has RETURNING.
+    pub(crate) rows: Vec<RecordBatch>,
+}
+
+/// Stages the updates in `batches` (the old primary key, then each visible column's new value)
+/// into the transaction.
+pub(crate) fn stage_updates(
+    session: &Session,
+    def: &TableDef,
+    batches: &[RecordBatch],
+    keep_rows: bool,
+) -> Result<Changed> {
+    let key_count = def.primary_key.len();
+    let schema = table_schema(def);
     let mut encoder = RowsEncoder::new(def);
     let mut set = WriteSet::new(def);
-    let (mut old_keys, mut new_rows) = (Vec::new(), Vec::new());
-    for batch in &batches {
+    let (mut old_keys, mut new_rows, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    for batch in batches {
         let columns = batch.columns();
-        encoder.encode_keys(&columns[..keys.len()], &mut old_keys)?;
-        encoder.encode(&columns[keys.len()..], &mut new_rows)?;
+        encoder.encode_keys(&columns[..key_count], &mut old_keys)?;
+        let coerced = encoder.coerce(&columns[key_count..])?;
+        encoder.encode_coerced(&coerced, &mut new_rows)?;
+        if keep_rows {
+            rows.push(RecordBatch::try_new(schema.clone(), coerced)?);
+        }
     }
     let count = old_keys.len() as u64;
     // Rows that move to a new key leave their old one first, so a statement may shift keys
@@ -208,19 +228,31 @@ pub(crate) async fn update(session: &Session, update: &Update) -> Result<u64> {
         set.insert(new_key, event)?;
     }
     set.stage(session.scope())?;
-    Ok(count)
+    Ok(Changed { count, rows })
 }
 
-/// `DELETE FROM t [WHERE …]`: returns the number of rows deleted.
-pub(crate) async fn delete(session: &Session, delete: &Delete) -> Result<u64> {
-    if delete.using.is_some()
-        || delete.returning.is_some()
-        || delete.limit.is_some()
-        || !delete.order_by.is_empty()
-    {
-        return Err(Error::unsupported(
-            "DELETE with USING, RETURNING, ORDER BY or LIMIT",
-        ));
+/// `UPDATE t SET … [WHERE …] [RETURNING …]`.
+pub(crate) async fn update(session: &Session, update: &Update) -> Result<StatementResult> {
+    if update.from.is_some() || update.limit.is_some() || !update.order_by.is_empty() {
+        return Err(Error::unsupported("UPDATE with FROM, ORDER BY or LIMIT"));
+    }
+    let target = target(session, &update.table)?;
+    let query = format!(
+        "SELECT {}, {} FROM {}{}",
+        target.key_columns().join(", "),
+        new_values(&target, &update.assignments)?.join(", "),
+        target.relation,
+        where_clause(&update.selection)
+    );
+    let batches = session.collect_sql(&query).await?;
+    let changed = stage_updates(session, &target.def, &batches, update.returning.is_some())?;
+    finish(session, &target, "UPDATE", changed, &update.returning).await
+}
+
+/// `DELETE FROM t [WHERE …] [RETURNING …]`.
+pub(crate) async fn delete(session: &Session, delete: &Delete) -> Result<StatementResult> {
+    if delete.using.is_some() || delete.limit.is_some() || !delete.order_by.is_empty() {
+        return Err(Error::unsupported("DELETE with USING, ORDER BY or LIMIT"));
     }
     let tables = match &delete.from {
         FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables) => tables,
@@ -229,34 +261,86 @@ pub(crate) async fn delete(session: &Session, delete: &Delete) -> Result<u64> {
         return Err(Error::unsupported("DELETE from several tables"));
     };
     let target = target(session, table)?;
-    delete_where(session, &target, &delete.selection).await
+    let changed = delete_where(
+        session,
+        &target,
+        &delete.selection,
+        delete.returning.is_some(),
+    )
+    .await?;
+    finish(session, &target, "DELETE", changed, &delete.returning).await
 }
 
-/// Deletes the rows of `target` that `selection` picks; returns how many.
+/// The result of a DML statement: its rows under RETURNING, else its tag with the count.
+pub(crate) async fn finish(
+    session: &Session,
+    target: &Target,
+    command: &'static str,
+    changed: Changed,
+    returning: &Option<Vec<SelectItem>>,
+) -> Result<StatementResult> {
+    let Some(items) = returning else {
+        return Ok(StatementResult::Command(CommandTag::with_rows(
+            command,
+            changed.count,
+        )));
+    };
+    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    let query = format!(
+        "SELECT {} FROM {STATEMENT_TABLES}.{SCHEMA_NAME}.changed AS {}",
+        items.join(", "),
+        target.qualifier
+    );
+    let schema = table_schema(&target.def);
+    let (schema, batches) = session
+        .collect_sql_with(vec![("changed", schema, changed.rows)], &query)
+        .await?;
+    let tag = match command {
+        "INSERT" => "INSERT 0",
+        other => other,
+    };
+    Ok(StatementResult::Query(QueryResult::from_batches(
+        schema, batches, tag,
+    )))
+}
+
+/// Deletes the rows of `target` that `selection` picks.
 async fn delete_where(
     session: &Session,
     target: &Target,
     selection: &Option<datafusion::sql::sqlparser::ast::Expr>,
-) -> Result<u64> {
+    keep_rows: bool,
+) -> Result<Changed> {
+    let def = &target.def;
+    let mut columns = target.key_columns();
+    if keep_rows {
+        columns.extend(def.visible_slots().map(|slot| target.column(slot)));
+    }
     let query = format!(
         "SELECT {} FROM {}{}",
-        target.key_columns().join(", "),
+        columns.join(", "),
         target.relation,
         where_clause(selection)
     );
     let batches = session.collect_sql(&query).await?;
-    let mut encoder = RowsEncoder::new(&target.def);
-    let mut keys = Vec::new();
+    let key_count = def.primary_key.len();
+    let schema = table_schema(def);
+    let mut encoder = RowsEncoder::new(def);
+    let (mut keys, mut rows) = (Vec::new(), Vec::new());
     for batch in &batches {
-        encoder.encode_keys(batch.columns(), &mut keys)?;
+        encoder.encode_keys(&batch.columns()[..key_count], &mut keys)?;
+        if keep_rows {
+            let values = batch.columns()[key_count..].to_vec();
+            rows.push(RecordBatch::try_new(schema.clone(), values)?);
+        }
     }
     let count = keys.len() as u64;
-    let mut set = WriteSet::new(&target.def);
+    let mut set = WriteSet::new(def);
     for key in keys {
         set.delete(key);
     }
     set.stage(session.scope())?;
-    Ok(count)
+    Ok(Changed { count, rows })
 }
 
 /// Deletes every row of the table called `name` (TRUNCATE).
@@ -273,5 +357,5 @@ pub(crate) async fn delete_all(session: &Session, name: &str) -> Result<u64> {
         qualifier: relation.clone(),
         relation,
     };
-    delete_where(session, &target, &None).await
+    Ok(delete_where(session, &target, &None, false).await?.count)
 }

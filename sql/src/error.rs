@@ -33,6 +33,10 @@ pub enum ErrorKind {
     NumericOutOfRange,
     /// A value longer than its column's `varchar(n)` or `char(n)` allows.
     StringDataRightTruncation,
+    /// ON CONFLICT names no unique constraint of the table.
+    InvalidColumnReference,
+    /// ON CONFLICT DO UPDATE would change one row twice.
+    CardinalityViolation,
     /// A value given for a `GENERATED ALWAYS` identity column.
     GeneratedAlways,
     DataCorrupted,
@@ -96,6 +100,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl From<driftdb_engine::Error> for Error {
     fn from(e: driftdb_engine::Error) -> Error {
         Error::new(engine_kind(e.kind()), e.to_string())
+    }
+}
+
+impl From<ArrowError> for Error {
+    fn from(e: ArrowError) -> Error {
+        Error::from(DataFusionError::from(e))
     }
 }
 

@@ -31,6 +31,7 @@ mod temporal;
 pub mod text;
 mod transaction;
 mod types;
+mod upsert;
 mod values;
 mod write;
 

@@ -19,21 +19,28 @@ use crate::pgcast::PgCasts;
 use crate::temporal::{self, AS_OF_FUNCTION, VERSIONS_FUNCTION};
 use crate::transaction::{Isolation, Transaction};
 use crate::types::PgTypePlanner;
+use crate::upsert;
+
+/// The catalog of tables a statement computes for itself ([`Session::collect_sql_with`]).
+pub(crate) const STATEMENT_TABLES: &str = "driftdb_statement";
 use datafusion::arrow::array::{ArrayRef, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider};
+use datafusion::common::TableReference;
 use datafusion::common::config::Dialect;
+use datafusion::datasource::MemTable;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{LogicalPlan, ScalarUDF};
-use datafusion::physical_plan::execute_stream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{collect, execute_stream};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    CascadeOption, ObjectType, Statement as Ast, TableObject, Truncate,
+    CascadeOption, Insert, ObjectType, Statement as Ast, TableObject, Truncate,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -74,21 +81,36 @@ impl fmt::Debug for StatementResult {
 pub struct QueryResult {
     pub schema: SchemaRef,
     pub stream: SendableRecordBatchStream,
+    /// The command tag the rows end with, before its row count: `SELECT`, or `INSERT 0`,
+    /// `UPDATE`, `DELETE` for their RETURNING rows.
+    pub tag: &'static str,
 }
 
 impl QueryResult {
+    /// Rows already computed.
+    pub(crate) fn from_batches(
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        tag: &'static str,
+    ) -> QueryResult {
+        let stream = RecordBatchStreamAdapter::new(
+            schema.clone(),
+            futures::stream::iter(batches.into_iter().map(Ok)),
+        );
+        QueryResult {
+            schema,
+            stream: Box::pin(stream),
+            tag,
+        }
+    }
+
     /// One row with one text column (what SHOW returns).
     fn single_text(column: &str, value: &str) -> Result<QueryResult> {
         let schema = Arc::new(Schema::new(vec![Field::new(column, DataType::Utf8, false)]));
         let values: ArrayRef = Arc::new(StringArray::from(vec![value]));
         let batch = RecordBatch::try_new(schema.clone(), vec![values])
             .map_err(datafusion::error::DataFusionError::from)?;
-        let stream =
-            RecordBatchStreamAdapter::new(schema.clone(), futures::stream::iter([Ok(batch)]));
-        Ok(QueryResult {
-            schema,
-            stream: Box::pin(stream),
-        })
+        Ok(QueryResult::from_batches(schema, vec![batch], "SELECT"))
     }
 }
 
@@ -107,7 +129,7 @@ impl CommandTag {
         }
     }
 
-    fn with_rows(command: &'static str, rows: u64) -> CommandTag {
+    pub(crate) fn with_rows(command: &'static str, rows: u64) -> CommandTag {
         CommandTag {
             command,
             rows: Some(rows),
@@ -174,6 +196,11 @@ impl Session {
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(CATALOG_NAME, Arc::new(DriftCatalog::new(scope.clone())));
+        let statement_tables = MemoryCatalogProvider::new();
+        statement_tables
+            .register_schema(SCHEMA_NAME, Arc::new(MemorySchemaProvider::new()))
+            .expect("a new memory catalog takes a schema");
+        ctx.register_catalog(STATEMENT_TABLES, Arc::new(statement_tables));
         ctx.register_udf(ScalarUDF::from(CurrentSeq::new(scope.clone())));
         ctx.register_udf(ScalarUDF::from(NextVal::new(scope.clone())));
         ctx.register_udtf(
@@ -226,10 +253,17 @@ impl Session {
                 StatementResult::Query(q) => {
                     let batches: Vec<RecordBatch> = q.stream.try_collect().await?;
                     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+                    let command = q.tag.split(' ').next().unwrap_or(q.tag);
+                    let command = match command {
+                        "INSERT" => "INSERT",
+                        "UPDATE" => "UPDATE",
+                        "DELETE" => "DELETE",
+                        _ => "SELECT",
+                    };
                     results.push((
                         Some(q.schema),
                         batches,
-                        CommandTag::with_rows("SELECT", rows),
+                        CommandTag::with_rows(command, rows),
                     ));
                 }
                 StatementResult::Command(tag) => results.push((None, Vec::new(), tag)),
@@ -302,6 +336,7 @@ impl Session {
         QueryResult {
             schema: query.schema.clone(),
             stream: Box::pin(RecordBatchStreamAdapter::new(query.schema, stream)),
+            tag: query.tag,
         }
     }
 
@@ -514,6 +549,9 @@ impl Session {
                     && let Some(def) = scope.resolve_current(&ddl::table_name(name)?)
                 {
                     defaults::prepare_insert(&def, &mut insert)?;
+                    if insert.returning.is_some() || insert.on.is_some() {
+                        return upsert::insert(self, def, insert).await;
+                    }
                 }
                 let batches = self.collect(Ast::Insert(insert)).await?;
                 let rows = dml::count_of(&batches)?;
@@ -521,18 +559,8 @@ impl Session {
                     "INSERT", rows,
                 )))
             }
-            Ast::Update(update) => {
-                let rows = dml::update(self, &update).await?;
-                Ok(StatementResult::Command(CommandTag::with_rows(
-                    "UPDATE", rows,
-                )))
-            }
-            Ast::Delete(delete) => {
-                let rows = dml::delete(self, &delete).await?;
-                Ok(StatementResult::Command(CommandTag::with_rows(
-                    "DELETE", rows,
-                )))
-            }
+            Ast::Update(update) => dml::update(self, &update).await,
+            Ast::Delete(delete) => dml::delete(self, &delete).await,
             other => {
                 let changes_settings = matches!(other, Ast::Set(_));
                 let stream = self.stream(other).await?;
@@ -543,6 +571,7 @@ impl Session {
                 Ok(StatementResult::Query(QueryResult {
                     schema: stream.schema(),
                     stream,
+                    tag: "SELECT",
                 }))
             }
         }
@@ -592,8 +621,60 @@ impl Session {
         Ok(self.stream(statement).await?.try_collect().await?)
     }
 
+    /// Runs `sql` (written by the SQL layer) with `tables` readable as
+    /// `driftdb_statement.public.<name>`: rows a statement computed, such as the rows RETURNING
+    /// shows or the rows ON CONFLICT found taken. They are gone when it returns.
+    pub(crate) async fn collect_sql_with(
+        &self,
+        tables: Vec<(&str, SchemaRef, Vec<RecordBatch>)>,
+        sql: &str,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let names: Vec<TableReference> = tables
+            .iter()
+            .map(|(name, ..)| TableReference::full(STATEMENT_TABLES, SCHEMA_NAME, *name))
+            .collect();
+        for ((_, schema, batches), name) in tables.into_iter().zip(&names) {
+            let table = MemTable::try_new(schema, vec![batches])?;
+            self.ctx.register_table(name.clone(), Arc::new(table))?;
+        }
+        let result = async {
+            let stream = self.stream(self.parse_one(sql)?).await?;
+            let schema = stream.schema();
+            Ok((schema, stream.try_collect().await?))
+        }
+        .await;
+        for name in names {
+            self.ctx.deregister_table(name)?;
+        }
+        result
+    }
+
+    /// The rows an INSERT (without RETURNING or ON CONFLICT) would write: every visible column of
+    /// the table, defaults filled in, in the table's column order.
+    pub(crate) async fn insert_rows(&self, insert: Insert) -> Result<Vec<RecordBatch>> {
+        let plan = self
+            .state
+            .statement_to_plan(DfStatement::Statement(Box::new(Ast::Insert(insert))))
+            .await?;
+        let LogicalPlan::Dml(dml) = plan else {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "INSERT planned as something else",
+            ));
+        };
+        let input = Arc::unwrap_or_clone(dml.input);
+        let physical = self.state.create_physical_plan(&input).await?;
+        Ok(collect(physical, self.task_ctx.clone()).await?)
+    }
+
     /// Runs a query the SQL layer wrote itself (for UPDATE and DELETE), at the pinned snapshot.
     pub(crate) async fn collect_sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let statement = self.parse_one(sql)?;
+        self.collect(statement).await
+    }
+
+    /// Parses one statement the SQL layer wrote itself.
+    fn parse_one(&self, sql: &str) -> Result<Ast> {
         let mut statements = Parser::new(&PostgreSqlDialect {})
             .try_with_sql(sql)
             .and_then(|mut p| p.parse_statements())
@@ -604,7 +685,7 @@ impl Session {
                 )
             })?;
         match (statements.pop(), statements.is_empty()) {
-            (Some(statement), true) => self.collect(statement).await,
+            (Some(statement), true) => Ok(statement),
             _ => Err(Error::new(
                 ErrorKind::Internal,
                 "generated query is not one statement",

@@ -149,6 +149,13 @@ impl<'d> RowsEncoder<'d> {
         columns: &[ArrayRef],
         out: &mut Vec<(Vec<u8>, Vec<u8>)>,
     ) -> Result<()> {
+        let coerced = self.coerce(columns)?;
+        self.encode_coerced(&coerced, out)
+    }
+
+    /// The values of each visible column in its column type's form (what is stored and what
+    /// RETURNING shows).
+    pub(crate) fn coerce(&self, columns: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
         let def = self.def;
         let visible: Vec<usize> = def.visible_slots().collect();
         if columns.len() != visible.len() {
@@ -162,18 +169,28 @@ impl<'d> RowsEncoder<'d> {
                 ),
             ));
         }
-        let cast: Vec<ArrayRef> = columns
+        columns
             .iter()
             .zip(&visible)
             .map(|(array, &slot)| coerce(array, def.columns[slot].ty))
-            .collect::<Result<_>>()?;
+            .collect()
+    }
+
+    /// Like [`RowsEncoder::encode`], for columns [`RowsEncoder::coerce`] returned.
+    pub(crate) fn encode_coerced(
+        &mut self,
+        cast: &[ArrayRef],
+        out: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<()> {
+        let def = self.def;
+        let visible: Vec<usize> = def.visible_slots().collect();
         // For each storage slot, the typed values feeding it (dropped slots are written NULL).
         let mut by_slot: Vec<Option<TypedColumn<'_>>> =
             (0..def.columns.len()).map(|_| None).collect();
         for (array, &slot) in cast.iter().zip(&visible) {
             by_slot[slot] = Some(TypedColumn::new(array));
         }
-        let rows = columns.first().map_or(0, |c| c.len());
+        let rows = cast.first().map_or(0, |c| c.len());
         for row in 0..rows {
             self.row.begin_put();
             for (slot, column) in by_slot.iter().enumerate() {
