@@ -67,6 +67,16 @@ pub struct TableDef {
     /// that existed then.
     #[serde(default)]
     pub indexes: Vec<IndexDef>,
+    /// CHECK constraints; versioned with the table like everything else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckDef>,
+}
+
+/// A CHECK constraint: a boolean SQL expression over the row's columns (the SQL layer plans it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckDef {
+    pub name: String,
+    pub expr: String,
 }
 
 /// A secondary index over some of a table's columns. Its entries live in the indexes family
@@ -269,6 +279,7 @@ mod tests {
                 .collect(),
             primary_key: vec![0],
             indexes: Vec::new(),
+            checks: Vec::new(),
         })
     }
 

@@ -47,6 +47,7 @@ impl Engine {
             columns,
             primary_key,
             indexes: Vec::new(),
+            checks: Vec::new(),
         };
         self.redefine(self.catalog_version(), id, Some(def))?;
         Ok(self.state().catalog.latest_by_id(id).expect("just created"))

@@ -408,6 +408,7 @@ fn a_table_created_with_its_rows_is_visible_from_that_commit_on() {
         ],
         primary_key: vec![0],
         indexes: Vec::new(),
+        checks: Vec::new(),
     };
     let mut txn = transaction(
         &engine,

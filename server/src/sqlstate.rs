@@ -22,6 +22,7 @@ pub const DIVISION_BY_ZERO: &str = "22012";
 pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
 pub const STRING_DATA_RIGHT_TRUNCATION: &str = "22001";
 pub const GENERATED_ALWAYS: &str = "428C9";
+pub const CHECK_VIOLATION: &str = "23514";
 pub const INVALID_COLUMN_REFERENCE: &str = "42P10";
 pub const CARDINALITY_VIOLATION: &str = "21000";
 pub const DATA_CORRUPTED: &str = "XX001";
@@ -59,6 +60,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::NumericOutOfRange => NUMERIC_VALUE_OUT_OF_RANGE,
         ErrorKind::StringDataRightTruncation => STRING_DATA_RIGHT_TRUNCATION,
         ErrorKind::GeneratedAlways => GENERATED_ALWAYS,
+        ErrorKind::CheckViolation => CHECK_VIOLATION,
         ErrorKind::InvalidColumnReference => INVALID_COLUMN_REFERENCE,
         ErrorKind::CardinalityViolation => CARDINALITY_VIOLATION,
         ErrorKind::DataCorrupted => DATA_CORRUPTED,

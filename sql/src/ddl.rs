@@ -3,6 +3,7 @@
 
 use crate::catalog::SessionScope;
 use crate::catalog::{CATALOG_NAME, SCHEMA_NAME};
+use crate::checks;
 use crate::defaults::plan_default;
 use crate::error::{Error, ErrorKind, Result};
 use crate::types::{arrow_type, column_type};
@@ -11,11 +12,11 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::sql::sqlparser::ast::{
-    AlterTable, AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateIndex,
-    CreateTable, DataType as SqlType, Expr as SqlExpr, GeneratedAs, Ident, IndexColumn, ObjectName,
-    ObjectNamePart, TableConstraint,
+    AlterTable, AlterTableOperation, CheckConstraint, ColumnDef as SqlColumn, ColumnOption,
+    CreateIndex, CreateTable, DataType as SqlType, Expr as SqlExpr, GeneratedAs, Ident,
+    IndexColumn, ObjectName, ObjectNamePart, TableConstraint,
 };
-use driftdb_engine::{ColumnDef, ColumnType, Identity, IndexDef, TableDef};
+use driftdb_engine::{CheckDef, ColumnDef, ColumnType, Identity, IndexDef, TableDef};
 use std::sync::Arc;
 
 /// PostgreSQL's limit on columns per table (a row event counts columns in a u16).
@@ -81,6 +82,8 @@ struct DeclaredKeys {
     primary: Vec<String>,
     /// Each UNIQUE constraint: its name (if given) and columns.
     unique: Vec<(Option<String>, Vec<String>)>,
+    /// Each CHECK constraint: its name and expression.
+    checks: Vec<CheckDef>,
 }
 
 fn column_def(
@@ -122,6 +125,7 @@ fn column_def(
                 let constraint_name = constraint.name.as_ref().map(normalize);
                 keys.unique.push((constraint_name, vec![name.clone()]));
             }
+            ColumnOption::Check(check) => keys.checks.push(check_def(table, check)),
             ColumnOption::Default(expr) => {
                 if def.identity.is_some() {
                     return Err(both());
@@ -191,6 +195,16 @@ fn check_unique_names(table: &str, columns: &[ColumnDef]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn check_def(table: &str, check: &CheckConstraint) -> CheckDef {
+    CheckDef {
+        name: check
+            .name
+            .as_ref()
+            .map_or_else(|| checks::default_name(table, &check.expr), normalize),
+        expr: check.expr.to_string(),
+    }
 }
 
 /// The column names of an index or key declaration (expressions are not supported).
@@ -328,6 +342,7 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
                 primary_keys_declared += 1;
                 keys.primary.extend(index_column_names(&pk.columns)?);
             }
+            TableConstraint::Check(check) => keys.checks.push(check_def(&name, check)),
             TableConstraint::Unique(unique) => {
                 let constraint_name = unique.name.as_ref().map(normalize);
                 keys.unique
@@ -379,7 +394,11 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
         columns,
         primary_key,
         indexes,
+        checks: keys.checks,
     };
+    for check in &def.checks {
+        checks::plan(&scope.db.expressions, &def, &check.expr)?;
+    }
     scope.with_transaction(|txn| txn.redefine(id, Some(def)))
 }
 
@@ -462,9 +481,13 @@ pub(crate) fn alter_table(scope: &SessionScope, alter: &AlterTable) -> Result<()
 fn column_def_for_add(scope: &SessionScope, table: &str, column: &SqlColumn) -> Result<ColumnDef> {
     let mut keys = DeclaredKeys::default();
     let def = column_def(scope, table, column, &mut keys)?;
-    if !keys.primary.is_empty() || !keys.unique.is_empty() || !def.nullable {
+    if !keys.primary.is_empty()
+        || !keys.unique.is_empty()
+        || !keys.checks.is_empty()
+        || !def.nullable
+    {
         return Err(Error::unsupported(
-            "ADD COLUMN with PRIMARY KEY, UNIQUE or NOT NULL",
+            "ADD COLUMN with PRIMARY KEY, UNIQUE, CHECK or NOT NULL",
         ));
     }
     if def.default.is_some() || def.identity.is_some() {

@@ -4,6 +4,7 @@
 //! statement's own.
 
 use crate::catalog::SCHEMA_NAME;
+use crate::checks;
 use crate::ddl::{normalize, table_name};
 use crate::defaults::{default_sql, is_default_keyword};
 use crate::error::{Error, ErrorKind, Result};
@@ -207,6 +208,7 @@ pub(crate) fn stage_updates(
         let columns = batch.columns();
         encoder.encode_keys(&columns[..key_count], &mut old_keys)?;
         let coerced = encoder.coerce(&columns[key_count..])?;
+        checks::verify(session.scope(), def, &coerced)?;
         encoder.encode_coerced(&coerced, &mut new_rows)?;
         if keep_rows {
             rows.push(RecordBatch::try_new(schema.clone(), coerced)?);

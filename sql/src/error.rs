@@ -33,6 +33,8 @@ pub enum ErrorKind {
     NumericOutOfRange,
     /// A value longer than its column's `varchar(n)` or `char(n)` allows.
     StringDataRightTruncation,
+    /// A row for which a CHECK constraint is false.
+    CheckViolation,
     /// ON CONFLICT names no unique constraint of the table.
     InvalidColumnReference,
     /// ON CONFLICT DO UPDATE would change one row twice.

@@ -13,6 +13,7 @@
 //! only through `datafusion::arrow`.
 
 mod catalog;
+mod checks;
 mod control;
 mod database;
 mod ddl;

@@ -9,6 +9,7 @@
 //! proposing the same value is skipped, or (DO UPDATE) an error, as in PostgreSQL.
 
 use crate::catalog::SCHEMA_NAME;
+use crate::checks;
 use crate::ddl::normalize;
 use crate::dml::{self, Changed, Target, quoted, stage_updates};
 use crate::error::{Error, ErrorKind, Result};
@@ -271,13 +272,14 @@ pub(crate) async fn insert(
             Some(_) => {}
         }
     }
-    set.stage(session.scope())?;
     let mask = |rows: &[usize]| {
         let mut keep = vec![false; proposed.num_rows()];
         rows.iter().for_each(|&row| keep[row] = true);
         BooleanArray::from(keep)
     };
     let inserted = filter_record_batch(&proposed, &mask(&inserts))?;
+    checks::verify(session.scope(), &def, inserted.columns())?;
+    set.stage(session.scope())?;
     let mut changed = Changed {
         count: inserts.len() as u64,
         rows: vec![inserted],

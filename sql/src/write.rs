@@ -2,6 +2,7 @@
 //! primary keys, constraint checks, and the hand-over to the transaction.
 
 use crate::catalog::SessionScope;
+use crate::checks;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transaction::{Origin, StatementEvent};
 use crate::types::arrow_type;
@@ -143,16 +144,6 @@ impl<'d> RowsEncoder<'d> {
         }
     }
 
-    /// Appends one `(pk, framed put event)` per row to `out`.
-    pub(crate) fn encode(
-        &mut self,
-        columns: &[ArrayRef],
-        out: &mut Vec<(Vec<u8>, Vec<u8>)>,
-    ) -> Result<()> {
-        let coerced = self.coerce(columns)?;
-        self.encode_coerced(&coerced, out)
-    }
-
     /// The values of each visible column in its column type's form (what is stored and what
     /// RETURNING shows).
     pub(crate) fn coerce(&self, columns: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
@@ -176,7 +167,8 @@ impl<'d> RowsEncoder<'d> {
             .collect()
     }
 
-    /// Like [`RowsEncoder::encode`], for columns [`RowsEncoder::coerce`] returned.
+    /// Appends one `(pk, framed put event)` per row of `cast` (what [`RowsEncoder::coerce`]
+    /// returned) to `out`.
     pub(crate) fn encode_coerced(
         &mut self,
         cast: &[ArrayRef],
@@ -364,8 +356,12 @@ impl DataSink for InsertSink {
         while let Some(batch) = data.next().await {
             let batch = batch?;
             rows.clear();
+            let coerced = encoder
+                .coerce(batch.columns())
+                .map_err(Error::into_datafusion)?;
+            checks::verify(&self.scope, &self.def, &coerced).map_err(Error::into_datafusion)?;
             encoder
-                .encode(batch.columns(), &mut rows)
+                .encode_coerced(&coerced, &mut rows)
                 .map_err(Error::into_datafusion)?;
             for (pk, event) in rows.drain(..) {
                 set.insert(pk, event).map_err(Error::into_datafusion)?;
