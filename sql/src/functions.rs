@@ -3,6 +3,7 @@
 
 use crate::catalog::{CATALOG_NAME, SCHEMA_NAME, SessionScope};
 use crate::error::{Error, ErrorKind};
+use crate::scan::VersionWindow;
 use crate::table::DriftTable;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
@@ -120,9 +121,20 @@ fn resolve(scope: &SessionScope, parts: &[Expr], point: CatalogPoint) -> Result<
         .ok_or_else(missing)
 }
 
-/// Resolves the point argument of `__driftdb_as_of`: a seq, or a timestamp mapped to the last
-/// commit at or before it. Points after the statement's snapshot are errors.
-fn resolve_point(scope: &SessionScope, point: &Expr) -> Result<Seq> {
+/// A temporal bound resolved to commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BoundSeqs {
+    /// The commit in effect at the bound.
+    at: Seq,
+    /// The commit in effect just before it (`None`: nothing was, the bound is seq 0 or before
+    /// the first commit).
+    before: Option<Seq>,
+}
+
+/// Resolves a temporal bound: `'@seq:N'` (as the rewrite spells `@seq:N`), or a time mapped to
+/// the last commit at or before it. Seqs after the statement's snapshot are errors; so are
+/// future times, unless `future_is_now` (a range may reach past now: it ends at the snapshot).
+fn resolve_bound(scope: &SessionScope, bound: &Expr, future_is_now: bool) -> Result<BoundSeqs> {
     let snapshot = scope.snapshot();
     let future = |requested: String| {
         Error::new(
@@ -131,48 +143,87 @@ fn resolve_point(scope: &SessionScope, point: &Expr) -> Result<Seq> {
         )
         .into_datafusion()
     };
-    match literal(point) {
-        Some(ScalarValue::Int64(Some(n))) => {
-            let seq = Seq(u64::try_from(*n).map_err(|_| future(format!("seq {n}")))?);
-            if seq > snapshot {
-                return Err(future(format!("seq {n}")));
-            }
-            Ok(seq)
-        }
-        Some(value @ ScalarValue::TimestampNanosecond(..))
-        | Some(value @ ScalarValue::TimestampMicrosecond(..))
-        | Some(value @ ScalarValue::TimestampMillisecond(..))
-        | Some(value @ ScalarValue::TimestampSecond(..))
-        | Some(value @ ScalarValue::Utf8(_)) => {
-            let micros = value
-                .cast_to(&DataType::Timestamp(TimeUnit::Microsecond, None))
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::InvalidDatetimeFormat,
-                        format!("invalid timestamp for AS OF: {e}"),
-                    )
-                    .into_datafusion()
-                })?;
-            let ScalarValue::TimestampMicrosecond(Some(micros), _) = micros else {
-                return Err(Error::new(
-                    ErrorKind::InvalidParameterValue,
-                    "AS OF NULL is not a point in time",
-                )
-                .into_datafusion());
-            };
-            let seq = scope
-                .db
-                .engine
-                .seq_at_time(micros)
-                .map_err(|e| Error::from(e).into_datafusion())?;
-            Ok(seq.min(snapshot))
-        }
-        _ => Err(Error::new(
-            ErrorKind::SyntaxError,
-            "AS OF expects @seq:N or a timestamp",
+    let value = literal(bound).ok_or_else(|| {
+        Error::new(
+            ErrorKind::FeatureNotSupported,
+            "a temporal bound must be a constant (columns and subqueries are not allowed)",
         )
-        .into_datafusion()),
+        .into_datafusion()
+    })?;
+    if let ScalarValue::Utf8(Some(text)) = value
+        && let Some(digits) = text.strip_prefix("@seq:")
+    {
+        let seq = digits
+            .parse::<u64>()
+            .map(Seq)
+            .map_err(|_| future(format!("seq {digits}")))?;
+        if seq > snapshot {
+            return Err(future(format!("seq {digits}")));
+        }
+        return Ok(BoundSeqs {
+            at: seq,
+            before: seq.0.checked_sub(1).map(Seq),
+        });
     }
+    let is_time = matches!(
+        value,
+        ScalarValue::TimestampNanosecond(..)
+            | ScalarValue::TimestampMicrosecond(..)
+            | ScalarValue::TimestampMillisecond(..)
+            | ScalarValue::TimestampSecond(..)
+            | ScalarValue::Date32(_)
+            | ScalarValue::Utf8(_)
+            | ScalarValue::Utf8View(_)
+            | ScalarValue::LargeUtf8(_)
+    );
+    if !is_time {
+        return Err(Error::new(
+            ErrorKind::SyntaxError,
+            format!(
+                "a temporal bound must be @seq:N or a time, not {}",
+                value.data_type()
+            ),
+        )
+        .into_datafusion());
+    }
+    let micros = value
+        .cast_to(&DataType::Timestamp(TimeUnit::Microsecond, None))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidDatetimeFormat,
+                format!("invalid timestamp for a temporal bound: {e}"),
+            )
+            .into_datafusion()
+        })?;
+    let ScalarValue::TimestampMicrosecond(Some(micros), _) = micros else {
+        return Err(Error::new(
+            ErrorKind::InvalidParameterValue,
+            "NULL is not a point in time",
+        )
+        .into_datafusion());
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    if future_is_now && micros > now {
+        return Ok(BoundSeqs {
+            at: snapshot,
+            before: Some(snapshot),
+        });
+    }
+    let engine = &scope.db.engine;
+    let seq_at = |micros: i64| -> Result<Seq> {
+        let seq = engine
+            .seq_at_time(micros)
+            .map_err(|e| Error::from(e).into_datafusion())?;
+        Ok(seq.min(snapshot))
+    };
+    let at = seq_at(micros)?;
+    let before = match micros.checked_sub(1) {
+        Some(earlier) => Some(seq_at(earlier)?),
+        None => None,
+    };
+    Ok(BoundSeqs { at, before })
 }
 
 /// `__driftdb_as_of(point, name…)`: a table as of a seq or a time, with the schema it had then.
@@ -186,14 +237,15 @@ impl TableFunctionImpl for AsOfFunction {
         let (point, name) = args.exprs().split_first().ok_or_else(|| {
             Error::new(ErrorKind::SyntaxError, "AS OF needs a point in time").into_datafusion()
         })?;
-        let seq = resolve_point(&self.scope, point)?;
+        let seq = resolve_bound(&self.scope, point, false)?.at;
         let def = resolve(&self.scope, name, CatalogPoint::At(seq))?;
         Ok(Arc::new(DriftTable::as_of(self.scope.clone(), def, seq)))
     }
 }
 
-/// `__driftdb_versions(name…)`: every version of a table, with the table's latest schema (or,
-/// for a table dropped after the statement's snapshot, the schema it had then).
+/// `__driftdb_versions(kind, [a, b,] name…)`: versions of a table, with the table's latest
+/// schema (or, for a table dropped after the statement's snapshot, the schema it had then).
+/// `kind` is `all`, or a range over bounds `a` and `b` ([`VersionWindow`]).
 #[derive(Debug)]
 pub struct VersionsFunction {
     pub scope: Arc<SessionScope>,
@@ -201,13 +253,54 @@ pub struct VersionsFunction {
 
 impl TableFunctionImpl for VersionsFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let malformed = || {
+            Error::new(ErrorKind::SyntaxError, "malformed FOR SYSTEM_TIME clause").into_datafusion()
+        };
+        let (kind, rest) = args.exprs().split_first().ok_or_else(malformed)?;
+        let kind = match literal(kind) {
+            Some(ScalarValue::Utf8(Some(kind))) => kind.as_str(),
+            _ => return Err(malformed()),
+        };
+        let (window, name) = match kind {
+            "all" => (VersionWindow::default(), rest),
+            "between" | "from" | "contained" => {
+                let [a, b, name @ ..] = rest else {
+                    return Err(malformed());
+                };
+                let a = resolve_bound(&self.scope, a, true)?;
+                let b = resolve_bound(&self.scope, b, true)?;
+                let window = match kind {
+                    // Valid at some point in [a, b]: began by b, ended after a.
+                    "between" => VersionWindow {
+                        began_by: Some(Some(b.at)),
+                        ended_after: Some(a.at),
+                        ..VersionWindow::default()
+                    },
+                    // Valid at some point in [a, b): began before b, ended after a.
+                    "from" => VersionWindow {
+                        began_by: Some(b.before),
+                        ended_after: Some(a.at),
+                        ..VersionWindow::default()
+                    },
+                    // Began at or after a and ended by b.
+                    _ => VersionWindow {
+                        began_after: a.before,
+                        ended_by: Some(b.at),
+                        ..VersionWindow::default()
+                    },
+                };
+                (window, name)
+            }
+            _ => return Err(malformed()),
+        };
         let snapshot = self.scope.snapshot();
-        let def = resolve(&self.scope, args.exprs(), CatalogPoint::Latest)
-            .or_else(|_| resolve(&self.scope, args.exprs(), CatalogPoint::At(snapshot)))?;
+        let def = resolve(&self.scope, name, CatalogPoint::Latest)
+            .or_else(|_| resolve(&self.scope, name, CatalogPoint::At(snapshot)))?;
         Ok(Arc::new(DriftTable::versions(
             self.scope.clone(),
             def,
             snapshot,
+            window,
         )))
     }
 }

@@ -38,6 +38,37 @@ pub enum ScanMode {
     Versions,
 }
 
+/// Which versions a version scan returns, by the commits that began and ended them (each
+/// condition unset admits everything).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VersionWindow {
+    /// Began at or before this commit (`Some(None)`: before any commit, so nothing qualifies).
+    pub began_by: Option<Option<Seq>>,
+    /// Began after this commit.
+    pub began_after: Option<Seq>,
+    /// Ended after this commit, or is still current.
+    pub ended_after: Option<Seq>,
+    /// Has ended, at or before this commit.
+    pub ended_by: Option<Seq>,
+}
+
+impl VersionWindow {
+    /// Whether the version current from commit `from` until `to` (`None`: still current)
+    /// belongs in the window.
+    pub fn admits(&self, from: Seq, to: Option<Seq>) -> bool {
+        let began_by = match self.began_by {
+            None => true,
+            Some(limit) => limit.is_some_and(|limit| from <= limit),
+        };
+        began_by
+            && self.began_after.is_none_or(|after| from > after)
+            && self
+                .ended_after
+                .is_none_or(|after| to.is_none_or(|to| to > after))
+            && self.ended_by.is_none_or(|by| to.is_some_and(|to| to <= by))
+    }
+}
+
 /// One output column's builder, by Arrow type; values arrive as stored ([`ValueRef`]).
 #[derive(Debug)]
 enum ColumnBuilder {
@@ -307,6 +338,8 @@ pub struct TableScan {
     pub ranges: Option<Vec<KeyRange>>,
     /// Set when `ranges` are ranges of this index's values rather than of primary keys.
     pub index: Option<IndexDef>,
+    /// The versions a version scan returns.
+    pub window: VersionWindow,
     /// The transaction's own uncommitted rows of the table, merged over the stored ones (scans
     /// of the current state only).
     pub pending: Option<PendingRows>,
@@ -335,6 +368,7 @@ impl PartitionStream for TableScan {
         );
         let ranges = self.ranges.clone().unwrap_or_else(|| vec![KeyRange::all()]);
         let index = self.index.clone();
+        let window = self.window;
         let pending = self.pending.clone();
         let mut batcher = RowBatcher::new(
             &def,
@@ -412,6 +446,9 @@ impl PartitionStream for TableScan {
                         }),
                     (ScanMode::Versions, _) => {
                         engine.scan_versions(def.id, Seq::ZERO..=seq, |version| {
+                            if !window.admits(version.seq_from, version.seq_to) {
+                                return Ok(Flow::Continue);
+                            }
                             Ok(on_row(version.row, Some(&version)))
                         })
                     }

@@ -5,7 +5,7 @@ use crate::catalog::SessionScope;
 use crate::defaults::column_defaults;
 use crate::error::{Error, ErrorKind};
 use crate::pushdown;
-use crate::scan::{ScanMode, TableScan};
+use crate::scan::{ScanMode, TableScan, VersionWindow};
 use crate::types::{table_schema, versions_schema};
 use crate::write::InsertSink;
 use async_trait::async_trait;
@@ -43,6 +43,8 @@ pub struct DriftTable {
     schema: SchemaRef,
     /// What an INSERT fills in for columns it leaves out (current view only).
     defaults: HashMap<String, Expr>,
+    /// The versions a version view shows.
+    window: VersionWindow,
 }
 
 impl DriftTable {
@@ -67,6 +69,7 @@ impl DriftTable {
             view,
             schema,
             defaults: HashMap::new(),
+            window: VersionWindow::default(),
         }
     }
 
@@ -76,7 +79,12 @@ impl DriftTable {
     }
 
     /// Every version of the table committed at or before `seq`.
-    pub fn versions(scope: Arc<SessionScope>, def: Arc<TableDef>, seq: Seq) -> DriftTable {
+    pub fn versions(
+        scope: Arc<SessionScope>,
+        def: Arc<TableDef>,
+        seq: Seq,
+        window: VersionWindow,
+    ) -> DriftTable {
         let schema = versions_schema(&def);
         DriftTable {
             scope,
@@ -85,6 +93,7 @@ impl DriftTable {
             view: View::Versions,
             schema,
             defaults: HashMap::new(),
+            window,
         }
     }
 }
@@ -165,6 +174,7 @@ impl TableProvider for DriftTable {
             mode,
             ranges,
             index,
+            window: self.window,
             pending,
             projection,
             schema: schema.clone(),
