@@ -12,13 +12,16 @@ use crate::session::{CommandTag, QueryResult, STATEMENT_TABLES, Session, Stateme
 use crate::types::table_schema;
 use crate::write::{RowsEncoder, WriteSet};
 use datafusion::arrow::array::AsArray;
+use datafusion::arrow::array::BooleanArray;
+use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::sql::sqlparser::ast::{
     Assignment, AssignmentTarget, Delete, FromTable, Ident, ObjectNamePart, SelectItem,
-    TableFactor, TableWithJoins, Update,
+    TableFactor, TableWithJoins, Update, UpdateTableFromKind,
 };
 use driftdb_engine::TableDef;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The row count DataFusion's DML plans return.
@@ -204,9 +207,10 @@ pub(crate) fn stage_updates(
     let mut encoder = RowsEncoder::new(def);
     let mut set = WriteSet::new(def);
     let (mut old_keys, mut new_rows, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seen = HashSet::new();
     for batch in batches {
+        let batch = first_per_key(&mut encoder, batch, key_count, &mut seen, &mut old_keys)?;
         let columns = batch.columns();
-        encoder.encode_keys(&columns[..key_count], &mut old_keys)?;
         let coerced = encoder.coerce(&columns[key_count..])?;
         checks::verify(session.scope(), def, &coerced)?;
         encoder.encode_coerced(&coerced, &mut new_rows)?;
@@ -233,17 +237,59 @@ pub(crate) fn stage_updates(
     Ok(Changed { count, rows })
 }
 
-/// `UPDATE t SET … [WHERE …] [RETURNING …]`.
+/// The rows of `batch` (led by `key_count` primary-key columns) whose key is not in `seen` yet,
+/// each key once; their keys are added to `seen` and appended to `keys`. A join in UPDATE …
+/// FROM or DELETE … USING may find a row several times; it changes once, as in PostgreSQL.
+fn first_per_key(
+    encoder: &mut RowsEncoder<'_>,
+    batch: &RecordBatch,
+    key_count: usize,
+    seen: &mut HashSet<Vec<u8>>,
+    keys: &mut Vec<Vec<u8>>,
+) -> Result<RecordBatch> {
+    let mut batch_keys = Vec::with_capacity(batch.num_rows());
+    encoder.encode_keys(&batch.columns()[..key_count], &mut batch_keys)?;
+    let mut keep = Vec::with_capacity(batch_keys.len());
+    for key in batch_keys {
+        let first = seen.insert(key.clone());
+        if first {
+            keys.push(key);
+        }
+        keep.push(first);
+    }
+    if keep.iter().all(|&k| k) {
+        return Ok(batch.clone());
+    }
+    Ok(filter_record_batch(batch, &BooleanArray::from(keep))?)
+}
+
+/// The tables of `UPDATE … FROM` or `DELETE … USING`, to join after the target.
+fn joined_tables(tables: Option<&Vec<TableWithJoins>>) -> String {
+    tables
+        .into_iter()
+        .flatten()
+        .map(|table| format!(", {table}"))
+        .collect()
+}
+
+/// `UPDATE t SET … [FROM …] [WHERE …] [RETURNING …]`.
 pub(crate) async fn update(session: &Session, update: &Update) -> Result<StatementResult> {
-    if update.from.is_some() || update.limit.is_some() || !update.order_by.is_empty() {
-        return Err(Error::unsupported("UPDATE with FROM, ORDER BY or LIMIT"));
+    if update.limit.is_some() || !update.order_by.is_empty() {
+        return Err(Error::unsupported("UPDATE with ORDER BY or LIMIT"));
     }
     let target = target(session, &update.table)?;
+    let from = match &update.from {
+        Some(UpdateTableFromKind::AfterSet(tables) | UpdateTableFromKind::BeforeSet(tables)) => {
+            Some(tables)
+        }
+        None => None,
+    };
     let query = format!(
-        "SELECT {}, {} FROM {}{}",
+        "SELECT {}, {} FROM {}{}{}",
         target.key_columns().join(", "),
         new_values(&target, &update.assignments)?.join(", "),
         target.relation,
+        joined_tables(from),
         where_clause(&update.selection)
     );
     let batches = session.collect_sql(&query).await?;
@@ -251,10 +297,10 @@ pub(crate) async fn update(session: &Session, update: &Update) -> Result<Stateme
     finish(session, &target, "UPDATE", changed, &update.returning).await
 }
 
-/// `DELETE FROM t [WHERE …] [RETURNING …]`.
+/// `DELETE FROM t [USING …] [WHERE …] [RETURNING …]`.
 pub(crate) async fn delete(session: &Session, delete: &Delete) -> Result<StatementResult> {
-    if delete.using.is_some() || delete.limit.is_some() || !delete.order_by.is_empty() {
-        return Err(Error::unsupported("DELETE with USING, ORDER BY or LIMIT"));
+    if delete.limit.is_some() || !delete.order_by.is_empty() {
+        return Err(Error::unsupported("DELETE with ORDER BY or LIMIT"));
     }
     let tables = match &delete.from {
         FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables) => tables,
@@ -263,13 +309,12 @@ pub(crate) async fn delete(session: &Session, delete: &Delete) -> Result<Stateme
         return Err(Error::unsupported("DELETE from several tables"));
     };
     let target = target(session, table)?;
-    let changed = delete_where(
-        session,
-        &target,
-        &delete.selection,
-        delete.returning.is_some(),
-    )
-    .await?;
+    let selection = format!(
+        "{}{}",
+        joined_tables(delete.using.as_ref()),
+        where_clause(&delete.selection)
+    );
+    let changed = delete_where(session, &target, &selection, delete.returning.is_some()).await?;
     finish(session, &target, "DELETE", changed, &delete.returning).await
 }
 
@@ -306,11 +351,11 @@ pub(crate) async fn finish(
     )))
 }
 
-/// Deletes the rows of `target` that `selection` picks.
+/// Deletes the rows of `target` that `selection` (further tables, then a WHERE clause) picks.
 async fn delete_where(
     session: &Session,
     target: &Target,
-    selection: &Option<datafusion::sql::sqlparser::ast::Expr>,
+    selection: &str,
     keep_rows: bool,
 ) -> Result<Changed> {
     let def = &target.def;
@@ -319,18 +364,17 @@ async fn delete_where(
         columns.extend(def.visible_slots().map(|slot| target.column(slot)));
     }
     let query = format!(
-        "SELECT {} FROM {}{}",
+        "SELECT {} FROM {}{selection}",
         columns.join(", "),
         target.relation,
-        where_clause(selection)
     );
     let batches = session.collect_sql(&query).await?;
     let key_count = def.primary_key.len();
     let schema = table_schema(def);
     let mut encoder = RowsEncoder::new(def);
-    let (mut keys, mut rows) = (Vec::new(), Vec::new());
+    let (mut keys, mut rows, mut seen) = (Vec::new(), Vec::new(), HashSet::new());
     for batch in &batches {
-        encoder.encode_keys(&batch.columns()[..key_count], &mut keys)?;
+        let batch = first_per_key(&mut encoder, batch, key_count, &mut seen, &mut keys)?;
         if keep_rows {
             let values = batch.columns()[key_count..].to_vec();
             rows.push(RecordBatch::try_new(schema.clone(), values)?);
@@ -359,5 +403,5 @@ pub(crate) async fn delete_all(session: &Session, name: &str) -> Result<u64> {
         qualifier: relation.clone(),
         relation,
     };
-    Ok(delete_where(session, &target, &None, false).await?.count)
+    Ok(delete_where(session, &target, "", false).await?.count)
 }
