@@ -3,6 +3,7 @@
 //! only when its check is false (NULL passes, as in PostgreSQL).
 
 use crate::catalog::SessionScope;
+use crate::ddl::normalize;
 use crate::error::{Error, ErrorKind, Result};
 use crate::types::table_schema;
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
@@ -10,30 +11,66 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::{Expr, ExprSchemable};
-use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, Visit, Visitor};
+use datafusion::sql::sqlparser::ast::{
+    Expr as SqlExpr, Ident, Visit, Visitor, visit_expressions_mut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
 use driftdb_engine::TableDef;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
-/// PostgreSQL's name for an unnamed check: `table_column_check` when it reads one column,
-/// else `table_check`.
-pub fn default_name(table: &str, expr: &SqlExpr) -> String {
+/// The column names an expression reads.
+fn columns_in(expr: &SqlExpr) -> BTreeSet<String> {
     struct Columns(BTreeSet<String>);
     impl Visitor for Columns {
         type Break = ();
         fn pre_visit_expr(&mut self, expr: &SqlExpr) -> ControlFlow<()> {
             if let SqlExpr::Identifier(ident) = expr {
-                self.0.insert(crate::ddl::normalize(ident));
+                self.0.insert(normalize(ident));
             }
             ControlFlow::Continue(())
         }
     }
     let mut columns = Columns(BTreeSet::new());
     let _ = expr.visit(&mut columns);
-    match columns.0.len() {
-        1 => format!("{table}_{}_check", columns.0.first().expect("one column")),
+    columns.0
+}
+
+/// PostgreSQL's name for an unnamed check: `table_column_check` when it reads one column,
+/// else `table_check`.
+pub fn default_name(table: &str, expr: &SqlExpr) -> String {
+    let columns = columns_in(expr);
+    match columns.len() {
+        1 => format!("{table}_{}_check", columns.first().expect("one column")),
         _ => format!("{table}_check"),
     }
+}
+
+fn parse(sql: &str) -> Result<SqlExpr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut parser| parser.parse_expr())
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("stored check {sql:?}: {e}")))
+}
+
+/// The columns a stored check reads (none if it no longer parses).
+pub fn columns_of(sql: &str) -> BTreeSet<String> {
+    parse(sql).map(|expr| columns_in(&expr)).unwrap_or_default()
+}
+
+/// A stored check with column `old` renamed to `new`.
+pub fn rename_column(sql: &str, old: &str, new: &str) -> Result<String> {
+    let mut expr = parse(sql)?;
+    let _ = visit_expressions_mut(&mut expr, |expr| {
+        if let SqlExpr::Identifier(ident) = expr
+            && normalize(ident) == old
+        {
+            *ident = Ident::with_quote('"', new);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(expr.to_string())
 }
 
 /// Plans a check of `def`, which must be a boolean expression over its columns.

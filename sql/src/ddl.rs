@@ -6,15 +6,17 @@ use crate::catalog::{CATALOG_NAME, SCHEMA_NAME};
 use crate::checks;
 use crate::defaults::plan_default;
 use crate::error::{Error, ErrorKind, Result};
+use crate::session::Session;
 use crate::types::{arrow_type, column_type};
+use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::can_cast_types;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::sql::sqlparser::ast::{
     AlterTable, AlterTableOperation, CheckConstraint, ColumnDef as SqlColumn, ColumnOption,
     CreateIndex, CreateTable, DataType as SqlType, Expr as SqlExpr, GeneratedAs, Ident,
-    IndexColumn, ObjectName, ObjectNamePart, TableConstraint,
+    IndexColumn, ObjectName, ObjectNamePart, RenameTableNameKind, TableConstraint,
 };
 use driftdb_engine::{CheckDef, ColumnDef, ColumnType, Identity, IndexDef, TableDef};
 use std::sync::Arc;
@@ -434,8 +436,11 @@ pub(crate) fn drop_tables(
     })
 }
 
-/// `ALTER TABLE … ADD COLUMN`: the new column exists from the commit on; older rows read NULL.
-pub(crate) fn alter_table(scope: &SessionScope, alter: &AlterTable) -> Result<()> {
+/// `ALTER TABLE`: ADD / DROP / RENAME COLUMN, RENAME TO, ADD CONSTRAINT (UNIQUE, CHECK). Each
+/// change is a new version of the definition from the commit on; reads of earlier points keep
+/// the old one (a dropped column's values stay readable there).
+pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result<()> {
+    let scope = session.scope();
     let name = table_name(&alter.name)?;
     let current = match existing(scope, &name) {
         Ok(def) => def,
@@ -451,7 +456,7 @@ pub(crate) fn alter_table(scope: &SessionScope, alter: &AlterTable) -> Result<()
                 column_position: None,
                 ..
             } => {
-                let column = column_def_for_add(scope, &name, column_def)?;
+                let column = column_def_for_add(scope, &def.name, column_def)?;
                 if def.slot_of(&column.name).is_some() {
                     if *if_not_exists {
                         continue;
@@ -459,8 +464,8 @@ pub(crate) fn alter_table(scope: &SessionScope, alter: &AlterTable) -> Result<()
                     return Err(Error::new(
                         ErrorKind::DuplicateColumn,
                         format!(
-                            "column \"{}\" of relation \"{name}\" already exists",
-                            column.name
+                            "column \"{}\" of relation \"{}\" already exists",
+                            column.name, def.name
                         ),
                     ));
                 }
@@ -472,10 +477,153 @@ pub(crate) fn alter_table(scope: &SessionScope, alter: &AlterTable) -> Result<()
                 }
                 def.columns.push(column);
             }
+            AlterTableOperation::DropColumn {
+                column_names,
+                if_exists,
+                ..
+            } => {
+                for column in column_names {
+                    drop_column(&mut def, &normalize(column), *if_exists)?;
+                }
+            }
+            AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => rename_column(
+                &mut def,
+                &normalize(old_column_name),
+                &normalize(new_column_name),
+            )?,
+            AlterTableOperation::RenameTable { table_name: new } => {
+                let (RenameTableNameKind::As(new) | RenameTableNameKind::To(new)) = new;
+                let new = table_name(new)?;
+                if new != def.name && scope.relation_exists(&new) {
+                    return Err(Error::new(
+                        ErrorKind::DuplicateTable,
+                        format!("relation \"{new}\" already exists"),
+                    ));
+                }
+                def.name = new;
+            }
+            AlterTableOperation::AddConstraint {
+                constraint,
+                not_valid: false,
+            } => add_constraint(session, &mut def, constraint).await?,
             other => return Err(Error::unsupported(format!("ALTER TABLE {other}"))),
         }
     }
     scope.with_transaction(|txn| txn.redefine(def.id, Some(def)))
+}
+
+/// Marks a column dropped (its slot stays, so older rows still decode); the indexes and
+/// checks that use it go with it, as in PostgreSQL. A primary-key column cannot be dropped.
+fn drop_column(def: &mut TableDef, column: &str, if_exists: bool) -> Result<()> {
+    let Some(slot) = def.slot_of(column) else {
+        if if_exists {
+            return Ok(());
+        }
+        return Err(Error::new(
+            ErrorKind::UndefinedColumn,
+            format!(
+                "column \"{column}\" of relation \"{}\" does not exist",
+                def.name
+            ),
+        ));
+    };
+    if def.primary_key.contains(&slot) {
+        return Err(Error::unsupported(format!(
+            "dropping primary-key column \"{column}\""
+        )));
+    }
+    def.columns[slot].dropped = true;
+    def.columns[slot].default = None;
+    def.columns[slot].identity = None;
+    def.indexes.retain(|index| !index.columns.contains(&slot));
+    def.checks
+        .retain(|check| !checks::columns_of(&check.expr).contains(column));
+    Ok(())
+}
+
+/// Renames a column, and the column in the checks that read it.
+fn rename_column(def: &mut TableDef, old: &str, new: &str) -> Result<()> {
+    let slot = def.slot_of(old).ok_or_else(|| {
+        Error::new(
+            ErrorKind::UndefinedColumn,
+            format!("column \"{old}\" does not exist"),
+        )
+    })?;
+    if old != new && def.slot_of(new).is_some() {
+        return Err(Error::new(
+            ErrorKind::DuplicateColumn,
+            format!(
+                "column \"{new}\" of relation \"{}\" already exists",
+                def.name
+            ),
+        ));
+    }
+    def.columns[slot].name = new.to_string();
+    for check in &mut def.checks {
+        check.expr = checks::rename_column(&check.expr, old, new)?;
+    }
+    Ok(())
+}
+
+/// `ADD CONSTRAINT … UNIQUE (…)` (the index is filled at commit, which fails with 23505 on
+/// rows that repeat a value) or `CHECK (…)` (checked against every row now).
+async fn add_constraint(
+    session: &Session,
+    def: &mut TableDef,
+    constraint: &TableConstraint,
+) -> Result<()> {
+    let scope = session.scope();
+    match constraint {
+        TableConstraint::Unique(unique) => {
+            let column_names = index_column_names(&unique.columns)?;
+            let columns = slots_of(&def.columns, &column_names, "unique constraint")?;
+            let name = unique.name.as_ref().map_or_else(
+                || format!("{}_{}_key", def.name, column_names.join("_")),
+                normalize,
+            );
+            if scope.relation_exists(&name) {
+                return Err(Error::new(
+                    ErrorKind::DuplicateTable,
+                    format!("relation \"{name}\" already exists"),
+                ));
+            }
+            def.indexes.push(IndexDef {
+                id: scope.db.engine.reserve_index_id(),
+                name,
+                columns,
+                unique: true,
+            });
+        }
+        TableConstraint::Check(check) => {
+            let check = check_def(&def.name, check);
+            checks::plan(&scope.db.expressions, def, &check.expr)?;
+            let query = format!(
+                "SELECT count(*) FROM {} WHERE NOT ({})",
+                crate::dml::quoted(&def.name),
+                check.expr
+            );
+            let batches = session.collect_sql(&query).await?;
+            let violations = batches
+                .first()
+                .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
+                .map_or(0, |counts| counts.value(0));
+            if violations > 0 {
+                return Err(Error::new(
+                    ErrorKind::CheckViolation,
+                    format!(
+                        "check constraint \"{}\" of relation \"{}\" is violated by some row",
+                        check.name, def.name
+                    ),
+                ));
+            }
+            def.checks.push(check);
+        }
+        other => return Err(Error::unsupported(format!("ADD CONSTRAINT {other}"))),
+    }
+    Ok(())
 }
 
 fn column_def_for_add(scope: &SessionScope, table: &str, column: &SqlColumn) -> Result<ColumnDef> {

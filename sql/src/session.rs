@@ -537,7 +537,7 @@ impl Session {
                 command("CREATE INDEX")
             }
             Ast::AlterTable(alter) => {
-                ddl::alter_table(scope, &alter)?;
+                ddl::alter_table(self, &alter).await?;
                 command("ALTER TABLE")
             }
             Ast::Truncate(truncate) => {
