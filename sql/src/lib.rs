@@ -22,6 +22,7 @@ mod dml;
 mod error;
 mod functions;
 mod json;
+mod jsonops;
 mod pgcast;
 mod pushdown;
 mod scan;

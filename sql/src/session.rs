@@ -15,11 +15,13 @@ use crate::defaults::{self, NextVal};
 use crate::dml;
 use crate::error::{Error, ErrorKind, Result};
 use crate::functions::{AsOfFunction, CurrentSeq, VersionsFunction};
+use crate::jsonops::JsonPlanner;
 use crate::pgcast::PgCasts;
 use crate::temporal::{self, AS_OF_FUNCTION, VERSIONS_FUNCTION};
 use crate::transaction::{Isolation, Transaction};
 use crate::types::PgTypePlanner;
 use crate::upsert;
+use datafusion::logical_expr::planner::ExprPlanner;
 
 /// The catalog of tables a statement computes for itself ([`Session::collect_sql_with`]).
 pub(crate) const STATEMENT_TABLES: &str = "driftdb_statement";
@@ -193,6 +195,12 @@ impl Session {
             .with_default_features()
             .with_type_planner(Arc::new(PgTypePlanner))
             .with_analyzer_rule(Arc::new(PgCasts))
+            .build();
+        // The JSON operators come first: DataFusion's own planners would take `@>` for arrays.
+        let mut planners: Vec<Arc<dyn ExprPlanner>> = vec![Arc::new(JsonPlanner)];
+        planners.extend(state.expr_planners().iter().cloned());
+        let state = SessionStateBuilder::new_from_existing(state)
+            .with_expr_planners(planners)
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(CATALOG_NAME, Arc::new(DriftCatalog::new(scope.clone())));
