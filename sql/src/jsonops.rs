@@ -183,65 +183,32 @@ impl ScalarUDFImpl for JsonFunction {
         let documents = datafusion::arrow::compute::cast(&documents, &DataType::Utf8)?;
         let documents = documents.as_string::<i32>();
         let keys: ArrayRef = args.args[1].to_array(rows)?;
+        // Each row's document and key, or `None` where either is NULL.
+        let inputs = (0..rows).map(|row| -> Result<Option<(Json, ScalarValue)>> {
+            if documents.is_null(row) || keys.is_null(row) {
+                return Ok(None);
+            }
+            let document = json::parse(documents.value(row)).map_err(invalid)?;
+            Ok(Some((document, ScalarValue::try_from_array(&keys, row)?)))
+        });
         let result: ArrayRef = match self.op {
             Op::Contains | Op::HasKey => {
                 let mut out = BooleanBuilder::with_capacity(rows);
-                for row in 0..rows {
-                    if documents.is_null(row) || keys.is_null(row) {
-                        out.append_null();
-                        continue;
-                    }
-                    let document = json::parse(documents.value(row)).map_err(invalid)?;
-                    let key = ScalarValue::try_from_array(&keys, row)?;
-                    let found = match self.op {
-                        Op::Contains => {
-                            let ScalarValue::Utf8(Some(text)) = key.cast_to(&DataType::Utf8)?
-                            else {
-                                unreachable!("a non-null value casts to non-null text")
-                            };
-                            contains(&document, &json::parse(&text).map_err(invalid)?)
-                        }
-                        _ => {
-                            let key = key.to_string();
-                            match &document {
-                                Json::Object(members) => members.iter().any(|(k, _)| *k == key),
-                                Json::Array(items) => {
-                                    items.iter().any(|i| *i == Json::String(key.clone()))
-                                }
-                                Json::String(s) => *s == key,
-                                _ => false,
-                            }
-                        }
+                for input in inputs {
+                    let found = match input? {
+                        None => None,
+                        Some((document, key)) => Some(self.test(&document, key)?),
                     };
-                    out.append_value(found);
+                    out.append_option(found);
                 }
                 Arc::new(out.finish())
             }
             _ => {
                 let mut out = StringBuilder::with_capacity(rows, rows * 8);
-                for row in 0..rows {
-                    if documents.is_null(row) || keys.is_null(row) {
-                        out.append_null();
-                        continue;
-                    }
-                    let document = json::parse(documents.value(row)).map_err(invalid)?;
-                    let key = ScalarValue::try_from_array(&keys, row)?;
-                    let steps = match self.op {
-                        Op::Path | Op::PathText => match &key {
-                            ScalarValue::Utf8(Some(path)) => path_steps(path),
-                            _ => None,
-                        },
-                        _ => Some(vec![key]),
-                    };
-                    let found = steps.and_then(|steps| {
-                        steps
-                            .iter()
-                            .try_fold(&document, |value, key| step(value, key))
-                    });
-                    let text = match (found, self.op) {
-                        (None, _) => None,
-                        (Some(value), Op::GetText | Op::PathText) => as_text(value),
-                        (Some(value), _) => Some(as_json(value)),
+                for input in inputs {
+                    let text = match input? {
+                        None => None,
+                        Some((document, key)) => self.extract(&document, key),
                     };
                     out.append_option(text);
                 }
@@ -249,6 +216,47 @@ impl ScalarUDFImpl for JsonFunction {
             }
         };
         Ok(ColumnarValue::Array(result))
+    }
+}
+
+impl JsonFunction {
+    /// `@>` or `?` for one document.
+    fn test(&self, document: &Json, key: ScalarValue) -> Result<bool> {
+        Ok(match self.op {
+            Op::Contains => {
+                let ScalarValue::Utf8(Some(text)) = key.cast_to(&DataType::Utf8)? else {
+                    unreachable!("a non-null value casts to non-null text")
+                };
+                contains(document, &json::parse(&text).map_err(invalid)?)
+            }
+            _ => {
+                let key = key.to_string();
+                match document {
+                    Json::Object(members) => members.iter().any(|(k, _)| *k == key),
+                    Json::Array(items) => items.iter().any(|i| *i == Json::String(key.clone())),
+                    Json::String(s) => *s == key,
+                    _ => false,
+                }
+            }
+        })
+    }
+
+    /// `->`, `->>`, `#>` or `#>>` for one document.
+    fn extract(&self, document: &Json, key: ScalarValue) -> Option<String> {
+        let steps = match self.op {
+            Op::Path | Op::PathText => match &key {
+                ScalarValue::Utf8(Some(path)) => path_steps(path)?,
+                _ => return None,
+            },
+            _ => vec![key],
+        };
+        let found = steps
+            .iter()
+            .try_fold(document, |value, key| step(value, key))?;
+        match self.op {
+            Op::GetText | Op::PathText => as_text(found),
+            _ => Some(as_json(found)),
+        }
     }
 }
 
