@@ -70,6 +70,19 @@ pub struct TableDef {
     /// CHECK constraints; versioned with the table like everything else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckDef>,
+    /// Set for a view: a relation that holds no rows, only a query (and no columns or key of
+    /// its own). Views share the tables' namespace and are versioned like them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<ViewDef>,
+}
+
+/// What a view stands for: a query's SQL text, and the column names it gives the query's
+/// columns (if the view names them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ViewDef {
+    pub query: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
 }
 
 /// A CHECK constraint: a boolean SQL expression over the row's columns (the SQL layer plans it).
@@ -280,6 +293,7 @@ mod tests {
             primary_key: vec![0],
             indexes: Vec::new(),
             checks: Vec::new(),
+            view: None,
         })
     }
 

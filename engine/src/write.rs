@@ -366,8 +366,11 @@ fn relation_names(def: &TableDef) -> impl Iterator<Item = &str> {
     std::iter::once(def.name.as_str()).chain(def.indexes.iter().map(|i| i.name.as_str()))
 }
 
-/// A new table needs a primary key over its own columns.
+/// A new table needs a primary key over its own columns (a view has neither).
 fn check_new_table(def: &TableDef) -> Result<()> {
+    if def.view.is_some() {
+        return check_view(def);
+    }
     if def.primary_key.is_empty()
         || def
             .primary_key
@@ -397,9 +400,35 @@ fn check_indexes(def: &TableDef) -> Result<()> {
     Ok(())
 }
 
+/// A view holds no rows, so it has no columns, key, indexes or checks of its own.
+fn check_view(def: &TableDef) -> Result<()> {
+    if def.columns.is_empty()
+        && def.primary_key.is_empty()
+        && def.indexes.is_empty()
+        && def.checks.is_empty()
+    {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "view \"{}\" cannot have columns, keys, indexes or checks of its own",
+            def.name
+        )))
+    }
+}
+
 /// A table keeps every column slot with its type and its primary key: stored rows are decoded
-/// by slot, and keys are encoded from the primary-key columns.
+/// by slot, and keys are encoded from the primary-key columns. A view stays a view.
 fn check_table_change(current: &TableDef, def: &TableDef) -> Result<()> {
+    match (current.view.is_some(), def.view.is_some()) {
+        (true, true) => return check_view(def),
+        (false, false) => {}
+        _ => {
+            return Err(Error::InvalidInput(format!(
+                "\"{}\" cannot change between table and view",
+                def.name
+            )));
+        }
+    }
     let slots_kept = def.columns.len() >= current.columns.len()
         && current
             .columns

@@ -22,6 +22,8 @@ pub const DIVISION_BY_ZERO: &str = "22012";
 pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
 pub const STRING_DATA_RIGHT_TRUNCATION: &str = "22001";
 pub const GENERATED_ALWAYS: &str = "428C9";
+pub const WRONG_OBJECT_TYPE: &str = "42809";
+pub const INVALID_OBJECT_DEFINITION: &str = "42P17";
 pub const CHECK_VIOLATION: &str = "23514";
 pub const INVALID_COLUMN_REFERENCE: &str = "42P10";
 pub const CARDINALITY_VIOLATION: &str = "21000";
@@ -60,6 +62,8 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::NumericOutOfRange => NUMERIC_VALUE_OUT_OF_RANGE,
         ErrorKind::StringDataRightTruncation => STRING_DATA_RIGHT_TRUNCATION,
         ErrorKind::GeneratedAlways => GENERATED_ALWAYS,
+        ErrorKind::WrongObjectType => WRONG_OBJECT_TYPE,
+        ErrorKind::InvalidObjectDefinition => INVALID_OBJECT_DEFINITION,
         ErrorKind::CheckViolation => CHECK_VIOLATION,
         ErrorKind::InvalidColumnReference => INVALID_COLUMN_REFERENCE,
         ErrorKind::CardinalityViolation => CARDINALITY_VIOLATION,

@@ -92,6 +92,8 @@ impl SchemaProvider for DriftSchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         Ok(match self.scope.resolve_current(name) {
+            // Views are expanded before planning; a view reached here is written to.
+            Some(def) if def.view.is_some() => None,
             Some(def) => Some(Arc::new(
                 DriftTable::current(self.scope.clone(), def).map_err(Error::into_datafusion)?,
             ) as _),

@@ -397,6 +397,7 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
         primary_key,
         indexes,
         checks: keys.checks,
+        view: None,
     };
     for check in &def.checks {
         checks::plan(&scope.db.expressions, &def, &check.expr)?;
@@ -404,14 +405,16 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
     scope.with_transaction(|txn| txn.redefine(id, Some(def)))
 }
 
-/// The table called `name` as the session's transaction sees it.
+/// The table called `name` as the session's transaction sees it (a view is not one).
 fn existing(scope: &SessionScope, name: &str) -> Result<Arc<TableDef>> {
-    scope.resolve_current(name).ok_or_else(|| {
-        Error::new(
+    match scope.resolve_current(name) {
+        Some(def) if def.view.is_some() => Err(crate::views::not_a(name, "table")),
+        Some(def) => Ok(def),
+        None => Err(Error::new(
             ErrorKind::UndefinedTable,
             format!("relation \"{name}\" does not exist"),
-        )
-    })
+        )),
+    }
 }
 
 /// `DROP TABLE`: the tables disappear from the commit on; their past stays readable.
@@ -425,7 +428,7 @@ pub(crate) fn drop_tables(
         let name = table_name(name)?;
         match existing(scope, &name) {
             Ok(def) => dropped.push(def.id),
-            Err(_) if if_exists => {}
+            Err(e) if e.kind == ErrorKind::UndefinedTable && if_exists => {}
             Err(e) => return Err(e),
         }
     }

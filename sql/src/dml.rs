@@ -81,6 +81,11 @@ fn target(session: &Session, table: &TableWithJoins) -> Result<Target> {
                 format!("relation \"{table_name}\" does not exist"),
             )
         })?;
+    if def.view.is_some() {
+        return Err(Error::unsupported(format!(
+            "writing to view \"{table_name}\""
+        )));
+    }
     let qualifier = match alias {
         Some(alias) => alias.name.to_string(),
         None => match name.0.last() {

@@ -33,6 +33,10 @@ pub enum ErrorKind {
     NumericOutOfRange,
     /// A value longer than its column's `varchar(n)` or `char(n)` allows.
     StringDataRightTruncation,
+    /// A statement names a relation of another kind (DROP TABLE on a view, say).
+    WrongObjectType,
+    /// A definition that cannot work (a view that expands into itself).
+    InvalidObjectDefinition,
     /// A row for which a CHECK constraint is false.
     CheckViolation,
     /// ON CONFLICT names no unique constraint of the table.

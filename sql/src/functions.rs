@@ -114,11 +114,18 @@ fn resolve(scope: &SessionScope, parts: &[Expr], point: CatalogPoint) -> Result<
     if qualified_elsewhere {
         return Err(missing());
     }
-    scope
+    let def = scope
         .db
         .engine
         .resolve_table(name, point)
-        .ok_or_else(missing)
+        .ok_or_else(missing)?;
+    if def.view.is_some() {
+        return Err(Error::unsupported(format!(
+            "reading view \"{name}\" at another point in time (read its tables AS OF instead)"
+        ))
+        .into_datafusion());
+    }
+    Ok(def)
 }
 
 /// A temporal bound resolved to commits.

@@ -35,6 +35,7 @@ mod transaction;
 mod types;
 mod upsert;
 mod values;
+mod views;
 mod write;
 
 pub use database::Database;

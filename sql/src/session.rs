@@ -21,6 +21,7 @@ use crate::temporal::{self, AS_OF_FUNCTION, VERSIONS_FUNCTION};
 use crate::transaction::{Isolation, Transaction};
 use crate::types::PgTypePlanner;
 use crate::upsert;
+use crate::views;
 use datafusion::logical_expr::planner::ExprPlanner;
 
 /// The catalog of tables a statement computes for itself ([`Session::collect_sql_with`]).
@@ -540,6 +541,19 @@ impl Session {
                 ddl::drop_indexes(scope, &names, if_exists)?;
                 command("DROP INDEX")
             }
+            Ast::CreateView(create) => {
+                views::create_view(self, &create).await?;
+                command("CREATE VIEW")
+            }
+            Ast::Drop {
+                object_type: ObjectType::View,
+                if_exists,
+                names,
+                ..
+            } => {
+                views::drop_views(scope, &names, if_exists)?;
+                command("DROP VIEW")
+            }
             Ast::CreateIndex(create) => {
                 ddl::create_index(scope, &create)?;
                 command("CREATE INDEX")
@@ -556,6 +570,9 @@ impl Session {
                 if let TableObject::TableName(name) = &insert.table
                     && let Some(def) = scope.resolve_current(&ddl::table_name(name)?)
                 {
+                    if def.view.is_some() {
+                        return Err(Error::unsupported(format!("writing to view \"{name}\"")));
+                    }
                     defaults::prepare_insert(&def, &mut insert)?;
                     if insert.returning.is_some() || insert.on.is_some() {
                         return upsert::insert(self, def, insert).await;
@@ -604,7 +621,8 @@ impl Session {
     }
 
     /// Plans a statement with DataFusion and starts executing it.
-    async fn stream(&self, statement: Ast) -> Result<SendableRecordBatchStream> {
+    async fn stream(&self, mut statement: Ast) -> Result<SendableRecordBatchStream> {
+        views::expand(&self.scope, &mut statement)?;
         let allow_dml = matches!(statement, Ast::Insert(_));
         let plan = self
             .state
@@ -660,9 +678,11 @@ impl Session {
     /// The rows an INSERT (without RETURNING or ON CONFLICT) would write: every visible column of
     /// the table, defaults filled in, in the table's column order.
     pub(crate) async fn insert_rows(&self, insert: Insert) -> Result<Vec<RecordBatch>> {
+        let mut statement = Ast::Insert(insert);
+        views::expand(&self.scope, &mut statement)?;
         let plan = self
             .state
-            .statement_to_plan(DfStatement::Statement(Box::new(Ast::Insert(insert))))
+            .statement_to_plan(DfStatement::Statement(Box::new(statement)))
             .await?;
         let LogicalPlan::Dml(dml) = plan else {
             return Err(Error::new(
@@ -673,6 +693,16 @@ impl Session {
         let input = Arc::unwrap_or_clone(dml.input);
         let physical = self.state.create_physical_plan(&input).await?;
         Ok(collect(physical, self.task_ctx.clone()).await?)
+    }
+
+    /// The schema of the rows `statement` would return (views expanded), without running it.
+    pub(crate) async fn query_schema(&self, mut statement: Ast) -> Result<SchemaRef> {
+        views::expand(&self.scope, &mut statement)?;
+        let plan = self
+            .state
+            .statement_to_plan(DfStatement::Statement(Box::new(statement)))
+            .await?;
+        Ok(Arc::new(plan.schema().as_arrow().clone()))
     }
 
     /// Runs a query the SQL layer wrote itself (for UPDATE and DELETE), at the pinned snapshot.
