@@ -417,19 +417,28 @@ fn existing(scope: &SessionScope, name: &str) -> Result<Arc<TableDef>> {
     }
 }
 
-/// `DROP TABLE`: the tables disappear from the commit on; their past stays readable.
-pub(crate) fn drop_tables(
+/// `DROP TABLE` (or, with `views`, `DROP VIEW`): the relations disappear from the commit on;
+/// their past stays readable.
+pub(crate) fn drop_relations(
     scope: &SessionScope,
     names: &[ObjectName],
     if_exists: bool,
+    views: bool,
 ) -> Result<()> {
+    let kind = if views { "view" } else { "table" };
     let mut dropped = Vec::new();
     for name in names {
         let name = table_name(name)?;
-        match existing(scope, &name) {
-            Ok(def) => dropped.push(def.id),
-            Err(e) if e.kind == ErrorKind::UndefinedTable && if_exists => {}
-            Err(e) => return Err(e),
+        match scope.resolve_current(&name) {
+            Some(def) if def.view.is_some() == views => dropped.push(def.id),
+            Some(_) => return Err(crate::views::not_a(&name, kind)),
+            None if if_exists => {}
+            None => {
+                return Err(Error::new(
+                    ErrorKind::UndefinedTable,
+                    format!("{kind} \"{name}\" does not exist"),
+                ));
+            }
         }
     }
     scope.with_transaction(|txn| {

@@ -529,7 +529,7 @@ impl Session {
                 names,
                 ..
             } => {
-                ddl::drop_tables(scope, &names, if_exists)?;
+                ddl::drop_relations(scope, &names, if_exists, false)?;
                 command("DROP TABLE")
             }
             Ast::Drop {
@@ -551,7 +551,7 @@ impl Session {
                 names,
                 ..
             } => {
-                views::drop_views(scope, &names, if_exists)?;
+                ddl::drop_relations(scope, &names, if_exists, true)?;
                 command("DROP VIEW")
             }
             Ast::CreateIndex(create) => {

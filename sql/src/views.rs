@@ -1,4 +1,4 @@
-//! Views: CREATE [OR REPLACE] VIEW and DROP VIEW, kept in the versioned catalog like tables
+//! Views: CREATE [OR REPLACE] VIEW (DROP VIEW is [`crate::ddl::drop_relations`]), kept in the versioned catalog like tables
 //! (a definition with the view's query and no rows), and expanded into derived tables before a
 //! statement is planned — so a view always reads its tables as they are now, and a view of
 //! views works.
@@ -8,7 +8,7 @@ use crate::ddl::{normalize, table_name};
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::Session;
 use datafusion::sql::sqlparser::ast::{
-    CreateView, ObjectName, SetExpr, Statement, TableFactor, VisitMut, VisitorMut,
+    CreateView, SetExpr, Statement, TableFactor, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -166,34 +166,6 @@ pub(crate) async fn create_view(session: &Session, create: &CreateView) -> Resul
         view: Some(view),
     };
     scope.with_transaction(|txn| txn.redefine(id, Some(def)))
-}
-
-/// `DROP VIEW [IF EXISTS] names`.
-pub(crate) fn drop_views(
-    scope: &SessionScope,
-    names: &[ObjectName],
-    if_exists: bool,
-) -> Result<()> {
-    let mut dropped = Vec::new();
-    for name in names {
-        let name = table_name(name)?;
-        match scope.resolve_current(&name) {
-            Some(def) if def.view.is_some() => dropped.push(def.id),
-            Some(_) => return Err(not_a(&name, "view")),
-            None if if_exists => {}
-            None => {
-                return Err(Error::new(
-                    ErrorKind::UndefinedTable,
-                    format!("view \"{name}\" does not exist"),
-                ));
-            }
-        }
-    }
-    scope.with_transaction(|txn| {
-        for id in dropped {
-            txn.redefine(id, None);
-        }
-    })
 }
 
 /// The error for naming a relation of the wrong kind (`"v" is not a table`).
