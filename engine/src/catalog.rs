@@ -70,10 +70,34 @@ pub struct TableDef {
     /// CHECK constraints; versioned with the table like everything else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckDef>,
+    /// FOREIGN KEY constraints this table's rows must satisfy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_keys: Vec<ForeignKeyDef>,
     /// Set for a view: a relation that holds no rows, only a query (and no columns or key of
     /// its own). Views share the tables' namespace and are versioned like them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<ViewDef>,
+}
+
+/// A FOREIGN KEY: the values of `columns` (when none is NULL) must be the primary key of a row
+/// of `parent`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKeyDef {
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub parent: TableId,
+    pub on_delete: ForeignKeyAction,
+}
+
+/// What deleting a referenced row does to the rows that reference it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ForeignKeyAction {
+    /// Refuse the delete (NO ACTION and RESTRICT; DriftDB checks both at once).
+    Restrict,
+    /// Delete the referencing rows too.
+    Cascade,
+    /// Set the referencing columns to NULL.
+    SetNull,
 }
 
 /// What a view stands for: a query's SQL text, and the column names it gives the query's
@@ -293,6 +317,7 @@ mod tests {
             primary_key: vec![0],
             indexes: Vec::new(),
             checks: Vec::new(),
+            foreign_keys: Vec::new(),
             view: None,
         })
     }

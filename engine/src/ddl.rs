@@ -48,6 +48,7 @@ impl Engine {
             primary_key,
             indexes: Vec::new(),
             checks: Vec::new(),
+            foreign_keys: Vec::new(),
             view: None,
         };
         self.redefine(self.catalog_version(), id, Some(def))?;

@@ -40,7 +40,10 @@ mod transaction;
 pub mod verify;
 mod write;
 
-pub use catalog::{CatalogPoint, CheckDef, ColumnDef, Identity, IndexDef, TableDef, ViewDef};
+pub use catalog::{
+    CatalogPoint, CheckDef, ColumnDef, ForeignKeyAction, ForeignKeyDef, Identity, IndexDef,
+    TableDef, ViewDef,
+};
 pub use engine::{CommitInfo, Engine, EngineOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use ids::{IndexId, Seq, TableId};

@@ -406,6 +406,7 @@ fn check_view(def: &TableDef) -> Result<()> {
         && def.primary_key.is_empty()
         && def.indexes.is_empty()
         && def.checks.is_empty()
+        && def.foreign_keys.is_empty()
     {
         Ok(())
     } else {

@@ -409,6 +409,7 @@ fn a_table_created_with_its_rows_is_visible_from_that_commit_on() {
         primary_key: vec![0],
         indexes: Vec::new(),
         checks: Vec::new(),
+        foreign_keys: Vec::new(),
         view: None,
     };
     let mut txn = transaction(

@@ -15,10 +15,13 @@ use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::sql::sqlparser::ast::{
     AlterTable, AlterTableOperation, CheckConstraint, ColumnDef as SqlColumn, ColumnOption,
-    CreateIndex, CreateTable, DataType as SqlType, Expr as SqlExpr, GeneratedAs, Ident,
-    IndexColumn, ObjectName, ObjectNamePart, RenameTableNameKind, TableConstraint,
+    CreateIndex, CreateTable, DataType as SqlType, Expr as SqlExpr, ForeignKeyConstraint,
+    GeneratedAs, Ident, IndexColumn, ObjectName, ObjectNamePart, ReferentialAction,
+    RenameTableNameKind, TableConstraint,
 };
-use driftdb_engine::{CheckDef, ColumnDef, ColumnType, Identity, IndexDef, TableDef};
+use driftdb_engine::{
+    CheckDef, ColumnDef, ColumnType, ForeignKeyAction, ForeignKeyDef, Identity, IndexDef, TableDef,
+};
 use std::sync::Arc;
 
 /// PostgreSQL's limit on columns per table (a row event counts columns in a u16).
@@ -86,6 +89,8 @@ struct DeclaredKeys {
     unique: Vec<(Option<String>, Vec<String>)>,
     /// Each CHECK constraint: its name and expression.
     checks: Vec<CheckDef>,
+    /// Each FOREIGN KEY, as declared (a column-level one names its column).
+    foreign: Vec<ForeignKeyConstraint>,
 }
 
 fn column_def(
@@ -128,6 +133,11 @@ fn column_def(
                 keys.unique.push((constraint_name, vec![name.clone()]));
             }
             ColumnOption::Check(check) => keys.checks.push(check_def(table, check)),
+            ColumnOption::ForeignKey(foreign) => {
+                let mut foreign = foreign.clone();
+                foreign.columns = vec![column.name.clone()];
+                keys.foreign.push(foreign);
+            }
             ColumnOption::Default(expr) => {
                 if def.identity.is_some() {
                     return Err(both());
@@ -207,6 +217,63 @@ fn check_def(table: &str, check: &CheckConstraint) -> CheckDef {
             .map_or_else(|| checks::default_name(table, &check.expr), normalize),
         expr: check.expr.to_string(),
     }
+}
+
+/// A FOREIGN KEY of `def` (which may reference itself), checked against its parent: the
+/// referenced columns must be the parent's primary key.
+fn foreign_key(
+    scope: &SessionScope,
+    def: &TableDef,
+    foreign: &ForeignKeyConstraint,
+) -> Result<ForeignKeyDef> {
+    let names: Vec<String> = foreign.columns.iter().map(normalize).collect();
+    let columns = slots_of(&def.columns, &names, "foreign key constraint")?;
+    let parent_name = table_name(&foreign.foreign_table)?;
+    let parent = if parent_name == def.name {
+        Arc::new(def.clone())
+    } else {
+        existing(scope, &parent_name)?
+    };
+    let key_names: Vec<String> = parent
+        .primary_key
+        .iter()
+        .map(|&slot| parent.columns[slot].name.clone())
+        .collect();
+    let referred: Vec<String> = foreign.referred_columns.iter().map(normalize).collect();
+    if !(referred.is_empty() || referred == key_names) || columns.len() != key_names.len() {
+        return Err(Error::new(
+            ErrorKind::InvalidForeignKey,
+            format!(
+                "there is no unique constraint matching given keys for referenced table \"{parent_name}\" \
+                 (DriftDB's foreign keys reference the primary key)"
+            ),
+        ));
+    }
+    let on_delete = match foreign.on_delete {
+        None | Some(ReferentialAction::NoAction | ReferentialAction::Restrict) => {
+            ForeignKeyAction::Restrict
+        }
+        Some(ReferentialAction::Cascade) => ForeignKeyAction::Cascade,
+        Some(ReferentialAction::SetNull) => ForeignKeyAction::SetNull,
+        Some(ReferentialAction::SetDefault) => {
+            return Err(Error::unsupported("ON DELETE SET DEFAULT"));
+        }
+    };
+    if !matches!(
+        foreign.on_update,
+        None | Some(ReferentialAction::NoAction | ReferentialAction::Restrict)
+    ) {
+        return Err(Error::unsupported("ON UPDATE actions other than NO ACTION"));
+    }
+    Ok(ForeignKeyDef {
+        name: foreign.name.as_ref().map_or_else(
+            || format!("{}_{}_fkey", def.name, names.join("_")),
+            normalize,
+        ),
+        columns,
+        parent: parent.id,
+        on_delete,
+    })
 }
 
 /// The column names of an index or key declaration (expressions are not supported).
@@ -345,6 +412,7 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
                 keys.primary.extend(index_column_names(&pk.columns)?);
             }
             TableConstraint::Check(check) => keys.checks.push(check_def(&name, check)),
+            TableConstraint::ForeignKey(foreign) => keys.foreign.push(foreign.clone()),
             TableConstraint::Unique(unique) => {
                 let constraint_name = unique.name.as_ref().map(normalize);
                 keys.unique
@@ -390,15 +458,20 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
         });
     }
     let id = scope.db.engine.reserve_table_id();
-    let def = TableDef {
+    let mut def = TableDef {
         id,
         name,
         columns,
         primary_key,
         indexes,
         checks: keys.checks,
+        foreign_keys: Vec::new(),
         view: None,
     };
+    for foreign in &keys.foreign {
+        let fk = foreign_key(scope, &def, foreign)?;
+        def.foreign_keys.push(fk);
+    }
     for check in &def.checks {
         checks::plan(&scope.db.expressions, &def, &check.expr)?;
     }
@@ -430,7 +503,19 @@ pub(crate) fn drop_relations(
     for name in names {
         let name = table_name(name)?;
         match scope.resolve_current(&name) {
-            Some(def) if def.view.is_some() == views => dropped.push(def.id),
+            Some(def) if def.view.is_some() == views => {
+                let dependents = crate::foreign::referencing(scope, def.id);
+                if let Some((child, fk)) = dependents.iter().find(|(child, _)| child.id != def.id) {
+                    return Err(Error::new(
+                        ErrorKind::DependentObjectsStillExist,
+                        format!(
+                            "cannot drop table {name} because constraint {} on table {} depends on it",
+                            fk.name, child.name
+                        ),
+                    ));
+                }
+                dropped.push(def.id);
+            }
             Some(_) => return Err(crate::views::not_a(&name, kind)),
             None if if_exists => {}
             None => {

@@ -8,6 +8,7 @@ use crate::checks;
 use crate::ddl::{normalize, table_name};
 use crate::defaults::{default_sql, is_default_keyword};
 use crate::error::{Error, ErrorKind, Result};
+use crate::foreign;
 use crate::session::{CommandTag, QueryResult, STATEMENT_TABLES, Session, StatementResult};
 use crate::types::table_schema;
 use crate::write::{RowsEncoder, WriteSet};
@@ -218,6 +219,7 @@ pub(crate) fn stage_updates(
         let columns = batch.columns();
         let coerced = encoder.coerce(&columns[key_count..])?;
         checks::verify(session.scope(), def, &coerced)?;
+        foreign::check_references(session.scope(), def, &coerced)?;
         encoder.encode_coerced(&coerced, &mut new_rows)?;
         if keep_rows {
             rows.push(RecordBatch::try_new(schema.clone(), coerced)?);
@@ -378,13 +380,16 @@ async fn delete_where(
     let schema = table_schema(def);
     let mut encoder = RowsEncoder::new(def);
     let (mut keys, mut rows, mut seen) = (Vec::new(), Vec::new(), HashSet::new());
+    let mut key_batches = Vec::with_capacity(batches.len());
     for batch in &batches {
         let batch = first_per_key(&mut encoder, batch, key_count, &mut seen, &mut keys)?;
+        key_batches.push(batch.project(&(0..key_count).collect::<Vec<_>>())?);
         if keep_rows {
             let values = batch.columns()[key_count..].to_vec();
             rows.push(RecordBatch::try_new(schema.clone(), values)?);
         }
     }
+    foreign::on_delete(session, def, key_batches).await?;
     let count = keys.len() as u64;
     let mut set = WriteSet::new(def);
     for key in keys {

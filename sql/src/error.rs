@@ -37,6 +37,12 @@ pub enum ErrorKind {
     WrongObjectType,
     /// A definition that cannot work (a view that expands into itself).
     InvalidObjectDefinition,
+    /// A row references a missing parent row, or a delete would orphan child rows.
+    ForeignKeyViolation,
+    /// A FOREIGN KEY that references no key of its parent.
+    InvalidForeignKey,
+    /// DROP of a table other tables depend on.
+    DependentObjectsStillExist,
     /// A row for which a CHECK constraint is false.
     CheckViolation,
     /// ON CONFLICT names no unique constraint of the table.

@@ -20,6 +20,7 @@ mod ddl;
 mod defaults;
 mod dml;
 mod error;
+mod foreign;
 mod functions;
 mod json;
 mod jsonops;

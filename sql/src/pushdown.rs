@@ -237,6 +237,7 @@ mod tests {
             primary_key: vec![0],
             indexes: vec![index(7, 1), index(8, 2)],
             checks: Vec::new(),
+            foreign_keys: Vec::new(),
             view: None,
         };
         let present = |push: &dyn Fn(&mut KeyEncoder)| {

@@ -655,13 +655,9 @@ impl Session {
         tables: Vec<(&str, SchemaRef, Vec<RecordBatch>)>,
         sql: &str,
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let names: Vec<TableReference> = tables
-            .iter()
-            .map(|(name, ..)| TableReference::full(STATEMENT_TABLES, SCHEMA_NAME, *name))
-            .collect();
-        for ((_, schema, batches), name) in tables.into_iter().zip(&names) {
-            let table = MemTable::try_new(schema, vec![batches])?;
-            self.ctx.register_table(name.clone(), Arc::new(table))?;
+        let names: Vec<&str> = tables.iter().map(|(name, ..)| *name).collect();
+        for (name, schema, batches) in tables {
+            self.register_statement_table(name, schema, batches)?;
         }
         let result = async {
             let stream = self.stream(self.parse_one(sql)?).await?;
@@ -670,9 +666,28 @@ impl Session {
         }
         .await;
         for name in names {
-            self.ctx.deregister_table(name)?;
+            self.deregister_statement_table(name)?;
         }
         result
+    }
+
+    /// Makes `batches` readable as `driftdb_statement.public.<name>` until deregistered.
+    pub(crate) fn register_statement_table(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<()> {
+        let table = MemTable::try_new(schema, vec![batches])?;
+        let name = TableReference::full(STATEMENT_TABLES, SCHEMA_NAME, name);
+        self.ctx.register_table(name, Arc::new(table))?;
+        Ok(())
+    }
+
+    pub(crate) fn deregister_statement_table(&self, name: &str) -> Result<()> {
+        let name = TableReference::full(STATEMENT_TABLES, SCHEMA_NAME, name);
+        self.ctx.deregister_table(name)?;
+        Ok(())
     }
 
     /// The rows an INSERT (without RETURNING or ON CONFLICT) would write: every visible column of

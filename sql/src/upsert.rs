@@ -13,6 +13,7 @@ use crate::checks;
 use crate::ddl::normalize;
 use crate::dml::{self, Changed, Target, quoted, stage_updates};
 use crate::error::{Error, ErrorKind, Result};
+use crate::foreign;
 use crate::session::{STATEMENT_TABLES, Session, StatementResult};
 use crate::transaction::PendingRows;
 use crate::types::table_schema;
@@ -279,6 +280,7 @@ pub(crate) async fn insert(
     };
     let inserted = filter_record_batch(&proposed, &mask(&inserts))?;
     checks::verify(session.scope(), &def, inserted.columns())?;
+    foreign::check_references(session.scope(), &def, inserted.columns())?;
     set.stage(session.scope())?;
     let mut changed = Changed {
         count: inserts.len() as u64,

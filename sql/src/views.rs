@@ -163,6 +163,7 @@ pub(crate) async fn create_view(session: &Session, create: &CreateView) -> Resul
         primary_key: Vec::new(),
         indexes: Vec::new(),
         checks: Vec::new(),
+        foreign_keys: Vec::new(),
         view: Some(view),
     };
     scope.with_transaction(|txn| txn.redefine(id, Some(def)))

@@ -4,6 +4,7 @@
 use crate::catalog::SessionScope;
 use crate::checks;
 use crate::error::{Error, ErrorKind, Result};
+use crate::foreign;
 use crate::transaction::{Origin, StatementEvent};
 use crate::types::arrow_type;
 use crate::values;
@@ -110,7 +111,7 @@ pub(crate) fn typed_value(array: &ArrayRef, row: usize) -> ValueRef<'_> {
 
 /// Casts `array` to column type `ty`, failing (not nulling) on values that do not fit, and
 /// brings text-like values into their type's form (see [`crate::values`]).
-fn coerce(array: &ArrayRef, ty: ColumnType) -> Result<ArrayRef> {
+pub(crate) fn coerce(array: &ArrayRef, ty: ColumnType) -> Result<ArrayRef> {
     if ty == ColumnType::Bytea && array.data_type() == &DataType::Utf8 {
         return values::parse_bytea_column(array.as_string());
     }
@@ -360,6 +361,8 @@ impl DataSink for InsertSink {
                 .coerce(batch.columns())
                 .map_err(Error::into_datafusion)?;
             checks::verify(&self.scope, &self.def, &coerced).map_err(Error::into_datafusion)?;
+            foreign::check_references(&self.scope, &self.def, &coerced)
+                .map_err(Error::into_datafusion)?;
             encoder
                 .encode_coerced(&coerced, &mut rows)
                 .map_err(Error::into_datafusion)?;
