@@ -10,7 +10,7 @@
 //! Records are stored as framed JSON (DDL is rare and small; rows use a binary layout).
 
 use crate::ids::{IndexId, Seq, TableId};
-use crate::row::ColumnType;
+use crate::row::{ColumnType, ValueRef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +30,11 @@ pub struct ColumnDef {
     /// Set for identity (and serial) columns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
+    /// What rows written before the column existed hold in it (a column added with a
+    /// DEFAULT): a framed put event with one value ([`crate::row::RowEncoder`]). Without it they
+    /// hold NULL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Vec<u8>>,
 }
 
 impl ColumnDef {
@@ -42,7 +47,20 @@ impl ColumnDef {
             dropped: false,
             default: None,
             identity: None,
+            missing: None,
         }
+    }
+
+    /// The value rows that predate this column hold in it.
+    pub fn missing_value(&self) -> ValueRef<'_> {
+        let decoded = self.missing.as_deref().and_then(|framed| {
+            let payload = crate::frame::decode(framed).ok()?;
+            match crate::row::decode_event(payload).ok()? {
+                crate::row::RowEvent::Put(row) => row.values().next()?.ok(),
+                crate::row::RowEvent::Delete => None,
+            }
+        });
+        decoded.unwrap_or(ValueRef::Null)
     }
 }
 

@@ -12,6 +12,7 @@
 //! newest at or before seq N tells whether the row held that value as of N, so an index answers
 //! for any point, just as the versions family does.
 
+use crate::catalog::ColumnDef;
 use crate::error::{Error, Result};
 use crate::frame;
 use crate::ids::{IndexId, Seq};
@@ -33,30 +34,38 @@ pub fn push_value(enc: &mut KeyEncoder, value: ValueRef<'_>) {
     enc.push_value(value);
 }
 
-/// Whether the row holds NULL in any of `slots` (a slot it predates, or an undecodable value,
-/// counts as NULL: such a row never takes part in a uniqueness check).
-pub(crate) fn holds_null(row: &RowView<'_>, slots: &[usize]) -> bool {
-    slots.iter().any(|&slot| {
-        matches!(
-            row.values().nth(slot),
-            None | Some(Ok(ValueRef::Null)) | Some(Err(_))
-        )
-    })
+/// The value a row holds in `slot`: a slot the row predates holds the column's missing value.
+fn value_at<'r>(
+    row: &RowView<'r>,
+    slot: usize,
+    columns: &'r [ColumnDef],
+) -> std::result::Result<ValueRef<'r>, RowError> {
+    match row.values().nth(slot) {
+        Some(value) => value,
+        None => Ok(columns
+            .get(slot)
+            .map_or(ValueRef::Null, ColumnDef::missing_value)),
+    }
 }
 
-/// Encodes the values a row holds in the indexed `slots` (a slot the row predates is NULL).
+/// Whether the row holds NULL in any of `slots` (an undecodable value counts as NULL: such a
+/// row never takes part in a uniqueness check).
+pub(crate) fn holds_null(row: &RowView<'_>, slots: &[usize], columns: &[ColumnDef]) -> bool {
+    slots
+        .iter()
+        .any(|&slot| !matches!(value_at(row, slot, columns), Ok(v) if v != ValueRef::Null))
+}
+
+/// Encodes the values a row holds in the indexed `slots` of a table with `columns`.
 pub(crate) fn encode_row_values(
     enc: &mut KeyEncoder,
     row: &RowView<'_>,
     slots: &[usize],
+    columns: &[ColumnDef],
 ) -> std::result::Result<(), RowError> {
     enc.clear();
     for &slot in slots {
-        let value = match row.values().nth(slot) {
-            Some(value) => value?,
-            None => ValueRef::Null,
-        };
-        push_value(enc, value);
+        push_value(enc, value_at(row, slot, columns)?);
     }
     Ok(())
 }

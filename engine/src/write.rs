@@ -9,7 +9,7 @@
 //! synced before the lock is released, because the in-memory catalog that every session plans
 //! against is updated under the lock; definitions are rare, rows are not.
 
-use crate::catalog::{CatalogRecord, IndexDef, TableDef};
+use crate::catalog::{CatalogRecord, ColumnDef, IndexDef, TableDef};
 use crate::commit::CommitRecord;
 use crate::engine::{Engine, Pipeline, now_micros};
 use crate::error::{Error, Result};
@@ -164,7 +164,8 @@ impl<'e> CommitBuilder<'e> {
             RowEvent::Delete => None,
         };
         for index in &def.indexes {
-            self.index_change(index, &write.pk, old_row.as_ref(), new_row.as_ref())?;
+            let rows = (old_row.as_ref(), new_row.as_ref());
+            self.index_change(&def.columns, index, &write.pk, rows)?;
         }
         self.tables_written.insert(write.table);
         self.rows += 1;
@@ -174,18 +175,19 @@ impl<'e> CommitBuilder<'e> {
     /// Adds the entries that move a row from its old indexed values to its new ones.
     fn index_change(
         &mut self,
+        columns: &[ColumnDef],
         index: &IndexDef,
         pk: &[u8],
-        old: Option<&RowView<'_>>,
-        new: Option<&RowView<'_>>,
+        (old, new): (Option<&RowView<'_>>, Option<&RowView<'_>>),
     ) -> Result<()> {
         let bad_row = |e: row::RowError| Error::InvalidInput(format!("malformed row: {e}"));
         if let Some(old) = old {
-            index::encode_row_values(&mut self.old_values, old, &index.columns)
+            index::encode_row_values(&mut self.old_values, old, &index.columns, columns)
                 .map_err(|e| Error::corrupt(format!("row {}", keys::describe(pk)), e))?;
         }
         if let Some(new) = new {
-            index::encode_row_values(&mut self.new_values, new, &index.columns).map_err(bad_row)?;
+            index::encode_row_values(&mut self.new_values, new, &index.columns, columns)
+                .map_err(bad_row)?;
         }
         let unchanged = old.is_some()
             && new.is_some()
@@ -201,7 +203,7 @@ impl<'e> CommitBuilder<'e> {
                 &self.key,
                 &index::entry_value(false, pk.len()),
             );
-            if index.unique && !index::holds_null(old, &index.columns) {
+            if index.unique && !index::holds_null(old, &index.columns, columns) {
                 let values = self.old_values.as_bytes().to_vec();
                 if let Some(holders) = self.unique_claims.get_mut(&(index.id, values.clone())) {
                     holders.remove(pk);
@@ -217,7 +219,7 @@ impl<'e> CommitBuilder<'e> {
                 &self.key,
                 &index::entry_value(true, pk.len()),
             );
-            if index.unique && !index::holds_null(new, &index.columns) {
+            if index.unique && !index::holds_null(new, &index.columns, columns) {
                 let values = self.new_values.as_bytes().to_vec();
                 self.unique_claims
                     .entry((index.id, values))
@@ -609,11 +611,11 @@ impl Engine {
             let (seq, event) = latest::decode(entry_key, value)?;
             if let RowEvent::Put(row) = event {
                 let pk = &entry_key[keys::TABLE_ID_LEN..];
-                index::encode_row_values(&mut values, &row, &index.columns)
+                index::encode_row_values(&mut values, &row, &index.columns, &def.columns)
                     .map_err(|e| Error::corrupt(format!("row {}", keys::describe(pk)), e))?;
                 keys::index_key_into(&mut key, index.id, values.as_bytes(), pk, seq);
                 batch.put(Family::Indexes, &key, &index::entry_value(true, pk.len()));
-                if !index::holds_null(&row, &index.columns) {
+                if !index::holds_null(&row, &index.columns, &def.columns) {
                     holding(values.as_bytes(), pk);
                 }
             }

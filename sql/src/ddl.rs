@@ -8,9 +8,12 @@ use crate::defaults::plan_default;
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::Session;
 use crate::types::{arrow_type, column_type};
+use crate::write::{coerce, typed_value};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::can_cast_types;
+use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::sql::sqlparser::ast::{
@@ -19,8 +22,10 @@ use datafusion::sql::sqlparser::ast::{
     GeneratedAs, Ident, IndexColumn, ObjectName, ObjectNamePart, ReferentialAction,
     RenameTableNameKind, TableConstraint,
 };
+use driftdb_engine::row::RowEncoder;
 use driftdb_engine::{
     CheckDef, ColumnDef, ColumnType, ForeignKeyAction, ForeignKeyDef, Identity, IndexDef, TableDef,
+    ValueRef,
 };
 use std::sync::Arc;
 
@@ -553,7 +558,7 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
                 column_position: None,
                 ..
             } => {
-                let column = column_def_for_add(scope, &def.name, column_def)?;
+                let column = column_def_for_add(session, &def.name, column_def)?;
                 if def.slot_of(&column.name).is_some() {
                     if *if_not_exists {
                         continue;
@@ -723,22 +728,64 @@ async fn add_constraint(
     Ok(())
 }
 
-fn column_def_for_add(scope: &SessionScope, table: &str, column: &SqlColumn) -> Result<ColumnDef> {
+/// A column for `ADD COLUMN`. Rows already there take its DEFAULT, evaluated once now (so it
+/// must not be volatile), without being rewritten: the value is kept with the column.
+fn column_def_for_add(session: &Session, table: &str, column: &SqlColumn) -> Result<ColumnDef> {
     let mut keys = DeclaredKeys::default();
-    let def = column_def(scope, table, column, &mut keys)?;
+    let mut def = column_def(session.scope(), table, column, &mut keys)?;
     if !keys.primary.is_empty()
         || !keys.unique.is_empty()
         || !keys.checks.is_empty()
-        || !def.nullable
+        || !keys.foreign.is_empty()
     {
         return Err(Error::unsupported(
-            "ADD COLUMN with PRIMARY KEY, UNIQUE, CHECK or NOT NULL",
+            "ADD COLUMN with PRIMARY KEY, UNIQUE, CHECK or REFERENCES (add the column, then the constraint)",
         ));
     }
-    if def.default.is_some() || def.identity.is_some() {
-        return Err(Error::unsupported(
-            "ADD COLUMN with a DEFAULT or identity (existing rows would read NULL)",
+    if def.identity.is_some() {
+        return Err(Error::unsupported("ADD COLUMN with an identity"));
+    }
+    let missing = match &def.default {
+        Some(sql) => constant_value(session, sql, def.ty)?,
+        None => None,
+    };
+    if missing.is_none() && !def.nullable {
+        return Err(Error::new(
+            ErrorKind::NotNullViolation,
+            format!(
+                "column \"{}\" of relation \"{table}\" contains null values",
+                def.name
+            ),
         ));
     }
+    def.missing = missing;
     Ok(def)
+}
+
+/// Evaluates a non-volatile DEFAULT now; returns its value framed as a one-value row event
+/// (`None` for NULL).
+fn constant_value(session: &Session, sql: &str, ty: ColumnType) -> Result<Option<Vec<u8>>> {
+    let planner = session.planner();
+    let expr = plan_default(planner, sql)?;
+    if expr.is_volatile() {
+        return Err(Error::unsupported(
+            "ADD COLUMN with a volatile DEFAULT (existing rows would each need their own value)",
+        ));
+    }
+    let physical = planner.create_physical_expr(expr, &DFSchema::empty())?;
+    let one_row = RecordBatch::try_new_with_options(
+        Arc::new(Schema::empty()),
+        vec![],
+        &RecordBatchOptions::new().with_row_count(Some(1)),
+    )?;
+    let value = physical.evaluate(&one_row)?.into_array(1)?;
+    let value = coerce(&value, ty)?;
+    let value = typed_value(&value, 0);
+    if value == ValueRef::Null {
+        return Ok(None);
+    }
+    let mut row = RowEncoder::new();
+    row.begin_put();
+    row.push(value);
+    Ok(Some(row.finish().to_vec()))
 }

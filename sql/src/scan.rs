@@ -22,8 +22,8 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
 use driftdb_engine::row::{self, RowEvent};
 use driftdb_engine::{
-    ColumnType, Engine, Flow, IndexDef, KeyRange, RowView, Seq, TableDef, ValueRef, VersionRef,
-    frame, keys,
+    ColumnDef, ColumnType, Engine, Flow, IndexDef, KeyRange, RowView, Seq, TableDef, ValueRef,
+    VersionRef, frame, keys,
 };
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -232,6 +232,8 @@ struct RowBatcher {
     slot_targets: Vec<Option<usize>>,
     /// Builders fed by version columns.
     version_targets: Vec<(VersionColumn, usize)>,
+    /// The table's columns, for the values rows hold in columns added after them.
+    missing: Vec<ColumnDef>,
     rows: usize,
 }
 
@@ -270,6 +272,7 @@ impl RowBatcher {
         RowBatcher {
             schema,
             builders,
+            missing: def.columns.clone(),
             slot_targets,
             version_targets,
             rows: 0,
@@ -285,9 +288,13 @@ impl RowBatcher {
             }
             slots_seen = slot + 1;
         }
-        // Columns added after this row was written read as NULL.
-        for target in self.slot_targets.iter().skip(slots_seen).flatten() {
-            self.builders[*target].append_null();
+        // Columns added after this row was written read as their missing value (NULL unless
+        // the column was added with a DEFAULT).
+        for (slot, target) in self.slot_targets.iter().enumerate().skip(slots_seen) {
+            if let Some(target) = target {
+                let missing = self.missing[slot].missing_value();
+                self.builders[*target].append(missing)?;
+            }
         }
         self.rows += 1;
         Ok(())

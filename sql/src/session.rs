@@ -710,6 +710,11 @@ impl Session {
         Ok(collect(physical, self.task_ctx.clone()).await?)
     }
 
+    /// The session's planner (its settings, functions and the transaction's `now()`).
+    pub(crate) fn planner(&self) -> &SessionState {
+        &self.state
+    }
+
     /// The schema of the rows `statement` would return (views expanded), without running it.
     pub(crate) async fn query_schema(&self, mut statement: Ast) -> Result<SchemaRef> {
         views::expand(&self.scope, &mut statement)?;
