@@ -132,6 +132,11 @@ impl Drop for TestServer {
     }
 }
 
+/// A row of non-NULL text values, as [`rows`] returns them.
+pub fn text(values: &[&str]) -> Vec<Option<String>> {
+    values.iter().map(|v| Some(v.to_string())).collect()
+}
+
 /// The rows of a simple query, every value as text (`None` for NULL).
 pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
     rows_or_error(client, sql)

@@ -1,11 +1,7 @@
 //! The README's quick start works over the wire against the real server, and current data and
 //! history both survive a crash-restart.
 
-use driftdb_integration_tests::{TestServer, rows, sqlstate_of};
-
-fn text(values: &[&str]) -> Vec<Option<String>> {
-    values.iter().map(|v| Some(v.to_string())).collect()
-}
+use driftdb_integration_tests::{TestServer, rows, sqlstate_of, text};
 
 /// A server holding the quick start's history: seq 1 wrote 'original', seq 2 'modified'.
 async fn quick_start() -> (tempfile::TempDir, TestServer, tokio_postgres::Client) {

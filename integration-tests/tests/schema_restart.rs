@@ -2,11 +2,7 @@
 //! unique and check and foreign-key constraints, indexes, views and columns added with a
 //! default.
 
-use driftdb_integration_tests::{TestServer, rows, sqlstate_of};
-
-fn text(values: &[&str]) -> Vec<Option<String>> {
-    values.iter().map(|v| Some(v.to_string())).collect()
-}
+use driftdb_integration_tests::{TestServer, rows, sqlstate_of, text};
 
 #[tokio::test]
 async fn constraints_defaults_identities_indexes_and_views_survive_a_restart() {
