@@ -35,6 +35,9 @@ pub struct ColumnDef {
     /// hold NULL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<Vec<u8>>,
+    /// A column no query sees: the row id that keys a table declared without a primary key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
 }
 
 impl ColumnDef {
@@ -48,6 +51,7 @@ impl ColumnDef {
             default: None,
             identity: None,
             missing: None,
+            hidden: false,
         }
     }
 
@@ -154,7 +158,16 @@ impl TableDef {
         self.columns
             .iter()
             .enumerate()
-            .filter(|(_, c)| !c.dropped)
+            .filter(|(_, c)| !c.dropped && !c.hidden)
+            .map(|(slot, _)| slot)
+    }
+
+    /// The slots of the hidden columns (a row id), in order.
+    pub fn hidden_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.dropped && c.hidden)
             .map(|(slot, _)| slot)
     }
 
@@ -162,7 +175,7 @@ impl TableDef {
     pub fn slot_of(&self, name: &str) -> Option<usize> {
         self.columns
             .iter()
-            .position(|c| !c.dropped && c.name == name)
+            .position(|c| !c.dropped && !c.hidden && c.name == name)
     }
 
     /// The name of the primary-key constraint, as PostgreSQL would name it.

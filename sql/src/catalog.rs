@@ -13,7 +13,7 @@ use crate::transaction::Transaction;
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::Result;
-use driftdb_engine::Seq;
+use driftdb_engine::{Seq, TableId};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -31,6 +31,8 @@ pub struct SessionScope {
     pub user: String,
     snapshot: AtomicU64,
     pub(crate) transaction: Mutex<Option<Transaction>>,
+    /// The table (id + 1; 0 for none) whose hidden row id the current UPDATE or DELETE reads.
+    exposed: AtomicU64,
 }
 
 impl SessionScope {
@@ -40,7 +42,23 @@ impl SessionScope {
             user: user.to_string(),
             snapshot: AtomicU64::new(0),
             transaction: Mutex::new(None),
+            exposed: AtomicU64::new(0),
         }
+    }
+
+    /// Shows `table`'s hidden row id to reads while the guard lives (UPDATE and DELETE find
+    /// the rows they change by it).
+    pub(crate) fn expose_hidden(&self, table: TableId) -> ExposedHidden<'_> {
+        let previous = self.exposed.swap(table.0 + 1, Ordering::AcqRel);
+        ExposedHidden {
+            scope: self,
+            previous,
+        }
+    }
+
+    /// Whether reads of `table` show its hidden row id now.
+    pub(crate) fn exposes_hidden(&self, table: TableId) -> bool {
+        self.exposed.load(Ordering::Acquire) == table.0 + 1
     }
 
     /// Pins the seq the next statement reads at.
@@ -51,6 +69,18 @@ impl SessionScope {
     /// The seq the current statement reads at.
     pub fn snapshot(&self) -> Seq {
         Seq(self.snapshot.load(Ordering::Acquire))
+    }
+}
+
+/// Hides the row id again (or shows the one shown before) when dropped.
+pub(crate) struct ExposedHidden<'s> {
+    scope: &'s SessionScope,
+    previous: u64,
+}
+
+impl Drop for ExposedHidden<'_> {
+    fn drop(&mut self) {
+        self.scope.exposed.store(self.previous, Ordering::Release);
     }
 }
 

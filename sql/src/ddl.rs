@@ -29,6 +29,10 @@ use driftdb_engine::{
 };
 use std::sync::Arc;
 
+/// The hidden row id of a table without a primary key (PostgreSQL's system column of that name
+/// is not a column a user can declare either).
+const ROW_ID: &str = "ctid";
+
 /// PostgreSQL's limit on columns per table (a row event counts columns in a u16).
 const MAX_COLUMNS: usize = 1600;
 
@@ -196,6 +200,15 @@ fn check_default_type(default: &Expr, column: &ColumnDef) -> Result<()> {
 }
 
 fn check_unique_names(table: &str, columns: &[ColumnDef]) -> Result<()> {
+    if let Some(column) = columns.iter().find(|c| !c.hidden && c.name == ROW_ID) {
+        return Err(Error::new(
+            ErrorKind::DuplicateColumn,
+            format!(
+                "column name \"{}\" conflicts with a system column name",
+                column.name
+            ),
+        ));
+    }
     for (i, column) in columns.iter().enumerate() {
         if !column.dropped
             && columns[..i]
@@ -239,6 +252,16 @@ fn foreign_key(
     } else {
         existing(scope, &parent_name)?
     };
+    if parent
+        .primary_key
+        .iter()
+        .any(|&slot| parent.columns[slot].hidden)
+    {
+        return Err(Error::new(
+            ErrorKind::UndefinedObject,
+            format!("there is no primary key for referenced table \"{parent_name}\""),
+        ));
+    }
     let key_names: Vec<String> = parent
         .primary_key
         .iter()
@@ -384,6 +407,73 @@ pub(crate) fn drop_indexes(
     Ok(())
 }
 
+/// `CREATE TABLE name [(columns)] AS query`: a table without a primary key holding the query's
+/// rows, created and filled in one transaction. Returns the number of rows.
+pub(crate) async fn create_table_as(session: &Session, create: &CreateTable) -> Result<u64> {
+    let Some(query) = &create.query else {
+        return Err(Error::new(
+            ErrorKind::Internal,
+            "CREATE TABLE … AS without a query",
+        ));
+    };
+    let scope = session.scope();
+    let name = table_name(&create.name)?;
+    if scope.relation_exists(&name) {
+        if create.if_not_exists {
+            return Ok(0);
+        }
+        return Err(Error::new(
+            ErrorKind::DuplicateTable,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    let schema = session
+        .query_schema(datafusion::sql::sqlparser::ast::Statement::Query(
+            query.clone(),
+        ))
+        .await?;
+    let names: Vec<String> = create.columns.iter().map(|c| normalize(&c.name)).collect();
+    if names.len() > schema.fields().len() {
+        return Err(Error::new(
+            ErrorKind::SyntaxError,
+            "CREATE TABLE AS specifies too many column names",
+        ));
+    }
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (i, field) in schema.fields().iter().enumerate() {
+        let column_name = names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| field.name().clone());
+        columns.push(ColumnDef::new(
+            column_name,
+            crate::types::column_type_of(field)?,
+        ));
+    }
+    check_unique_names(&name, &columns)?;
+    columns.push(ColumnDef {
+        nullable: false,
+        hidden: true,
+        identity: Some(identity(&name, ROW_ID, true)),
+        ..ColumnDef::new(ROW_ID, ColumnType::Int64)
+    });
+    let id = scope.db.engine.reserve_table_id();
+    let def = TableDef {
+        id,
+        name: name.clone(),
+        primary_key: vec![columns.len() - 1],
+        columns,
+        indexes: Vec::new(),
+        checks: Vec::new(),
+        foreign_keys: Vec::new(),
+        view: None,
+    };
+    scope.with_transaction(|txn| txn.redefine(id, Some(def)))?;
+    let insert = format!("INSERT INTO {} {query}", crate::dml::quoted(&name));
+    let batches = session.collect_sql(&insert).await?;
+    crate::dml::count_of(&batches)
+}
+
 /// `CREATE TABLE`: visible to others from the commit on.
 pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result<()> {
     if create.query.is_some() || create.like.is_some() || create.clone.is_some() {
@@ -433,11 +523,19 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
             format!("multiple primary keys for table \"{name}\" are not allowed"),
         ));
     }
-    if primary_key_names.is_empty() {
-        return Err(Error::unsupported("a table without a PRIMARY KEY"));
-    }
-    let primary_key = slots_of(&columns, &primary_key_names, "primary key constraint")?;
     let mut columns = columns;
+    let primary_key = if primary_key_names.is_empty() {
+        // Rows of a table without a primary key are keyed by a hidden row id.
+        columns.push(ColumnDef {
+            nullable: false,
+            hidden: true,
+            identity: Some(identity(&name, ROW_ID, true)),
+            ..ColumnDef::new(ROW_ID, ColumnType::Int64)
+        });
+        vec![columns.len() - 1]
+    } else {
+        slots_of(&columns, &primary_key_names, "primary key constraint")?
+    };
     for &slot in &primary_key {
         columns[slot].nullable = false;
     }

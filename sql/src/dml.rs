@@ -12,8 +12,8 @@ use crate::foreign;
 use crate::session::{CommandTag, QueryResult, STATEMENT_TABLES, Session, StatementResult};
 use crate::types::table_schema;
 use crate::write::{RowsEncoder, WriteSet};
-use datafusion::arrow::array::AsArray;
 use datafusion::arrow::array::BooleanArray;
+use datafusion::arrow::array::{ArrayRef, AsArray};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -220,7 +220,15 @@ pub(crate) fn stage_updates(
         let coerced = encoder.coerce(&columns[key_count..])?;
         checks::verify(session.scope(), def, &coerced)?;
         foreign::check_references(session.scope(), def, &coerced)?;
-        encoder.encode_coerced(&coerced, &mut new_rows)?;
+        // A table without a primary key is keyed by its hidden row id, which an update keeps.
+        let hidden: Vec<ArrayRef> = def
+            .primary_key
+            .iter()
+            .zip(columns)
+            .filter(|(slot, _)| def.columns[**slot].hidden)
+            .map(|(_, column)| column.clone())
+            .collect();
+        encoder.encode_coerced(&coerced, &hidden, &mut new_rows)?;
         if keep_rows {
             rows.push(RecordBatch::try_new(schema.clone(), coerced)?);
         }
@@ -299,7 +307,9 @@ pub(crate) async fn update(session: &Session, update: &Update) -> Result<Stateme
         joined_tables(from),
         where_clause(&update.selection)
     );
+    let exposed = session.scope().expose_hidden(target.def.id);
     let batches = session.collect_sql(&query).await?;
+    drop(exposed);
     let changed = stage_updates(session, &target.def, &batches, update.returning.is_some())?;
     finish(session, &target, "UPDATE", changed, &update.returning).await
 }
@@ -375,7 +385,9 @@ async fn delete_where(
         columns.join(", "),
         target.relation,
     );
+    let exposed = session.scope().expose_hidden(def.id);
     let batches = session.collect_sql(&query).await?;
+    drop(exposed);
     let key_count = def.primary_key.len();
     let schema = table_schema(def);
     let mut encoder = RowsEncoder::new(def);

@@ -238,16 +238,19 @@ struct RowBatcher {
 }
 
 impl RowBatcher {
-    /// `projection` indexes the table's visible columns followed, in version mode, by the
-    /// version columns.
+    /// `projection` indexes the table's visible columns followed by its hidden ones (if
+    /// `with_hidden`) or, in version mode, by the version columns.
     fn new(
         def: &TableDef,
-        mode: ScanMode,
+        (mode, with_hidden): (ScanMode, bool),
         projection: &[usize],
         schema: SchemaRef,
         capacity: usize,
     ) -> RowBatcher {
-        let visible: Vec<usize> = def.visible_slots().collect();
+        let mut visible: Vec<usize> = def.visible_slots().collect();
+        if with_hidden {
+            visible.extend(def.hidden_slots());
+        }
         let mut slot_targets = vec![None; def.columns.len()];
         let mut version_targets = Vec::new();
         let mut builders = Vec::with_capacity(projection.len());
@@ -347,6 +350,8 @@ pub struct TableScan {
     pub index: Option<IndexDef>,
     /// The versions a version scan returns.
     pub window: VersionWindow,
+    /// Whether the schema ends with the hidden columns (the row id), for UPDATE and DELETE.
+    pub with_hidden: bool,
     /// The transaction's own uncommitted rows of the table, merged over the stored ones (scans
     /// of the current state only).
     pub pending: Option<PendingRows>,
@@ -379,7 +384,7 @@ impl PartitionStream for TableScan {
         let pending = self.pending.clone();
         let mut batcher = RowBatcher::new(
             &def,
-            mode,
+            (mode, self.with_hidden),
             &self.projection,
             self.schema.clone(),
             batch_size.min(limit.unwrap_or(usize::MAX)),

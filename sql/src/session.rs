@@ -519,6 +519,12 @@ impl Session {
         let command = |tag| Ok(StatementResult::Command(CommandTag::new(tag)));
         let scope = &self.scope;
         match statement {
+            Ast::CreateTable(create) if create.query.is_some() => {
+                let rows = ddl::create_table_as(self, &create).await?;
+                Ok(StatementResult::Command(CommandTag::with_rows(
+                    "SELECT", rows,
+                )))
+            }
             Ast::CreateTable(create) => {
                 ddl::create_table(scope, &create)?;
                 command("CREATE TABLE")

@@ -6,7 +6,7 @@ use crate::defaults::column_defaults;
 use crate::error::{Error, ErrorKind};
 use crate::pushdown;
 use crate::scan::{ScanMode, TableScan, VersionWindow};
-use crate::types::{table_schema, versions_schema};
+use crate::types::{table_schema, table_schema_with_hidden, versions_schema};
 use crate::write::InsertSink;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -45,6 +45,8 @@ pub struct DriftTable {
     defaults: HashMap<String, Expr>,
     /// The versions a version view shows.
     window: VersionWindow,
+    /// Whether the schema shows the hidden row id (to the UPDATE or DELETE of this table).
+    with_hidden: bool,
 }
 
 impl DriftTable {
@@ -54,8 +56,16 @@ impl DriftTable {
         def: Arc<TableDef>,
     ) -> crate::error::Result<DriftTable> {
         let defaults = column_defaults(&scope, &def)?;
+        let with_hidden = scope.exposes_hidden(def.id);
+        let schema = if with_hidden {
+            table_schema_with_hidden(&def)
+        } else {
+            table_schema(&def)
+        };
         Ok(DriftTable {
             defaults,
+            with_hidden,
+            schema,
             ..DriftTable::read_only(scope.clone(), def, scope.snapshot(), View::Current)
         })
     }
@@ -70,6 +80,7 @@ impl DriftTable {
             schema,
             defaults: HashMap::new(),
             window: VersionWindow::default(),
+            with_hidden: false,
         }
     }
 
@@ -94,6 +105,7 @@ impl DriftTable {
             schema,
             defaults: HashMap::new(),
             window,
+            with_hidden: false,
         }
     }
 }
@@ -175,6 +187,7 @@ impl TableProvider for DriftTable {
             ranges,
             index,
             window: self.window,
+            with_hidden: self.with_hidden,
             pending,
             projection,
             schema: schema.clone(),

@@ -155,6 +155,51 @@ pub fn column_type(sql: &SqlType) -> Result<ColumnType> {
     })
 }
 
+/// The column type that holds values of `field` (for CREATE TABLE … AS).
+pub fn column_type_of(field: &Field) -> Result<ColumnType> {
+    let pg = field.metadata().get(PG_TYPE).map(String::as_str);
+    Ok(match (field.data_type(), pg) {
+        (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, Some("uuid")) => {
+            ColumnType::Uuid
+        }
+        (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, Some("json")) => {
+            ColumnType::Json
+        }
+        (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, Some("jsonb")) => {
+            ColumnType::Jsonb
+        }
+        (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, _) => ColumnType::Text,
+        (DataType::Boolean, _) => ColumnType::Bool,
+        (DataType::Int8 | DataType::Int16 | DataType::UInt8, _) => ColumnType::Int16,
+        (DataType::Int32 | DataType::UInt16, _) => ColumnType::Int32,
+        (DataType::Int64 | DataType::UInt32, _) => ColumnType::Int64,
+        (DataType::UInt64, _) => ColumnType::Numeric {
+            precision: 20,
+            scale: 0,
+        },
+        (DataType::Float16 | DataType::Float32, _) => ColumnType::Float32,
+        (DataType::Float64, _) => ColumnType::Float64,
+        (DataType::Decimal128(p, s), _) if *s >= 0 && *p <= MAX_NUMERIC_PRECISION => {
+            ColumnType::Numeric {
+                precision: *p,
+                scale: *s as u8,
+            }
+        }
+        (DataType::Date32 | DataType::Date64, _) => ColumnType::Date,
+        (DataType::Time32(_) | DataType::Time64(_), _) => ColumnType::Time,
+        (DataType::Timestamp(_, None), _) => ColumnType::Timestamp,
+        (DataType::Timestamp(_, Some(_)), _) => ColumnType::Timestamptz,
+        (DataType::Interval(_), _) => ColumnType::Interval,
+        (DataType::Binary | DataType::LargeBinary | DataType::BinaryView, _) => ColumnType::Bytea,
+        (DataType::Null, _) => ColumnType::Text,
+        (other, _) => {
+            return Err(Error::unsupported(format!(
+                "a column of type {other} in CREATE TABLE … AS"
+            )));
+        }
+    })
+}
+
 /// Plans the types of casts and typed literals as PostgreSQL has them: timestamps and times in
 /// microseconds, timestamptz as a UTC instant, uuid/json/jsonb/char/varchar as text that
 /// remembers its PostgreSQL type.
@@ -182,6 +227,17 @@ pub fn system_time_type() -> DataType {
 /// The Arrow schema a reader sees for `def`: its visible columns, in order.
 pub fn table_schema(def: &TableDef) -> SchemaRef {
     Arc::new(Schema::new(table_fields(def)))
+}
+
+/// The schema UPDATE and DELETE read their target with: the visible columns, then the hidden
+/// row id (of a table without a primary key).
+pub fn table_schema_with_hidden(def: &TableDef) -> SchemaRef {
+    let mut fields = table_fields(def);
+    fields.extend(
+        def.hidden_slots()
+            .map(|slot| field(&def.columns[slot].name, def.columns[slot].ty)),
+    );
+    Arc::new(Schema::new(fields))
 }
 
 /// The fields of `def`'s visible columns.

@@ -17,7 +17,7 @@ use crate::foreign;
 use crate::session::{STATEMENT_TABLES, Session, StatementResult};
 use crate::transaction::PendingRows;
 use crate::types::table_schema;
-use crate::write::{RowsEncoder, WriteSet, typed_value};
+use crate::write::{RowsEncoder, WriteSet, new_row_ids, typed_value};
 use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, UInt64Array};
 use datafusion::arrow::compute::{
     concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
@@ -218,7 +218,8 @@ pub(crate) async fn insert(
     let mut encoder = RowsEncoder::new(&def);
     let coerced = encoder.coerce(proposed.columns())?;
     let mut encoded = Vec::new();
-    encoder.encode_coerced(&coerced, &mut encoded)?;
+    let row_ids = new_row_ids(session.scope(), &def, proposed.num_rows())?;
+    encoder.encode_coerced(&coerced, &row_ids, &mut encoded)?;
     let proposed = RecordBatch::try_new(schema.clone(), coerced)?;
 
     let arbiters = match &on {

@@ -104,6 +104,24 @@ impl<'a> TypedColumn<'a> {
     }
 }
 
+/// Fresh row ids for `rows` new rows of `def` (one array per hidden column; none for a table
+/// with a primary key).
+pub(crate) fn new_row_ids(
+    scope: &SessionScope,
+    def: &TableDef,
+    rows: usize,
+) -> Result<Vec<ArrayRef>> {
+    def.hidden_slots()
+        .map(|slot| {
+            let first = scope
+                .db
+                .engine
+                .next_identity_values(def.id, slot, rows as u64)?;
+            Ok(Arc::new(Int64Array::from_iter_values(first..first + rows as i64)) as ArrayRef)
+        })
+        .collect()
+}
+
 /// The value at `row` of an array of a column type's Arrow type, as the engine stores it.
 pub(crate) fn typed_value(array: &ArrayRef, row: usize) -> ValueRef<'_> {
     TypedColumn::new(array).value(row)
@@ -170,9 +188,13 @@ impl<'d> RowsEncoder<'d> {
 
     /// Appends one `(pk, framed put event)` per row of `cast` (what [`RowsEncoder::coerce`]
     /// returned) to `out`.
+    ///
+    /// `hidden` holds the values of the hidden columns (the row id of a table without a primary
+    /// key), one array per [`TableDef::hidden_slots`].
     pub(crate) fn encode_coerced(
         &mut self,
         cast: &[ArrayRef],
+        hidden: &[ArrayRef],
         out: &mut Vec<(Vec<u8>, Vec<u8>)>,
     ) -> Result<()> {
         let def = self.def;
@@ -181,6 +203,9 @@ impl<'d> RowsEncoder<'d> {
         let mut by_slot: Vec<Option<TypedColumn<'_>>> =
             (0..def.columns.len()).map(|_| None).collect();
         for (array, &slot) in cast.iter().zip(&visible) {
+            by_slot[slot] = Some(TypedColumn::new(array));
+        }
+        for (array, slot) in hidden.iter().zip(def.hidden_slots()) {
             by_slot[slot] = Some(TypedColumn::new(array));
         }
         let rows = cast.first().map_or(0, |c| c.len());
@@ -206,7 +231,7 @@ impl<'d> RowsEncoder<'d> {
             for &slot in &def.primary_key {
                 let column = by_slot[slot]
                     .as_ref()
-                    .expect("primary-key columns are visible");
+                    .expect("primary-key columns are visible or given as hidden ones");
                 self.key.push_value(column.value(row));
             }
             out.push((self.key.as_bytes().to_vec(), self.row.finish().to_vec()));
@@ -363,8 +388,10 @@ impl DataSink for InsertSink {
             checks::verify(&self.scope, &self.def, &coerced).map_err(Error::into_datafusion)?;
             foreign::check_references(&self.scope, &self.def, &coerced)
                 .map_err(Error::into_datafusion)?;
+            let row_ids = new_row_ids(&self.scope, &self.def, batch.num_rows())
+                .map_err(Error::into_datafusion)?;
             encoder
-                .encode_coerced(&coerced, &mut rows)
+                .encode_coerced(&coerced, &row_ids, &mut rows)
                 .map_err(Error::into_datafusion)?;
             for (pk, event) in rows.drain(..) {
                 set.insert(pk, event).map_err(Error::into_datafusion)?;
