@@ -821,6 +821,53 @@ async fn add_constraint(
             }
             def.checks.push(check);
         }
+        TableConstraint::ForeignKey(foreign) => {
+            let fk = foreign_key(scope, def, foreign)?;
+            let parent = crate::foreign::table_by_id(scope, fk.parent)
+                .unwrap_or_else(|| Arc::new(def.clone()));
+            let child = crate::dml::quoted(&def.name);
+            let pairs: Vec<(String, String)> = fk
+                .columns
+                .iter()
+                .zip(&parent.primary_key)
+                .map(|(&c, &p)| {
+                    (
+                        crate::dml::quoted(&def.columns[c].name),
+                        crate::dml::quoted(&parent.columns[p].name),
+                    )
+                })
+                .collect();
+            let present: Vec<String> = pairs
+                .iter()
+                .map(|(c, _)| format!("c.{c} IS NOT NULL"))
+                .collect();
+            let matches: Vec<String> = pairs
+                .iter()
+                .map(|(c, p)| format!("p.{p} = c.{c}"))
+                .collect();
+            let query = format!(
+                "SELECT count(*) FROM {child} AS c WHERE {} AND NOT EXISTS \
+                 (SELECT 1 FROM {} AS p WHERE {})",
+                present.join(" AND "),
+                crate::dml::quoted(&parent.name),
+                matches.join(" AND ")
+            );
+            let batches = session.collect_sql(&query).await?;
+            let orphans = batches
+                .first()
+                .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
+                .map_or(0, |counts| counts.value(0));
+            if orphans > 0 {
+                return Err(Error::new(
+                    ErrorKind::ForeignKeyViolation,
+                    format!(
+                        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+                        def.name, fk.name
+                    ),
+                ));
+            }
+            def.foreign_keys.push(fk);
+        }
         other => return Err(Error::unsupported(format!("ADD CONSTRAINT {other}"))),
     }
     Ok(())

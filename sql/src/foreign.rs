@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The table with id `id` as the transaction sees it now.
-fn table_by_id(scope: &SessionScope, id: TableId) -> Option<Arc<TableDef>> {
+pub(crate) fn table_by_id(scope: &SessionScope, id: TableId) -> Option<Arc<TableDef>> {
     scope
         .current_table_names()
         .into_iter()
