@@ -9,10 +9,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::session::Session;
 use crate::types::{arrow_type, column_type};
 use crate::write::{coerce, typed_value};
-use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::can_cast_types;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::Schema;
-use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, ExprSchemable};
@@ -805,12 +804,7 @@ async fn add_constraint(
                 crate::dml::quoted(&def.name),
                 check.expr
             );
-            let batches = session.collect_sql(&query).await?;
-            let violations = batches
-                .first()
-                .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
-                .map_or(0, |counts| counts.value(0));
-            if violations > 0 {
+            if session.count_sql(&query).await? > 0 {
                 return Err(Error::new(
                     ErrorKind::CheckViolation,
                     format!(
@@ -852,12 +846,7 @@ async fn add_constraint(
                 crate::dml::quoted(&parent.name),
                 matches.join(" AND ")
             );
-            let batches = session.collect_sql(&query).await?;
-            let orphans = batches
-                .first()
-                .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
-                .map_or(0, |counts| counts.value(0));
-            if orphans > 0 {
+            if session.count_sql(&query).await? > 0 {
                 return Err(Error::new(
                     ErrorKind::ForeignKeyViolation,
                     format!(

@@ -11,8 +11,8 @@ use crate::dml::{self, quoted};
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::{STATEMENT_TABLES, Session};
 use crate::write::{coerce, typed_value};
-use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Field, Int64Type, Schema};
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -173,12 +173,7 @@ async fn apply_actions(
         let sql = match fk.on_delete {
             ForeignKeyAction::Restrict => {
                 let query = format!("SELECT count(*) FROM {table} JOIN {gone} AS g ON {matches}");
-                let batches = session.collect_sql(&query).await?;
-                let referenced = batches
-                    .first()
-                    .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
-                    .is_some_and(|counts| counts.value(0) > 0);
-                if referenced {
+                if session.count_sql(&query).await? > 0 {
                     return Err(Error::new(
                         ErrorKind::ForeignKeyViolation,
                         format!(

@@ -26,8 +26,8 @@ use datafusion::logical_expr::planner::ExprPlanner;
 
 /// The catalog of tables a statement computes for itself ([`Session::collect_sql_with`]).
 pub(crate) const STATEMENT_TABLES: &str = "driftdb_statement";
-use datafusion::arrow::array::{ArrayRef, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider};
 use datafusion::common::TableReference;
@@ -735,6 +735,15 @@ impl Session {
     pub(crate) async fn collect_sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         let statement = self.parse_one(sql)?;
         self.collect(statement).await
+    }
+
+    /// Runs a `SELECT count(*) …` the SQL layer wrote itself and returns the count.
+    pub(crate) async fn count_sql(&self, sql: &str) -> Result<i64> {
+        let batches = self.collect_sql(sql).await?;
+        Ok(batches
+            .first()
+            .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
+            .map_or(0, |counts| counts.value(0)))
     }
 
     /// Parses one statement the SQL layer wrote itself.
