@@ -22,9 +22,12 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use driftdb_engine::keys::KeyEncoder;
 use driftdb_engine::row::RowEncoder;
-use driftdb_engine::{ColumnType, Interval, TableDef, ValueRef};
+use driftdb_engine::row::{self, RowEvent};
+use driftdb_engine::{
+    ColumnType, Flow, IndexDef, Interval, KeyRange, TableDef, ValueRef, frame, index,
+};
 use futures::StreamExt;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -330,9 +333,76 @@ impl<'d> WriteSet<'d> {
         self.events.insert(pk, (None, Origin::Read));
     }
 
+    /// Refuses (23505) a row of this statement whose values in a unique index another row
+    /// holds: a row the transaction sees (committed, or its own) that this statement does not
+    /// rewrite, or another row of this statement. The engine checks again at commit, under the
+    /// commit lock, against transactions that committed since.
+    fn check_unique(&self, scope: &SessionScope) -> Result<()> {
+        let def = self.def;
+        let unique: Vec<&IndexDef> = def.indexes.iter().filter(|i| i.unique).collect();
+        if unique.is_empty() {
+            return Ok(());
+        }
+        let engine = &scope.db.engine;
+        let pending = scope.with_transaction(|txn| txn.pending_rows(def.id))?;
+        let latest = engine.latest_seq();
+        for index in unique {
+            let mut claimed: HashSet<Vec<u8>> = HashSet::new();
+            for (pk, (put, _)) in &self.events {
+                let Some(values) = put.as_deref().and_then(|e| unique_values(def, index, e)) else {
+                    continue;
+                };
+                let duplicate = || {
+                    Error::new(
+                        ErrorKind::UniqueViolation,
+                        format!(
+                            "duplicate key value violates unique constraint \"{}\"",
+                            index.name
+                        ),
+                    )
+                };
+                if !claimed.insert(values.clone()) {
+                    return Err(duplicate());
+                }
+                // Rows this statement writes are judged by their new values, above.
+                let other =
+                    |holder: &[u8]| holder != pk.as_slice() && !self.events.contains_key(holder);
+                let mut taken = false;
+                let range = KeyRange::prefix(values.clone());
+                engine.scan_index(def, index, &range, latest, |holder, _| {
+                    // The transaction's own version of a row decides for it.
+                    if other(holder)
+                        && !pending.as_ref().is_some_and(|own| own.contains_key(holder))
+                    {
+                        taken = true;
+                        return Ok(Flow::Stop);
+                    }
+                    Ok(Flow::Continue)
+                })?;
+                let own_rows = pending.iter().flat_map(|rows| rows.iter());
+                for (holder, own) in own_rows {
+                    if taken {
+                        break;
+                    }
+                    taken = other(holder)
+                        && own
+                            .put
+                            .as_deref()
+                            .and_then(|e| unique_values(def, index, e))
+                            == Some(values.clone());
+                }
+                if taken {
+                    return Err(duplicate());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Adds the set to the session's transaction (which commits it, at the statement's end or at
     /// COMMIT).
     pub(crate) fn stage(self, scope: &SessionScope) -> Result<()> {
+        self.check_unique(scope)?;
         let engine = &scope.db.engine;
         let (table, read_at) = (self.def.id, scope.snapshot());
         let is_live = |pk: &[u8]| -> Result<bool> {
@@ -342,6 +412,27 @@ impl<'d> WriteSet<'d> {
         };
         scope.with_transaction(|txn| txn.stage(self.def, self.events, read_at, is_live))?
     }
+}
+
+/// The encoded values a framed put event holds in a unique index (`None` if one is NULL, as
+/// NULLs never clash, or if the event does not decode).
+fn unique_values(def: &TableDef, index: &IndexDef, event: &[u8]) -> Option<Vec<u8>> {
+    let payload = frame::decode(event).ok()?;
+    let RowEvent::Put(row) = row::decode_event(payload).ok()? else {
+        return None;
+    };
+    let mut key = KeyEncoder::new();
+    for &slot in &index.columns {
+        let value = match row.values().nth(slot) {
+            Some(value) => value.ok()?,
+            None => def.columns.get(slot)?.missing_value(),
+        };
+        if value == ValueRef::Null {
+            return None;
+        }
+        index::push_value(&mut key, value);
+    }
+    Some(key.as_bytes().to_vec())
 }
 
 /// Receives the rows of an INSERT and adds them to the transaction.
