@@ -84,6 +84,14 @@ impl Error {
         }
     }
 
+    /// A second row for a key or unique value (23505).
+    pub fn unique_violation(constraint: &str) -> Error {
+        Error::new(
+            ErrorKind::UniqueViolation,
+            format!("duplicate key value violates unique constraint \"{constraint}\""),
+        )
+    }
+
     /// A feature DriftDB does not support (yet).
     pub fn unsupported(what: impl fmt::Display) -> Error {
         Error::new(

@@ -10,7 +10,7 @@ use crate::catalog::{SCHEMA_NAME, SessionScope};
 use crate::dml::{self, quoted};
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::{STATEMENT_TABLES, Session};
-use crate::write::{coerce, typed_value};
+use crate::write::{coerce, key_held, typed_value};
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -59,7 +59,6 @@ pub(crate) fn check_references(
     if def.foreign_keys.is_empty() || columns.first().is_none_or(|c| c.is_empty()) {
         return Ok(());
     }
-    let engine = &scope.db.engine;
     let visible: Vec<usize> = def.visible_slots().collect();
     for fk in &def.foreign_keys {
         let parent = match table_by_id(scope, fk.parent) {
@@ -84,7 +83,6 @@ pub(crate) fn check_references(
             key_columns.push(coerce(&columns[position], parent.columns[parent_slot].ty)?);
         }
         let pending = scope.with_transaction(|txn| txn.pending_rows(parent.id))?;
-        let latest = engine.latest_seq();
         let mut key = KeyEncoder::new();
         'rows: for row in 0..columns[0].len() {
             key.clear();
@@ -94,13 +92,7 @@ pub(crate) fn check_references(
                     value => key.push_value(value),
                 }
             }
-            let exists = match pending.as_ref().and_then(|rows| rows.get(key.as_bytes())) {
-                Some(own) => own.put.is_some(),
-                None => engine
-                    .get_as_of(parent.id, key.as_bytes(), latest, |_| ())?
-                    .is_some(),
-            };
-            if !exists {
+            if !key_held(scope, parent.id, key.as_bytes(), pending.as_ref())? {
                 return Err(Error::new(
                     ErrorKind::ForeignKeyViolation,
                     format!(

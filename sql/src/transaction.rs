@@ -212,13 +212,7 @@ impl Transaction {
                 None => self.explicit && is_live(pk)?,
             };
             if taken {
-                return Err(Error::new(
-                    ErrorKind::UniqueViolation,
-                    format!(
-                        "duplicate key value violates unique constraint \"{}\"",
-                        def.primary_key_name()
-                    ),
-                ));
+                return Err(Error::unique_violation(&def.primary_key_name()));
             }
         }
         let rows = Arc::make_mut(rows);

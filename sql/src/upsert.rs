@@ -17,7 +17,7 @@ use crate::foreign;
 use crate::session::{STATEMENT_TABLES, Session, StatementResult};
 use crate::transaction::PendingRows;
 use crate::types::table_schema;
-use crate::write::{RowsEncoder, WriteSet, new_row_ids, typed_value};
+use crate::write::{RowsEncoder, WriteSet, key_held, new_row_ids, typed_value, value_held};
 use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, UInt64Array};
 use datafusion::arrow::compute::{
     concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
@@ -27,8 +27,7 @@ use datafusion::sql::sqlparser::ast::{
     ConflictTarget, Insert, ObjectNamePart, OnConflict, OnConflictAction, OnInsert,
 };
 use driftdb_engine::keys::KeyEncoder;
-use driftdb_engine::row::{self, RowEvent};
-use driftdb_engine::{Flow, IndexDef, KeyRange, TableDef, ValueRef, frame, index};
+use driftdb_engine::{IndexDef, TableDef, ValueRef, index};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -144,58 +143,19 @@ fn taken(
     value: &[u8],
     pending: Option<&PendingRows>,
 ) -> Result<bool> {
-    let engine = &session.scope().db.engine;
-    let latest = engine.latest_seq();
     match arbiter {
-        Arbiter::PrimaryKey => Ok(match pending.and_then(|rows| rows.get(value)) {
-            Some(own) => own.put.is_some(),
-            None => engine.get_as_of(def.id, value, latest, |_| ())?.is_some(),
-        }),
+        Arbiter::PrimaryKey => key_held(session.scope(), def.id, value, pending),
         Arbiter::Unique(unique) => {
-            let mut found = false;
-            let range = KeyRange::prefix(value.to_vec());
-            engine.scan_index(def, unique, &range, latest, |pk, _| {
-                // The transaction's own version of the row decides.
-                if pending.is_some_and(|rows| rows.contains_key(pk)) {
-                    return Ok(Flow::Continue);
-                }
-                found = true;
-                Ok(Flow::Stop)
-            })?;
-            if found {
-                return Ok(true);
-            }
-            let own_rows = pending.into_iter().flat_map(|rows| rows.values());
-            for own in own_rows {
-                let Some(event) = &own.put else { continue };
-                let payload = frame::decode(event)
-                    .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-                let Ok(RowEvent::Put(row)) = row::decode_event(payload) else {
-                    continue;
-                };
-                let mut key = KeyEncoder::new();
-                for &slot in &unique.columns {
-                    let value = row.values().nth(slot).transpose().ok().flatten();
-                    index::push_value(&mut key, value.unwrap_or(ValueRef::Null));
-                }
-                if key.as_bytes() == value {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
+            value_held(session.scope(), def, unique, value, pending, |_| true)
         }
     }
 }
 
 fn duplicate_error(def: &TableDef, arbiter: &Arbiter) -> Error {
-    let name = match arbiter {
+    Error::unique_violation(&match arbiter {
         Arbiter::PrimaryKey => def.primary_key_name(),
         Arbiter::Unique(index) => index.name.clone(),
-    };
-    Error::new(
-        ErrorKind::UniqueViolation,
-        format!("duplicate key value violates unique constraint \"{name}\""),
-    )
+    })
 }
 
 /// Runs an INSERT that has ON CONFLICT or RETURNING.

@@ -5,7 +5,7 @@ use crate::catalog::SessionScope;
 use crate::checks;
 use crate::error::{Error, ErrorKind, Result};
 use crate::foreign;
-use crate::transaction::{Origin, StatementEvent};
+use crate::transaction::{Origin, PendingRows, StatementEvent};
 use crate::types::arrow_type;
 use crate::values;
 use async_trait::async_trait;
@@ -24,7 +24,7 @@ use driftdb_engine::keys::KeyEncoder;
 use driftdb_engine::row::RowEncoder;
 use driftdb_engine::row::{self, RowEvent};
 use driftdb_engine::{
-    ColumnType, Flow, IndexDef, Interval, KeyRange, TableDef, ValueRef, frame, index,
+    ColumnType, Flow, IndexDef, Interval, KeyRange, TableDef, TableId, ValueRef, frame, index,
 };
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashSet};
@@ -292,13 +292,7 @@ impl<'d> WriteSet<'d> {
     }
 
     fn duplicate(&self) -> Error {
-        Error::new(
-            ErrorKind::UniqueViolation,
-            format!(
-                "duplicate key value violates unique constraint \"{}\"",
-                self.def.primary_key_name()
-            ),
-        )
+        Error::unique_violation(&self.def.primary_key_name())
     }
 
     /// A new row under a key that must not hold one (unless this statement deleted it).
@@ -343,56 +337,20 @@ impl<'d> WriteSet<'d> {
         if unique.is_empty() {
             return Ok(());
         }
-        let engine = &scope.db.engine;
         let pending = scope.with_transaction(|txn| txn.pending_rows(def.id))?;
-        let latest = engine.latest_seq();
         for index in unique {
             let mut claimed: HashSet<Vec<u8>> = HashSet::new();
             for (pk, (put, _)) in &self.events {
                 let Some(values) = put.as_deref().and_then(|e| unique_values(def, index, e)) else {
                     continue;
                 };
-                let duplicate = || {
-                    Error::new(
-                        ErrorKind::UniqueViolation,
-                        format!(
-                            "duplicate key value violates unique constraint \"{}\"",
-                            index.name
-                        ),
-                    )
-                };
-                if !claimed.insert(values.clone()) {
-                    return Err(duplicate());
-                }
-                // Rows this statement writes are judged by their new values, above.
+                // Rows this statement writes are judged by their new values, here.
                 let other =
                     |holder: &[u8]| holder != pk.as_slice() && !self.events.contains_key(holder);
-                let mut taken = false;
-                let range = KeyRange::prefix(values.clone());
-                engine.scan_index(def, index, &range, latest, |holder, _| {
-                    // The transaction's own version of a row decides for it.
-                    if other(holder)
-                        && !pending.as_ref().is_some_and(|own| own.contains_key(holder))
-                    {
-                        taken = true;
-                        return Ok(Flow::Stop);
-                    }
-                    Ok(Flow::Continue)
-                })?;
-                let own_rows = pending.iter().flat_map(|rows| rows.iter());
-                for (holder, own) in own_rows {
-                    if taken {
-                        break;
-                    }
-                    taken = other(holder)
-                        && own
-                            .put
-                            .as_deref()
-                            .and_then(|e| unique_values(def, index, e))
-                            == Some(values.clone());
-                }
-                if taken {
-                    return Err(duplicate());
+                if !claimed.insert(values.clone())
+                    || value_held(scope, def, index, &values, pending.as_ref(), other)?
+                {
+                    return Err(Error::unique_violation(&index.name));
                 }
             }
         }
@@ -414,9 +372,60 @@ impl<'d> WriteSet<'d> {
     }
 }
 
+/// Whether a row the transaction sees holds primary key `pk` of `table`: its own version if
+/// it wrote one, else the latest committed one.
+pub(crate) fn key_held(
+    scope: &SessionScope,
+    table: TableId,
+    pk: &[u8],
+    pending: Option<&PendingRows>,
+) -> Result<bool> {
+    let engine = &scope.db.engine;
+    Ok(match pending.and_then(|rows| rows.get(pk)) {
+        Some(own) => own.put.is_some(),
+        None => engine
+            .get_as_of(table, pk, engine.latest_seq(), |_| ())?
+            .is_some(),
+    })
+}
+
+/// Whether a row the transaction sees, and `counts`, holds `values` (encoded as
+/// [`unique_values`] does) in `index`: a committed row its own version does not replace, or one
+/// of its own rows.
+pub(crate) fn value_held(
+    scope: &SessionScope,
+    def: &TableDef,
+    index: &IndexDef,
+    values: &[u8],
+    pending: Option<&PendingRows>,
+    counts: impl Fn(&[u8]) -> bool,
+) -> Result<bool> {
+    let engine = &scope.db.engine;
+    let own = |pk: &[u8]| pending.is_some_and(|rows| rows.contains_key(pk));
+    let mut held = false;
+    let range = KeyRange::prefix(values.to_vec());
+    engine.scan_index(def, index, &range, engine.latest_seq(), |holder, _| {
+        held = counts(holder) && !own(holder);
+        Ok(if held { Flow::Stop } else { Flow::Continue })
+    })?;
+    Ok(held
+        || pending
+            .into_iter()
+            .flat_map(|rows| rows.iter())
+            .any(|(holder, row)| {
+                counts(holder)
+                    && row
+                        .put
+                        .as_deref()
+                        .and_then(|e| unique_values(def, index, e))
+                        .as_deref()
+                        == Some(values)
+            }))
+}
+
 /// The encoded values a framed put event holds in a unique index (`None` if one is NULL, as
 /// NULLs never clash, or if the event does not decode).
-fn unique_values(def: &TableDef, index: &IndexDef, event: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn unique_values(def: &TableDef, index: &IndexDef, event: &[u8]) -> Option<Vec<u8>> {
     let payload = frame::decode(event).ok()?;
     let RowEvent::Put(row) = row::decode_event(payload).ok()? else {
         return None;
