@@ -4,6 +4,7 @@
 
 use crate::catalog::SessionScope;
 use crate::ddl::normalize;
+use crate::defaults::parse_stored;
 use crate::error::{Error, ErrorKind, Result};
 use crate::types::table_schema;
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
@@ -14,8 +15,6 @@ use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, Ident, Visit, Visitor, visit_expressions_mut,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use driftdb_engine::TableDef;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
@@ -47,21 +46,16 @@ pub fn default_name(table: &str, expr: &SqlExpr) -> String {
     }
 }
 
-fn parse(sql: &str) -> Result<SqlExpr> {
-    Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut parser| parser.parse_expr())
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("stored check {sql:?}: {e}")))
-}
-
 /// The columns a stored check reads (none if it no longer parses).
 pub fn columns_of(sql: &str) -> BTreeSet<String> {
-    parse(sql).map(|expr| columns_in(&expr)).unwrap_or_default()
+    parse_stored(sql)
+        .map(|expr| columns_in(&expr))
+        .unwrap_or_default()
 }
 
 /// A stored check with column `old` renamed to `new`.
 pub fn rename_column(sql: &str, old: &str, new: &str) -> Result<String> {
-    let mut expr = parse(sql)?;
+    let mut expr = parse_stored(sql)?;
     let _ = visit_expressions_mut(&mut expr, |expr| {
         if let SqlExpr::Identifier(ident) = expr
             && normalize(ident) == old

@@ -38,12 +38,17 @@ pub fn default_sql(column: &ColumnDef) -> Option<String> {
     }
 }
 
-/// Parses default SQL back into an expression.
-pub fn parse_default(sql: &str) -> Result<SqlExpr> {
+/// Parses an expression the catalog stores as SQL text (a default or a check) back.
+pub fn parse_stored(sql: &str) -> Result<SqlExpr> {
     Parser::new(&PostgreSqlDialect {})
         .try_with_sql(sql)
         .and_then(|mut parser| parser.parse_expr())
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("stored default {sql:?}: {e}")))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("stored expression {sql:?}: {e}"),
+            )
+        })
 }
 
 /// Plans a `DEFAULT` expression (no column references allowed) with `planner`.
@@ -160,7 +165,7 @@ pub fn prepare_insert(def: &TableDef, insert: &mut Insert) -> Result<()> {
 /// The expression a column's default stands for (NULL without one).
 fn default_expr(column: &ColumnDef) -> Result<SqlExpr> {
     match default_sql(column) {
-        Some(sql) => parse_default(&sql),
+        Some(sql) => parse_stored(&sql),
         None => Ok(SqlExpr::value(Value::Null)),
     }
 }

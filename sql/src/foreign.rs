@@ -14,8 +14,6 @@ use crate::write::{coerce, key_held, typed_value};
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::sql::sqlparser::ast::Statement;
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use driftdb_engine::keys::KeyEncoder;
 use driftdb_engine::{ForeignKeyAction, ForeignKeyDef, TableDef, TableId, ValueRef};
 use std::sync::Arc;
@@ -191,10 +189,7 @@ async fn apply_actions(
                 )
             }
         };
-        let statement = Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(&sql)
-            .and_then(|mut parser| parser.parse_statement())
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("{sql}: {e}")))?;
+        let statement = session.parse_one(&sql)?;
         match statement {
             Statement::Delete(delete) => {
                 Box::pin(dml::delete(session, &delete)).await?;

@@ -747,7 +747,7 @@ impl Session {
     }
 
     /// Parses one statement the SQL layer wrote itself.
-    fn parse_one(&self, sql: &str) -> Result<Ast> {
+    pub(crate) fn parse_one(&self, sql: &str) -> Result<Ast> {
         let mut statements = Parser::new(&PostgreSqlDialect {})
             .try_with_sql(sql)
             .and_then(|mut p| p.parse_statements())

@@ -5,6 +5,7 @@
 
 use crate::catalog::SessionScope;
 use crate::ddl::{normalize, table_name};
+use crate::dml::quoted;
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::Session;
 use datafusion::sql::sqlparser::ast::{
@@ -17,11 +18,6 @@ use std::ops::ControlFlow;
 
 /// How deep views may nest (a view that reaches itself would otherwise never end).
 const MAX_DEPTH: usize = 64;
-
-/// `name` quoted for generated SQL.
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
 
 /// The derived table a reference to `view` (called `alias`) stands for.
 fn derived_table(view: &ViewDef, alias: &str) -> Result<TableFactor> {
