@@ -28,6 +28,24 @@ use driftdb_engine::{
 };
 use std::sync::Arc;
 
+/// The error for a relation name already taken (42P07).
+pub(crate) fn relation_exists_error(name: &str) -> Error {
+    Error::new(
+        ErrorKind::DuplicateTable,
+        format!("relation \"{name}\" already exists"),
+    )
+}
+
+/// The hidden row id that keys the rows of `table` when it has no primary key.
+fn row_id_column(table: &str) -> ColumnDef {
+    ColumnDef {
+        nullable: false,
+        hidden: true,
+        identity: Some(identity(table, ROW_ID, true)),
+        ..ColumnDef::new(ROW_ID, ColumnType::Int64)
+    }
+}
+
 /// The hidden row id of a table without a primary key (PostgreSQL's system column of that name
 /// is not a column a user can declare either).
 const ROW_ID: &str = "ctid";
@@ -360,10 +378,7 @@ pub(crate) fn create_index(scope: &SessionScope, create: &CreateIndex) -> Result
         if create.if_not_exists {
             return Ok(());
         }
-        return Err(Error::new(
-            ErrorKind::DuplicateTable,
-            format!("relation \"{name}\" already exists"),
-        ));
+        return Err(relation_exists_error(&name));
     }
     let mut def: TableDef = (*current).clone();
     def.indexes.push(IndexDef {
@@ -421,10 +436,7 @@ pub(crate) async fn create_table_as(session: &Session, create: &CreateTable) -> 
         if create.if_not_exists {
             return Ok(0);
         }
-        return Err(Error::new(
-            ErrorKind::DuplicateTable,
-            format!("relation \"{name}\" already exists"),
-        ));
+        return Err(relation_exists_error(&name));
     }
     let schema = session
         .query_schema(datafusion::sql::sqlparser::ast::Statement::Query(
@@ -450,12 +462,7 @@ pub(crate) async fn create_table_as(session: &Session, create: &CreateTable) -> 
         ));
     }
     check_unique_names(&name, &columns)?;
-    columns.push(ColumnDef {
-        nullable: false,
-        hidden: true,
-        identity: Some(identity(&name, ROW_ID, true)),
-        ..ColumnDef::new(ROW_ID, ColumnType::Int64)
-    });
+    columns.push(row_id_column(&name));
     let id = scope.db.engine.reserve_table_id();
     let def = TableDef {
         id,
@@ -525,12 +532,7 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
     let mut columns = columns;
     let primary_key = if primary_key_names.is_empty() {
         // Rows of a table without a primary key are keyed by a hidden row id.
-        columns.push(ColumnDef {
-            nullable: false,
-            hidden: true,
-            identity: Some(identity(&name, ROW_ID, true)),
-            ..ColumnDef::new(ROW_ID, ColumnType::Int64)
-        });
+        columns.push(row_id_column(&name));
         vec![columns.len() - 1]
     } else {
         slots_of(&columns, &primary_key_names, "primary key constraint")?
@@ -542,10 +544,7 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
         if create.if_not_exists {
             return Ok(());
         }
-        return Err(Error::new(
-            ErrorKind::DuplicateTable,
-            format!("relation \"{name}\" already exists"),
-        ));
+        return Err(relation_exists_error(&name));
     }
     let mut indexes = Vec::new();
     for (constraint_name, column_names) in keys.unique {
@@ -697,10 +696,7 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
                 let (RenameTableNameKind::As(new) | RenameTableNameKind::To(new)) = new;
                 let new = table_name(new)?;
                 if new != def.name && scope.relation_exists(&new) {
-                    return Err(Error::new(
-                        ErrorKind::DuplicateTable,
-                        format!("relation \"{new}\" already exists"),
-                    ));
+                    return Err(relation_exists_error(&new));
                 }
                 def.name = new;
             }
@@ -784,10 +780,7 @@ async fn add_constraint(
                 normalize,
             );
             if scope.relation_exists(&name) {
-                return Err(Error::new(
-                    ErrorKind::DuplicateTable,
-                    format!("relation \"{name}\" already exists"),
-                ));
+                return Err(relation_exists_error(&name));
             }
             def.indexes.push(IndexDef {
                 id: scope.db.engine.reserve_index_id(),
@@ -847,13 +840,7 @@ async fn add_constraint(
                 matches.join(" AND ")
             );
             if session.count_sql(&query).await? > 0 {
-                return Err(Error::new(
-                    ErrorKind::ForeignKeyViolation,
-                    format!(
-                        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
-                        def.name, fk.name
-                    ),
-                ));
+                return Err(crate::foreign::missing_parent(def, &fk));
             }
             def.foreign_keys.push(fk);
         }

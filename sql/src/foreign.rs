@@ -91,17 +91,22 @@ pub(crate) fn check_references(
                 }
             }
             if !key_held(scope, parent.id, key.as_bytes(), pending.as_ref())? {
-                return Err(Error::new(
-                    ErrorKind::ForeignKeyViolation,
-                    format!(
-                        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
-                        def.name, fk.name
-                    ),
-                ));
+                return Err(missing_parent(def, fk));
             }
         }
     }
     Ok(())
+}
+
+/// The error for a row of `child` whose `fk` references no parent row (23503).
+pub(crate) fn missing_parent(child: &TableDef, fk: &ForeignKeyDef) -> Error {
+    Error::new(
+        ErrorKind::ForeignKeyViolation,
+        format!(
+            "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+            child.name, fk.name
+        ),
+    )
 }
 
 /// Names the tables of deleted keys apart, since cascades nest.

@@ -4,7 +4,7 @@
 //! views works.
 
 use crate::catalog::SessionScope;
-use crate::ddl::{normalize, table_name};
+use crate::ddl::{normalize, relation_exists_error, table_name};
 use crate::dml::quoted;
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::Session;
@@ -139,16 +139,10 @@ pub(crate) async fn create_view(session: &Session, create: &CreateView) -> Resul
         Some(def) if def.view.is_some() && create.or_replace => def.id,
         Some(_) if create.if_not_exists => return Ok(()),
         Some(_) => {
-            return Err(Error::new(
-                ErrorKind::DuplicateTable,
-                format!("relation \"{name}\" already exists"),
-            ));
+            return Err(relation_exists_error(&name));
         }
         None if scope.relation_exists(&name) => {
-            return Err(Error::new(
-                ErrorKind::DuplicateTable,
-                format!("relation \"{name}\" already exists"),
-            ));
+            return Err(relation_exists_error(&name));
         }
         None => scope.db.engine.reserve_table_id(),
     };
