@@ -22,8 +22,8 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
 use driftdb_engine::row::{self, RowEvent};
 use driftdb_engine::{
-    ColumnDef, ColumnType, Engine, Flow, IndexDef, KeyRange, RowView, Seq, TableDef, ValueRef,
-    VersionRef, frame, keys,
+    ColumnType, Engine, Flow, IndexDef, KeyRange, RowView, Seq, TableDef, ValueRef, VersionRef,
+    frame, keys,
 };
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -232,8 +232,8 @@ struct RowBatcher {
     slot_targets: Vec<Option<usize>>,
     /// Builders fed by version columns.
     version_targets: Vec<(VersionColumn, usize)>,
-    /// The table's columns, for the values rows hold in columns added after them.
-    missing: Vec<ColumnDef>,
+    /// The table, for the values rows hold in columns added after them.
+    def: Arc<TableDef>,
     rows: usize,
 }
 
@@ -241,7 +241,7 @@ impl RowBatcher {
     /// `projection` indexes the table's visible columns followed by its hidden ones (if
     /// `with_hidden`) or, in version mode, by the version columns.
     fn new(
-        def: &TableDef,
+        def: &Arc<TableDef>,
         (mode, with_hidden): (ScanMode, bool),
         projection: &[usize],
         schema: SchemaRef,
@@ -275,7 +275,7 @@ impl RowBatcher {
         RowBatcher {
             schema,
             builders,
-            missing: def.columns.clone(),
+            def: def.clone(),
             slot_targets,
             version_targets,
             rows: 0,
@@ -295,7 +295,7 @@ impl RowBatcher {
         // the column was added with a DEFAULT).
         for (slot, target) in self.slot_targets.iter().enumerate().skip(slots_seen) {
             if let Some(target) = target {
-                let missing = self.missing[slot].missing_value();
+                let missing = self.def.columns[slot].missing_value();
                 self.builders[*target].append(missing)?;
             }
         }

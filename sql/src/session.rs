@@ -262,13 +262,8 @@ impl Session {
                 StatementResult::Query(q) => {
                     let batches: Vec<RecordBatch> = q.stream.try_collect().await?;
                     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+                    // `INSERT 0` is `INSERT` with its row count.
                     let command = q.tag.split(' ').next().unwrap_or(q.tag);
-                    let command = match command {
-                        "INSERT" => "INSERT",
-                        "UPDATE" => "UPDATE",
-                        "DELETE" => "DELETE",
-                        _ => "SELECT",
-                    };
                     results.push((
                         Some(q.schema),
                         batches,
