@@ -1,12 +1,16 @@
 //! Arrow record batches to PostgreSQL rows: type OIDs for the row description, and DataRows
-//! holding each value's text form ([`driftdb_sql::text`]).
+//! holding each value in the format the client asked for: text ([`driftdb_sql::text`]) or
+//! binary ([`crate::binary`]).
 
+use crate::binary::ColumnBinary;
 use bytes::{BufMut, BytesMut};
+use driftdb_engine::ColumnType;
 use driftdb_sql::PG_TYPE;
 use driftdb_sql::arrow::datatypes::{DataType, Field, Schema};
 use driftdb_sql::arrow::record_batch::RecordBatch;
 use driftdb_sql::text::{ColumnText, format_options};
 use pgwire::api::Type;
+use pgwire::api::portal::Format;
 use pgwire::api::results::{FieldFormat, FieldInfo};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
@@ -44,32 +48,80 @@ fn arrow_pg_type(ty: &DataType) -> Type {
     }
 }
 
-/// The row description for `schema`, all columns in text format.
-pub fn row_description(schema: &Schema) -> Vec<FieldInfo> {
+/// The column type of a parameter the client declared as `ty`; `None` for a type the server
+/// should infer (unspecified, or one DriftDB has no column type for).
+pub fn declared_param(ty: &Type) -> Option<Field> {
+    let column_type = match *ty {
+        Type::BOOL => ColumnType::Bool,
+        Type::INT2 => ColumnType::Int16,
+        Type::INT4 => ColumnType::Int32,
+        Type::INT8 | Type::OID => ColumnType::Int64,
+        Type::FLOAT4 => ColumnType::Float32,
+        Type::FLOAT8 => ColumnType::Float64,
+        Type::NUMERIC => ColumnType::UnconstrainedNumeric,
+        Type::TEXT | Type::NAME | Type::BPCHAR => ColumnType::Text,
+        Type::VARCHAR => ColumnType::Varchar(None),
+        Type::DATE => ColumnType::Date,
+        Type::TIME => ColumnType::Time,
+        Type::TIMESTAMP => ColumnType::Timestamp,
+        Type::TIMESTAMPTZ => ColumnType::Timestamptz,
+        Type::INTERVAL => ColumnType::Interval,
+        Type::BYTEA => ColumnType::Bytea,
+        Type::UUID => ColumnType::Uuid,
+        Type::JSON => ColumnType::Json,
+        Type::JSONB => ColumnType::Jsonb,
+        _ => return None,
+    };
+    Some(driftdb_sql::column_field("", column_type))
+}
+
+/// The row description for `schema`, each column in the format `formats` gives it (text when
+/// `None`, as for the simple query protocol).
+pub fn row_description(schema: &Schema, formats: Option<&Format>) -> Vec<FieldInfo> {
     schema
         .fields()
         .iter()
-        .map(|field| {
-            FieldInfo::new(
-                field.name().clone(),
-                None,
-                None,
-                pg_type(field),
-                FieldFormat::Text,
-            )
+        .enumerate()
+        .map(|(i, field)| {
+            let format = formats.map_or(FieldFormat::Text, |f| f.format_for(i));
+            FieldInfo::new(field.name().clone(), None, None, pg_type(field), format)
         })
         .collect()
 }
 
-/// Encodes every row of `batch` as a text-format DataRow.
-pub fn encode_batch(batch: &RecordBatch) -> PgWireResult<Vec<DataRow>> {
+/// One column's writer.
+enum ColumnWriter<'a> {
+    Text(ColumnText<'a>),
+    Binary(ColumnBinary<'a>),
+}
+
+/// Encodes every row of `batch` as a DataRow, each column as `fields` describes it.
+pub fn encode_batch(batch: &RecordBatch, fields: &[FieldInfo]) -> PgWireResult<Vec<DataRow>> {
+    if batch.num_columns() != fields.len() {
+        return Err(PgWireError::ApiError(
+            format!(
+                "the statement returned {} columns where {} were described",
+                batch.num_columns(),
+                fields.len()
+            )
+            .into(),
+        ));
+    }
     let options = format_options();
-    let columns: Vec<ColumnText<'_>> = batch
+    let columns: Vec<ColumnWriter<'_>> = batch
         .columns()
         .iter()
-        .map(|array| ColumnText::new(array, &options))
+        .zip(fields)
+        .map(|(array, field)| match field.format() {
+            FieldFormat::Text => ColumnText::new(array, &options)
+                .map(ColumnWriter::Text)
+                .map_err(|e| e.to_string()),
+            FieldFormat::Binary => {
+                ColumnBinary::new(array, field.datatype(), &options).map(ColumnWriter::Binary)
+            }
+        })
         .collect::<Result<_, _>>()
-        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        .map_err(|e| PgWireError::ApiError(e.into()))?;
     let field_count =
         i16::try_from(columns.len()).map_err(|_| PgWireError::InvalidMessageType(0))?;
     let mut rows = Vec::with_capacity(batch.num_rows());
@@ -77,12 +129,17 @@ pub fn encode_batch(batch: &RecordBatch) -> PgWireResult<Vec<DataRow>> {
     for row in 0..batch.num_rows() {
         let mut data = BytesMut::with_capacity(columns.len() * 8);
         for column in &columns {
-            text.clear();
-            if column.write(row, &mut text) {
-                data.put_i32(text.len() as i32);
-                data.put_slice(text.as_bytes());
-            } else {
-                data.put_i32(-1);
+            match column {
+                ColumnWriter::Text(column) => {
+                    text.clear();
+                    if column.write(row, &mut text) {
+                        data.put_i32(text.len() as i32);
+                        data.put_slice(text.as_bytes());
+                    } else {
+                        data.put_i32(-1);
+                    }
+                }
+                ColumnWriter::Binary(column) => column.write(row, &mut data, &mut text),
             }
         }
         rows.push(DataRow::new(data, field_count));

@@ -1,11 +1,14 @@
-//! The pgwire handlers of one connection: startup (trust on loopback, database `driftdb`) and
-//! the simple query protocol over a [`Session`].
+//! The pgwire handlers of one connection: startup (trust on loopback, database `driftdb`), and
+//! the simple and extended query protocols over the connection's [`Session`].
 
-use crate::encode::{encode_batch, row_description};
-use crate::sqlstate::{FEATURE_NOT_SUPPORTED, INVALID_CATALOG_NAME, sqlstate};
+use crate::binary::decode_param;
+use crate::encode::{declared_param, encode_batch, pg_type, row_description};
+use crate::sqlstate::{
+    FEATURE_NOT_SUPPORTED, INVALID_BINARY_REPRESENTATION, INVALID_CATALOG_NAME, sqlstate,
+};
 use async_trait::async_trait;
 use driftdb_sql::{
-    CommandTag, Database, Error as SqlError, QueryResult, Session, StatementResult,
+    CommandTag, Database, Error as SqlError, Prepared, QueryResult, Session, StatementResult,
     TransactionStatus,
 };
 use futures::future::{Either, select};
@@ -14,18 +17,24 @@ use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
+use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{
-    SimpleQueryHandler, send_execution_response, send_query_response, send_ready_for_query,
+    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
+    send_ready_for_query,
 };
-use pgwire::api::results::{QueryResponse, Response, Tag};
+use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
-    ClientInfo, ClientPortalStore, ConnectionHandle, METADATA_DATABASE, METADATA_USER,
-    PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator,
-    RandomPidSecretKeyGenerator,
+    ClientInfo, ClientPortalStore, ConnectionHandle, DEFAULT_NAME, METADATA_DATABASE,
+    METADATA_USER, PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator,
+    RandomPidSecretKeyGenerator, Type,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus as PgTransactionStatus};
+use pgwire::messages::extendedquery::Sync as SyncMessage;
+use pgwire::messages::response::{
+    EmptyQueryResponse, ReadyForQuery, TransactionStatus as PgTransactionStatus,
+};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use std::fmt::Debug;
@@ -48,13 +57,17 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(shared: Arc<Shared>) -> Connection {
+        let session = Arc::new(SessionSlot {
+            shared: shared.clone(),
+            session: tokio::sync::Mutex::new(None),
+        });
         Connection {
-            startup: Arc::new(Startup {
-                shared: shared.clone(),
-            }),
+            startup: Arc::new(Startup { shared }),
             queries: Arc::new(Queries {
-                shared,
-                session: tokio::sync::Mutex::new(None),
+                parser: Arc::new(Parser {
+                    session: session.clone(),
+                }),
+                session,
             }),
         }
     }
@@ -62,6 +75,10 @@ impl Connection {
 
 impl PgWireServerHandlers for Connection {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.queries.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
         self.queries.clone()
     }
 
@@ -126,14 +143,68 @@ impl StartupHandler for Startup {
     }
 }
 
-/// The simple query protocol over the connection's session.
-pub struct Queries {
+/// The connection's session, opened by its first statement.
+struct SessionSlot {
     shared: Arc<Shared>,
     session: tokio::sync::Mutex<Option<Session>>,
 }
 
+impl SessionSlot {
+    /// Locks the session, opening it for the connection's user first if need be.
+    async fn lock<C: ClientInfo>(&self, client: &C) -> SessionGuard<'_> {
+        let mut guard = self.session.lock().await;
+        if guard.is_none() {
+            let user = client
+                .metadata()
+                .get(METADATA_USER)
+                .cloned()
+                .unwrap_or_default();
+            *guard = Some(self.shared.db.session(&user));
+        }
+        SessionGuard(guard)
+    }
+
+    /// The ReadyForQuery status of the session's transaction.
+    async fn ready_status(&self) -> PgTransactionStatus {
+        match self.session.lock().await.as_ref() {
+            Some(session) => ready_status(session.transaction_status()),
+            None => PgTransactionStatus::Idle,
+        }
+    }
+}
+
+struct SessionGuard<'a>(tokio::sync::MutexGuard<'a, Option<Session>>);
+
+impl std::ops::Deref for SessionGuard<'_> {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        self.0
+            .as_ref()
+            .expect("the slot holds a session once locked")
+    }
+}
+
+impl std::ops::DerefMut for SessionGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.0
+            .as_mut()
+            .expect("the slot holds a session once locked")
+    }
+}
+
+/// The query protocols over the connection's session.
+pub struct Queries {
+    session: Arc<SessionSlot>,
+    parser: Arc<Parser>,
+}
+
 fn error_response(e: &SqlError) -> Response {
     Response::Error(Box::new(error_info(e)))
+}
+
+fn user_error(e: &SqlError) -> PgWireError {
+    PgWireError::UserError(Box::new(error_info(e)))
 }
 
 fn error_info(e: &SqlError) -> ErrorInfo {
@@ -149,16 +220,16 @@ fn command_tag(tag: &CommandTag) -> Tag {
     }
 }
 
-/// Rows streamed to the client as DataFusion produces them.
-fn streamed(result: QueryResult) -> Response {
-    let fields = Arc::new(row_description(&result.schema));
+/// Rows streamed to the client as DataFusion produces them, described by `fields`.
+fn streamed(result: QueryResult, fields: Vec<FieldInfo>) -> Response {
+    let fields = Arc::new(fields);
+    let encoding = fields.clone();
     let tag = result.tag;
     let rows = result
         .stream
-        .map(|batch| {
-            let rows =
-                batch.map_err(|e| PgWireError::UserError(Box::new(error_info(&SqlError::from(e)))));
-            match rows.and_then(|batch| encode_batch(&batch)) {
+        .map(move |batch| {
+            let rows = batch.map_err(|e| user_error(&SqlError::from(e)));
+            match rows.and_then(|batch| encode_batch(&batch, &encoding)) {
                 Ok(rows) => stream::iter(rows.into_iter().map(Ok)).boxed(),
                 Err(e) => stream::iter([Err(e)]).boxed(),
             }
@@ -171,12 +242,12 @@ fn streamed(result: QueryResult) -> Response {
 
 /// Rows collected before the next statement runs (for all but the last statement of a query).
 async fn collected(result: QueryResult) -> Result<Response, SqlError> {
-    let fields = Arc::new(row_description(&result.schema));
+    let fields = Arc::new(row_description(&result.schema, None));
     let batches: Vec<_> = result.stream.try_collect().await?;
     let mut rows = Vec::new();
     for batch in &batches {
         rows.extend(
-            encode_batch(batch)
+            encode_batch(batch, &fields)
                 .map_err(|e| SqlError::new(driftdb_sql::ErrorKind::Internal, e.to_string()))?,
         );
     }
@@ -214,12 +285,17 @@ impl SimpleQueryHandler for Queries {
         let responses = match handle {
             Some(handle) => {
                 let cancelled = handle.start_query().await;
-                match select(Box::pin(self.do_query(client, &query.query)), cancelled).await {
+                match select(
+                    Box::pin(SimpleQueryHandler::do_query(self, client, &query.query)),
+                    cancelled,
+                )
+                .await
+                {
                     Either::Left((responses, _)) => responses,
                     Either::Right(_) => Err(PgWireError::QueryCanceled),
                 }
             }
-            None => self.do_query(client, &query.query).await,
+            None => SimpleQueryHandler::do_query(self, client, &query.query).await,
         }?;
         for response in responses {
             match response {
@@ -260,10 +336,7 @@ impl SimpleQueryHandler for Queries {
                 }
             }
         }
-        let status = match self.session.lock().await.as_ref() {
-            Some(session) => ready_status(session.transaction_status()),
-            None => PgTransactionStatus::Idle,
-        };
+        let status = self.session.ready_status().await;
         client.set_state(PgWireConnectionState::ReadyForQuery);
         client.set_transaction_status(status);
         send_ready_for_query(client, status).await
@@ -276,15 +349,7 @@ impl SimpleQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let mut guard = self.session.lock().await;
-        let session = guard.get_or_insert_with(|| {
-            let user = client
-                .metadata()
-                .get(METADATA_USER)
-                .cloned()
-                .unwrap_or_default();
-            self.shared.db.session(&user)
-        });
+        let mut session = self.session.lock(client).await;
         let statements = match session.parse(query) {
             Ok(statements) => statements,
             Err(e) => return Ok(vec![error_response(&e)]),
@@ -297,7 +362,10 @@ impl SimpleQueryHandler for Queries {
         for (i, statement) in statements.into_iter().enumerate() {
             let response = match session.execute(statement).await {
                 Ok(StatementResult::Command(tag)) => Ok(Response::Execution(command_tag(&tag))),
-                Ok(StatementResult::Query(result)) if i == last => Ok(streamed(result)),
+                Ok(StatementResult::Query(result)) if i == last => {
+                    let fields = row_description(&result.schema, None);
+                    Ok(streamed(result, fields))
+                }
                 Ok(StatementResult::Query(result)) => collected(result).await,
                 Err(e) => Err(e),
             };
@@ -311,5 +379,140 @@ impl SimpleQueryHandler for Queries {
             }
         }
         Ok(responses)
+    }
+}
+
+/// Parses statements for the extended protocol, in the connection's session.
+pub struct Parser {
+    session: Arc<SessionSlot>,
+}
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Arc<Prepared>;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Arc<Prepared>>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let declared: Vec<_> = types
+            .iter()
+            .map(|ty| ty.as_ref().and_then(declared_param))
+            .collect();
+        let mut session = self.session.lock(client).await;
+        match session.prepare(sql, &declared).await {
+            Ok(prepared) => Ok(prepared.map(Arc::new)),
+            Err(e) => Err(user_error(&e)),
+        }
+    }
+
+    fn get_parameter_types(&self, statement: &Arc<Prepared>) -> PgWireResult<Vec<Type>> {
+        Ok(statement.params().iter().map(pg_type).collect())
+    }
+
+    fn get_result_schema(
+        &self,
+        statement: &Arc<Prepared>,
+        formats: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        Ok(statement
+            .columns()
+            .map(|schema| row_description(schema, formats))
+            .unwrap_or_default())
+    }
+}
+
+/// Each parameter of `portal` in text form (binary values decoded by their type), NULL as `None`.
+fn parameter_texts(portal: &Portal<Arc<Prepared>>) -> PgWireResult<Vec<Option<String>>> {
+    let params = portal.statement.statement.params();
+    portal
+        .parameters
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let Some(bytes) = value else {
+                return Ok(None);
+            };
+            let ty = params.get(i).map_or(Type::TEXT, pg_type);
+            let decoded = match portal.parameter_format.is_binary(i) {
+                true => decode_param(&ty, bytes),
+                false => String::from_utf8(bytes.to_vec())
+                    .map_err(|_| "invalid byte sequence for encoding \"UTF8\"".to_string()),
+            };
+            decoded.map(Some).map_err(|message| {
+                PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "ERROR".into(),
+                    INVALID_BINARY_REPRESENTATION.into(),
+                    format!("parameter ${}: {message}", i + 1),
+                )))
+            })
+        })
+        .collect()
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Queries {
+    type Statement = Arc<Prepared>;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        self.parser.clone()
+    }
+
+    /// ReadyForQuery carries the session's own transaction status (see `on_query`).
+    async fn on_sync<C>(&self, client: &mut C, _message: SyncMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.portal_store().rm_portal(DEFAULT_NAME);
+        let status = self.session.ready_status().await;
+        client.set_transaction_status(status);
+        client
+            .send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(
+                status,
+            )))
+            .await?;
+        client.flush().await?;
+        Ok(())
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Arc<Prepared>>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let prepared = &portal.statement.statement;
+        let statement = prepared
+            .bind(&parameter_texts(portal)?)
+            .map_err(|e| user_error(&e))?;
+        let mut session = self.session.lock(client).await;
+        // Errors are returned, not sent as responses, so that pgwire skips to the next Sync.
+        match session
+            .execute(statement)
+            .await
+            .map_err(|e| user_error(&e))?
+        {
+            StatementResult::Command(tag) => Ok(Response::Execution(command_tag(&tag))),
+            StatementResult::Query(result) => {
+                let schema = prepared.columns().unwrap_or(&result.schema);
+                let fields = row_description(schema, Some(&portal.result_column_format));
+                Ok(streamed(result, fields))
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! Security fails closed: connections are trusted without a password, so the server refuses to
 //! listen on anything but a loopback address.
 
+pub mod binary;
 pub mod config;
 pub mod encode;
 pub mod handler;

@@ -72,6 +72,14 @@ fn variable_name(parts: &[Ident]) -> String {
     parts.join(".")
 }
 
+/// The setting SHOW names for the current transaction's isolation level, or the default's.
+pub(crate) fn isolation_setting(current: bool) -> &'static str {
+    match current {
+        true => "transaction_isolation",
+        false => "default_transaction_isolation",
+    }
+}
+
 /// The transaction-control meaning of `statement`, if it has one.
 pub(crate) fn classify(statement: &Ast) -> Result<Option<Control>> {
     Ok(Some(match statement {

@@ -64,6 +64,12 @@ pub enum ErrorKind {
     ReadOnlyTransaction,
     /// ROLLBACK TO or RELEASE of a savepoint that does not exist.
     InvalidSavepoint,
+    /// A message that breaks the wire protocol (a Bind with the wrong number of values).
+    ProtocolViolation,
+    /// A parameter value in binary format that does not decode as its type.
+    InvalidBinaryRepresentation,
+    /// A placeholder that is not `$1`, `$2`, ….
+    UndefinedParameter,
     OutOfMemory,
     IoError,
     Internal,

@@ -25,6 +25,7 @@ mod functions;
 mod json;
 mod jsonops;
 mod pgcast;
+mod prepared;
 mod pushdown;
 mod scan;
 mod session;
@@ -42,8 +43,9 @@ mod write;
 pub use database::Database;
 pub use datafusion::arrow;
 pub use error::{Error, ErrorKind, Result};
+pub use prepared::Prepared;
 pub use session::{
     CommandTag, QueryResult, Session, Statement, StatementResult, TransactionStatus,
 };
 pub use transaction::Isolation;
-pub use types::PG_TYPE;
+pub use types::{PG_TYPE, field as column_field};

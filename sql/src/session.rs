@@ -55,6 +55,16 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct Statement(Ast);
 
+impl Statement {
+    pub(crate) fn from_ast(ast: Ast) -> Statement {
+        Statement(ast)
+    }
+
+    pub(crate) fn into_ast(self) -> Ast {
+        self.0
+    }
+}
+
 impl fmt::Display for Statement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -480,12 +490,8 @@ impl Session {
                         .unwrap_or(self.default_isolation),
                     false => self.default_isolation,
                 };
-                let name = match current {
-                    true => "transaction_isolation",
-                    false => "default_transaction_isolation",
-                };
                 Ok(StatementResult::Query(QueryResult::single_text(
-                    name,
+                    control::isolation_setting(current),
                     isolation.name(),
                 )?))
             }
@@ -506,6 +512,37 @@ impl Session {
             self.state.mark_start_execution();
         }
         Ok(())
+    }
+
+    /// Sets up a snapshot for planning without running anything (describing a prepared
+    /// statement): the open transaction's, or that of an implicit transaction
+    /// [`Session::end_planning`] drops. Returns whether it opened one.
+    pub(crate) fn begin_planning(&mut self) -> Result<bool> {
+        let implicit = match self.transaction_status() {
+            TransactionStatus::Failed => {
+                return Err(Error::new(
+                    ErrorKind::InFailedTransaction,
+                    "current transaction is aborted, commands ignored until end of transaction block",
+                ));
+            }
+            TransactionStatus::InTransaction => false,
+            TransactionStatus::Idle => {
+                self.open_transaction(Transaction::new(self.default_isolation, false, false));
+                true
+            }
+        };
+        if let Err(e) = self.begin_statement() {
+            self.end_planning(implicit);
+            return Err(e);
+        }
+        Ok(implicit)
+    }
+
+    /// Ends what [`Session::begin_planning`] began.
+    pub(crate) fn end_planning(&mut self, implicit: bool) {
+        if implicit {
+            self.close_transaction();
+        }
     }
 
     /// Runs one statement inside the open transaction.
@@ -621,14 +658,19 @@ impl Session {
         Ok(())
     }
 
-    /// Plans a statement with DataFusion and starts executing it.
-    async fn stream(&self, mut statement: Ast) -> Result<SendableRecordBatchStream> {
+    /// Plans a statement with DataFusion (views expanded).
+    pub(crate) async fn plan(&self, mut statement: Ast) -> Result<LogicalPlan> {
         views::expand(&self.scope, &mut statement)?;
-        let allow_dml = matches!(statement, Ast::Insert(_));
-        let plan = self
+        Ok(self
             .state
             .statement_to_plan(DfStatement::Statement(Box::new(statement)))
-            .await?;
+            .await?)
+    }
+
+    /// Plans a statement with DataFusion and starts executing it.
+    async fn stream(&self, statement: Ast) -> Result<SendableRecordBatchStream> {
+        let allow_dml = matches!(statement, Ast::Insert(_));
+        let plan = self.plan(statement).await?;
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(allow_dml)
@@ -694,12 +736,7 @@ impl Session {
     /// The rows an INSERT (without RETURNING or ON CONFLICT) would write: every visible column of
     /// the table, defaults filled in, in the table's column order.
     pub(crate) async fn insert_rows(&self, insert: Insert) -> Result<Vec<RecordBatch>> {
-        let mut statement = Ast::Insert(insert);
-        views::expand(&self.scope, &mut statement)?;
-        let plan = self
-            .state
-            .statement_to_plan(DfStatement::Statement(Box::new(statement)))
-            .await?;
+        let plan = self.plan(Ast::Insert(insert)).await?;
         let LogicalPlan::Dml(dml) = plan else {
             return Err(Error::new(
                 ErrorKind::Internal,
@@ -717,12 +754,8 @@ impl Session {
     }
 
     /// The schema of the rows `statement` would return (views expanded), without running it.
-    pub(crate) async fn query_schema(&self, mut statement: Ast) -> Result<SchemaRef> {
-        views::expand(&self.scope, &mut statement)?;
-        let plan = self
-            .state
-            .statement_to_plan(DfStatement::Statement(Box::new(statement)))
-            .await?;
+    pub(crate) async fn query_schema(&self, statement: Ast) -> Result<SchemaRef> {
+        let plan = self.plan(statement).await?;
         Ok(Arc::new(plan.schema().as_arrow().clone()))
     }
 

@@ -241,10 +241,13 @@ const PREFIX_WORDS: [&str; 6] = [
 /// Parses a bound at token `i`: `@seq:N`, or an expression running until the table reference
 /// ends or one of `terminators` (lower-case words) appears. Returns it and the index after it.
 fn bound(tokens: &[TokenWithSpan], i: usize, terminators: &[&str]) -> Result<(Bound, usize)> {
-    if matches!(
-        token_at(tokens, i),
-        Some(Token::AtSign | Token::Placeholder(_))
-    ) {
+    let seq_starts = match token_at(tokens, i) {
+        Some(Token::AtSign) => true,
+        // The tokenizer may read `@seq` as a placeholder; `$1` is a bound parameter.
+        Some(Token::Placeholder(name)) => name.starts_with('@'),
+        _ => false,
+    };
+    if seq_starts {
         let (seq, end) = seq_point(tokens, i)?;
         return Ok((Bound::Seq(seq), end));
     }
@@ -290,7 +293,9 @@ fn bound(tokens: &[TokenWithSpan], i: usize, terminators: &[&str]) -> Result<(Bo
                 after_operand = !operator && !prefix;
             }
             Token::Word(_) => {}
-            Token::SingleQuotedString(_) | Token::Number(..) => after_operand = true,
+            Token::SingleQuotedString(_) | Token::Number(..) | Token::Placeholder(_) => {
+                after_operand = true
+            }
             _ => after_operand = false,
         }
         at += 1;

@@ -264,3 +264,35 @@ pub fn versions_schema(def: &TableDef) -> SchemaRef {
     fields.push(Field::new(VERSION_COLUMNS[3], system_time_type(), true));
     Arc::new(Schema::new(fields))
 }
+
+/// The SQL type that casts a value to `ty` (a bound parameter's type). `char(n)` and
+/// `varchar(n)` parameters are unbounded, as PostgreSQL's `bpchar` and `varchar` parameters are:
+/// the column they are stored into checks the length.
+pub fn sql_type(ty: ColumnType) -> SqlType {
+    match ty {
+        ColumnType::Bool => SqlType::Boolean,
+        ColumnType::Int16 => SqlType::SmallInt(None),
+        ColumnType::Int32 => SqlType::Integer(None),
+        ColumnType::Int64 => SqlType::BigInt(None),
+        ColumnType::Float32 => SqlType::Real,
+        ColumnType::Float64 => SqlType::DoublePrecision,
+        ColumnType::Numeric { precision, scale } => SqlType::Numeric(
+            ExactNumberInfo::PrecisionAndScale(u64::from(precision), i64::from(scale)),
+        ),
+        ColumnType::UnconstrainedNumeric => SqlType::Numeric(ExactNumberInfo::None),
+        ColumnType::Text | ColumnType::Char(_) => SqlType::Text,
+        ColumnType::Varchar(_) => SqlType::Varchar(None),
+        ColumnType::Date => SqlType::Date,
+        ColumnType::Time => SqlType::Time(None, TimezoneInfo::None),
+        ColumnType::Timestamp => SqlType::Timestamp(None, TimezoneInfo::None),
+        ColumnType::Timestamptz => SqlType::Timestamp(None, TimezoneInfo::WithTimeZone),
+        ColumnType::Interval => SqlType::Interval {
+            fields: None,
+            precision: None,
+        },
+        ColumnType::Bytea => SqlType::Bytea,
+        ColumnType::Uuid => SqlType::Uuid,
+        ColumnType::Json => SqlType::JSON,
+        ColumnType::Jsonb => SqlType::JSONB,
+    }
+}
