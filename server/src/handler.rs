@@ -103,6 +103,9 @@ pub struct Startup {
 fn server_parameters() -> DefaultServerParameterProvider {
     let mut parameters = DefaultServerParameterProvider::default();
     parameters.server_version = format!("15.0 (DriftDB {})", env!("CARGO_PKG_VERSION"));
+    parameters.time_zone = "UTC".into();
+    parameters.date_style = "ISO, MDY".into();
+    parameters.interval_style = "postgres".into();
     parameters
 }
 
@@ -137,6 +140,19 @@ impl StartupHandler for Startup {
                 ),
             ));
         }
+        if let Some(encoding) = metadata.get("client_encoding")
+            && !matches!(
+                encoding.to_ascii_uppercase().as_str(),
+                "UTF8" | "UTF-8" | "UNICODE"
+            )
+        {
+            return Err(fatal(
+                FEATURE_NOT_SUPPORTED,
+                format!(
+                    "client_encoding \"{encoding}\" is not supported (DriftDB speaks UTF8 only)"
+                ),
+            ));
+        }
         let (pid, secret) = self.shared.pids.generate(client);
         client.set_pid_and_secret_key(pid, secret);
         finish_authentication(client, &server_parameters()).await
@@ -159,7 +175,13 @@ impl SessionSlot {
                 .get(METADATA_USER)
                 .cloned()
                 .unwrap_or_default();
-            *guard = Some(self.shared.db.session(&user));
+            let mut session = self.shared.db.session(&user);
+            for (name, value) in client.metadata() {
+                // Startup validated what must be valid (the client encoding); a setting the
+                // session refuses keeps its default, as a bad `options` setting would not.
+                let _ = session.apply_startup_parameter(name, value);
+            }
+            *guard = Some(session);
         }
         SessionGuard(guard)
     }

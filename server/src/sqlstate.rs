@@ -39,6 +39,7 @@ pub const READ_ONLY_SQL_TRANSACTION: &str = "25006";
 pub const INVALID_SAVEPOINT_SPECIFICATION: &str = "3B001";
 pub const PROTOCOL_VIOLATION: &str = "08P01";
 pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
+pub const CANT_CHANGE_RUNTIME_PARAM: &str = "55P02";
 pub const UNDEFINED_PARAMETER: &str = "42P02";
 pub const OUT_OF_MEMORY: &str = "53200";
 pub const IO_ERROR: &str = "58030";
@@ -85,6 +86,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidSavepoint => INVALID_SAVEPOINT_SPECIFICATION,
         ErrorKind::ProtocolViolation => PROTOCOL_VIOLATION,
         ErrorKind::InvalidBinaryRepresentation => INVALID_BINARY_REPRESENTATION,
+        ErrorKind::CantChangeRuntimeParam => CANT_CHANGE_RUNTIME_PARAM,
         ErrorKind::UndefinedParameter => UNDEFINED_PARAMETER,
         ErrorKind::OutOfMemory => OUT_OF_MEMORY,
         ErrorKind::IoError => IO_ERROR,

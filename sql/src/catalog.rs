@@ -7,6 +7,7 @@
 
 use crate::database::Database;
 use crate::error::Error;
+use crate::settings::Settings;
 use crate::system::{COMMITS_TABLE, CommitsTable};
 use crate::table::DriftTable;
 use crate::transaction::Transaction;
@@ -15,7 +16,7 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::Result;
 use driftdb_engine::{Seq, TableId};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The catalog name clients see (`current_database()`).
 pub const CATALOG_NAME: &str = "driftdb";
@@ -33,6 +34,8 @@ pub struct SessionScope {
     pub(crate) transaction: Mutex<Option<Transaction>>,
     /// The table (id + 1; 0 for none) whose hidden row id the current UPDATE or DELETE reads.
     exposed: AtomicU64,
+    /// Run-time settings (SET, SHOW, `current_setting()`).
+    settings: Mutex<Settings>,
 }
 
 impl SessionScope {
@@ -43,7 +46,15 @@ impl SessionScope {
             snapshot: AtomicU64::new(0),
             transaction: Mutex::new(None),
             exposed: AtomicU64::new(0),
+            settings: Mutex::new(Settings::default()),
         }
+    }
+
+    /// The session's run-time settings.
+    pub fn settings(&self) -> MutexGuard<'_, Settings> {
+        self.settings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Shows `table`'s hidden row id to reads while the guard lives (UPDATE and DELETE find

@@ -68,6 +68,8 @@ pub enum ErrorKind {
     ProtocolViolation,
     /// A parameter value in binary format that does not decode as its type.
     InvalidBinaryRepresentation,
+    /// SET of a setting that cannot change (`server_version`).
+    CantChangeRuntimeParam,
     /// A placeholder that is not `$1`, `$2`, ….
     UndefinedParameter,
     OutOfMemory,

@@ -277,20 +277,32 @@ impl Session {
                 let (query, returns) = delete_query(delete)?;
                 self.describe_write(&query, returns, params).await
             }
+            Ast::ShowVariable { variable } => match self.show(variable)? {
+                Some(result) => Ok(Some(result.schema)),
+                None => self.describe_query(statement, params).await,
+            },
+            Ast::Set(_) | Ast::Reset(_) => Ok(None),
             Ast::CreateTable(_)
             | Ast::CreateView(_)
             | Ast::CreateIndex(_)
             | Ast::AlterTable(_)
             | Ast::Drop { .. }
             | Ast::Truncate(_) => Ok(None),
-            other => {
-                let plan = self.plan_inferring(other, params).await?;
-                Ok(match plan {
-                    LogicalPlan::Statement(_) | LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) => None,
-                    plan => Some(Arc::new(plan.schema().as_arrow().clone())),
-                })
-            }
+            other => self.describe_query(other, params).await,
         }
+    }
+
+    /// Anything DataFusion plans: the columns of its plan.
+    async fn describe_query(
+        &self,
+        statement: &Ast,
+        params: &mut [Option<Field>],
+    ) -> Result<Option<SchemaRef>> {
+        let plan = self.plan_inferring(statement, params).await?;
+        Ok(match plan {
+            LogicalPlan::Statement(_) | LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) => None,
+            plan => Some(Arc::new(plan.schema().as_arrow().clone())),
+        })
     }
 
     /// INSERT: DataFusion types placeholders in VALUES by their target columns.

@@ -15,8 +15,10 @@ use crate::defaults::{self, NextVal};
 use crate::dml;
 use crate::error::{Error, ErrorKind, Result};
 use crate::functions::{AsOfFunction, CurrentSeq, VersionsFunction};
+use crate::info;
 use crate::jsonops::JsonPlanner;
 use crate::pgcast::PgCasts;
+use crate::settings;
 use crate::temporal::{self, AS_OF_FUNCTION, VERSIONS_FUNCTION};
 use crate::transaction::{Isolation, Transaction};
 use crate::types::PgTypePlanner;
@@ -43,7 +45,8 @@ use datafusion::physical_plan::{collect, execute_stream};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    CascadeOption, Insert, ObjectType, Statement as Ast, TableObject, Truncate,
+    CascadeOption, Ident, Insert, ObjectType, Reset, ResetStatement, Set, Statement as Ast,
+    TableObject, Truncate,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -118,7 +121,7 @@ impl QueryResult {
     }
 
     /// One row with one text column (what SHOW returns).
-    fn single_text(column: &str, value: &str) -> Result<QueryResult> {
+    pub(crate) fn single_text(column: &str, value: &str) -> Result<QueryResult> {
         let schema = Arc::new(Schema::new(vec![Field::new(column, DataType::Utf8, false)]));
         let values: ArrayRef = Arc::new(StringArray::from(vec![value]));
         let batch = RecordBatch::try_new(schema.clone(), vec![values])
@@ -222,6 +225,9 @@ impl Session {
         ctx.register_catalog(STATEMENT_TABLES, Arc::new(statement_tables));
         ctx.register_udf(ScalarUDF::from(CurrentSeq::new(scope.clone())));
         ctx.register_udf(ScalarUDF::from(NextVal::new(scope.clone())));
+        for function in info::functions(&scope) {
+            ctx.register_udf(function);
+        }
         ctx.register_udtf(
             AS_OF_FUNCTION,
             Arc::new(AsOfFunction {
@@ -248,6 +254,95 @@ impl Session {
     /// The session's user.
     pub fn user(&self) -> &str {
         &self.scope.user
+    }
+
+    /// Applies a setting the client sent when it connected (`DateStyle`, `TimeZone`,
+    /// `extra_float_digits`, …). Startup parameters that are not settings are ignored.
+    pub fn apply_startup_parameter(&mut self, name: &str, value: &str) -> Result<()> {
+        match name {
+            "user" | "database" | "options" | "replication" => Ok(()),
+            _ => match self.scope.settings().set_text(name, value) {
+                Err(e) if e.kind == ErrorKind::UndefinedObject => Ok(()),
+                other => other,
+            },
+        }
+    }
+
+    /// The session's `statement_timeout`, if one is set.
+    pub fn statement_timeout(&self) -> Option<std::time::Duration> {
+        self.scope.settings().statement_timeout()
+    }
+
+    /// What `SHOW` of `variable` returns (`None`: a DataFusion setting, which DataFusion shows).
+    pub(crate) fn show(&self, variable: &[Ident]) -> Result<Option<QueryResult>> {
+        let name = settings::show_name(variable);
+        if name.starts_with("datafusion.") {
+            return Ok(None);
+        }
+        let settings = self.scope.settings();
+        if name == "all" {
+            let (names, values): (Vec<&str>, Vec<&str>) = settings.all().unzip();
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("name", DataType::Utf8, false),
+                Field::new("setting", DataType::Utf8, false),
+            ]));
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from(names)),
+                    Arc::new(StringArray::from(values)),
+                ],
+            )
+            .map_err(datafusion::error::DataFusionError::from)?;
+            return Ok(Some(QueryResult::from_batches(schema, vec![batch], "SHOW")));
+        }
+        let (name, value) = settings.get(&name)?;
+        Ok(Some(QueryResult::single_text(name, value)?))
+    }
+
+    /// SET, RESET and SHOW of run-time settings (`None`: a DataFusion setting, or no setting).
+    fn settings_statement(&self, statement: &Ast) -> Result<Option<StatementResult>> {
+        let done = |tag| Ok(Some(StatementResult::Command(CommandTag::new(tag))));
+        let mut settings = self.scope.settings();
+        match statement {
+            Ast::Set(Set::SingleAssignment {
+                variable, values, ..
+            }) => {
+                let name = settings::setting_name(variable);
+                if name.starts_with("datafusion.") {
+                    return Ok(None);
+                }
+                settings.set(&name, values)?;
+                done("SET")
+            }
+            Ast::Set(Set::SetTimeZone { value, .. }) => {
+                settings.set("TimeZone", std::slice::from_ref(value))?;
+                done("SET")
+            }
+            Ast::Set(Set::SetNames { charset_name, .. }) => {
+                settings.set_text("client_encoding", &charset_name.value)?;
+                done("SET")
+            }
+            Ast::Set(Set::SetNamesDefault {}) => {
+                settings.reset("client_encoding")?;
+                done("SET")
+            }
+            Ast::Reset(ResetStatement { reset: Reset::ALL }) => {
+                settings.reset_all();
+                done("RESET")
+            }
+            Ast::Reset(ResetStatement {
+                reset: Reset::ConfigurationParameter(name),
+            }) => {
+                settings.reset(&settings::setting_name(name))?;
+                done("RESET")
+            }
+            Ast::ShowVariable { variable } => {
+                drop(settings);
+                Ok(self.show(variable)?.map(StatementResult::Query))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Parses SQL text (any number of `;`-separated statements) after rewriting temporal clauses.
@@ -548,6 +643,9 @@ impl Session {
     /// Runs one statement inside the open transaction.
     async fn run(&mut self, statement: Ast) -> Result<StatementResult> {
         self.begin_statement()?;
+        if let Some(result) = self.settings_statement(&statement)? {
+            return Ok(result);
+        }
         let command = |tag| Ok(StatementResult::Command(CommandTag::new(tag)));
         let scope = &self.scope;
         match statement {
