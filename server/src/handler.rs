@@ -3,20 +3,22 @@
 
 use crate::binary::decode_param;
 use crate::encode::{declared_param, encode_batch, pg_type, row_description};
+use crate::interrupt::{CancelRequests, Canceller, Cancels, Interrupt};
 use crate::sqlstate::{
-    FEATURE_NOT_SUPPORTED, INVALID_BINARY_REPRESENTATION, INVALID_CATALOG_NAME, sqlstate,
+    FEATURE_NOT_SUPPORTED, INVALID_BINARY_REPRESENTATION, INVALID_CATALOG_NAME, QUERY_CANCELED,
+    sqlstate,
 };
 use async_trait::async_trait;
 use driftdb_sql::{
     CommandTag, Database, Error as SqlError, Prepared, QueryResult, Session, StatementResult,
     TransactionStatus,
 };
-use futures::future::{Either, select};
 use futures::{Sink, SinkExt, StreamExt, TryStreamExt, stream};
 use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
+use pgwire::api::cancel::CancelHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{
     ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
@@ -26,12 +28,12 @@ use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
-    ClientInfo, ClientPortalStore, ConnectionHandle, DEFAULT_NAME, METADATA_DATABASE,
-    METADATA_USER, PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator,
+    ClientInfo, ClientPortalStore, DEFAULT_NAME, METADATA_DATABASE, METADATA_USER,
+    PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator,
     RandomPidSecretKeyGenerator, Type,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::extendedquery::Sync as SyncMessage;
+use pgwire::messages::extendedquery::{Execute, Sync as SyncMessage};
 use pgwire::messages::response::{
     EmptyQueryResponse, ReadyForQuery, TransactionStatus as PgTransactionStatus,
 };
@@ -47,12 +49,15 @@ pub const DATABASE_NAME: &str = "driftdb";
 pub struct Shared {
     pub db: Arc<Database>,
     pub pids: RandomPidSecretKeyGenerator,
+    /// The connections cancel requests can reach.
+    pub cancels: Arc<Cancels>,
 }
 
 /// The handlers of one connection.
 pub struct Connection {
     startup: Arc<Startup>,
     queries: Arc<Queries>,
+    cancels: Arc<CancelRequests>,
 }
 
 impl Connection {
@@ -62,6 +67,9 @@ impl Connection {
             session: tokio::sync::Mutex::new(None),
         });
         Connection {
+            cancels: Arc::new(CancelRequests {
+                cancels: shared.cancels.clone(),
+            }),
             startup: Arc::new(Startup { shared }),
             queries: Arc::new(Queries {
                 parser: Arc::new(Parser {
@@ -84,6 +92,10 @@ impl PgWireServerHandlers for Connection {
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         self.startup.clone()
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        self.cancels.clone()
     }
 }
 
@@ -154,6 +166,8 @@ impl StartupHandler for Startup {
             ));
         }
         let (pid, secret) = self.shared.pids.generate(client);
+        let canceller = self.shared.cancels.register(pid, &secret);
+        client.session_extensions().get_or_insert_with(|| canceller);
         client.set_pid_and_secret_key(pid, secret);
         finish_authentication(client, &server_parameters()).await
     }
@@ -184,6 +198,22 @@ impl SessionSlot {
             *guard = Some(session);
         }
         SessionGuard(guard)
+    }
+
+    /// The session's `statement_timeout`.
+    async fn statement_timeout(&self) -> Option<std::time::Duration> {
+        self.session
+            .lock()
+            .await
+            .as_ref()
+            .and_then(Session::statement_timeout)
+    }
+
+    /// Discards what an interrupted statement left behind.
+    async fn abort_statement(&self) {
+        if let Some(session) = self.session.lock().await.as_mut() {
+            session.abort_statement();
+        }
     }
 
     /// The ReadyForQuery status of the session's transaction.
@@ -287,38 +317,16 @@ fn ready_status(status: TransactionStatus) -> PgTransactionStatus {
     }
 }
 
-#[async_trait]
-impl SimpleQueryHandler for Queries {
-    /// pgwire's default derives ReadyForQuery's transaction status from the responses, which
-    /// cannot say "COMMIT failed and ended the transaction" or "ROLLBACK TO left the failed
-    /// state"; the session knows, so its status is what the client is told.
-    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+impl Queries {
+    /// Runs a simple query's statements and sends what each returns.
+    async fn answer<C>(&self, client: &mut C, query: &Query) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
-            return Err(PgWireError::NotReadyForQuery);
-        }
-        client.set_state(PgWireConnectionState::QueryInProgress);
-        let handle = client.session_extensions().get::<Arc<ConnectionHandle>>();
-        let responses = match handle {
-            Some(handle) => {
-                let cancelled = handle.start_query().await;
-                match select(
-                    Box::pin(SimpleQueryHandler::do_query(self, client, &query.query)),
-                    cancelled,
-                )
-                .await
-                {
-                    Either::Left((responses, _)) => responses,
-                    Either::Right(_) => Err(PgWireError::QueryCanceled),
-                }
-            }
-            None => SimpleQueryHandler::do_query(self, client, &query.query).await,
-        }?;
+        let responses = SimpleQueryHandler::do_query(self, client, &query.query).await?;
         for response in responses {
             match response {
                 Response::EmptyQuery => {
@@ -356,6 +364,52 @@ impl SimpleQueryHandler for Queries {
                         "COPY is not supported yet".into(),
                     ))));
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The error a client gets for an interrupted statement.
+fn interrupted(interrupt: Interrupt) -> ErrorInfo {
+    ErrorInfo::new(
+        "ERROR".into(),
+        QUERY_CANCELED.into(),
+        interrupt.message().into(),
+    )
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Queries {
+    /// pgwire's default derives ReadyForQuery's transaction status from the responses, which
+    /// cannot say "COMMIT failed and ended the transaction" or "ROLLBACK TO left the failed
+    /// state"; the session knows, so its status is what the client is told.
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let canceller = client.session_extensions().get::<Arc<Canceller>>();
+        let timeout = self.session.statement_timeout().await;
+        let answered = match canceller {
+            Some(canceller) => canceller.run(timeout, self.answer(client, &query)).await,
+            None => Ok(self.answer(client, &query).await),
+        };
+        match answered {
+            Ok(result) => result?,
+            Err(interrupt) => {
+                self.session.abort_statement().await;
+                client
+                    .feed(PgWireBackendMessage::ErrorResponse(
+                        interrupted(interrupt).into(),
+                    ))
+                    .await?;
             }
         }
         let status = self.session.ready_status().await;
@@ -504,6 +558,30 @@ impl ExtendedQueryHandler for Queries {
             .await?;
         client.flush().await?;
         Ok(())
+    }
+
+    /// Execute runs interruptibly, like a simple query (see `on_query`).
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let Some(canceller) = client.session_extensions().get::<Arc<Canceller>>() else {
+            return self._on_execute(client, message).await;
+        };
+        let timeout = self.session.statement_timeout().await;
+        match canceller
+            .run(timeout, self._on_execute(client, message))
+            .await
+        {
+            Ok(result) => result,
+            Err(interrupt) => {
+                self.session.abort_statement().await;
+                Err(PgWireError::UserError(Box::new(interrupted(interrupt))))
+            }
+        }
     }
 
     async fn do_query<C>(

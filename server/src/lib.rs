@@ -12,6 +12,7 @@ pub mod binary;
 pub mod config;
 pub mod encode;
 pub mod handler;
+pub mod interrupt;
 pub mod sqlstate;
 
 use config::Config;
@@ -52,6 +53,7 @@ impl Server {
             shared: Arc::new(Shared {
                 db,
                 pids: RandomPidSecretKeyGenerator::default(),
+                cancels: Arc::default(),
             }),
         })
     }

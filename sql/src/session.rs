@@ -381,6 +381,28 @@ impl Session {
         Ok(results)
     }
 
+    /// Ends a statement interrupted part-way (cancelled, timed out): it may have staged part of
+    /// its writes, so an explicit transaction fails (only ROLLBACK helps) and an implicit one is
+    /// discarded; tables it had computed for itself are dropped.
+    pub fn abort_statement(&mut self) {
+        {
+            let mut guard = self.scope.transaction_guard();
+            match guard.as_mut() {
+                Some(txn) if txn.explicit => txn.failed = true,
+                _ => *guard = None,
+            }
+        }
+        if let Some(schema) = self
+            .ctx
+            .catalog(STATEMENT_TABLES)
+            .and_then(|catalog| catalog.schema(SCHEMA_NAME))
+        {
+            for name in schema.table_names() {
+                let _ = self.deregister_statement_table(&name);
+            }
+        }
+    }
+
     /// Where the session's transaction stands (the wire protocol reports it as I, T or E).
     pub fn transaction_status(&self) -> TransactionStatus {
         let guard = self.scope.transaction_guard();
