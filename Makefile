@@ -14,7 +14,7 @@ DATA ?= ./data
 SERVER_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps reference-deps build run test bench bench-store lint fmt clean
+.PHONY: help deps reference-deps client-deps build run test bench bench-store lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,21 @@ reference-deps: deps
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq postgresql; \
 	fi
 
+# The client matrix's Python drivers, pinned, in a virtualenv outside the clone (reused by later
+# runs on this machine). Debian's python3 needs python3-venv for `python3 -m venv`.
+VENV ?= $(HOME)/.cache/driftdb/venv
+PYTHON_CLIENTS = psycopg2-binary==2.9.13 psycopg[binary]==3.3.9 asyncpg==0.32.0 sqlalchemy==2.1.9
+client-deps:
+	@if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then \
+		echo "installing python3-venv (for the client tests)"; \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq python3 python3-venv python3-pip; \
+	fi
+	@if ! $(VENV)/bin/python -c 'import psycopg2, psycopg, asyncpg, sqlalchemy' >/dev/null 2>&1; then \
+		echo "installing the Python client drivers into $(VENV)"; \
+		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q $(PYTHON_CLIENTS); \
+	fi
+
 build: deps ## Build the server and every test
 	$(BUILD)
 
@@ -52,7 +67,7 @@ run: deps ## Build and start the server on 127.0.0.1:5433 with data in ./data
 	$(BUILD)
 	$(CARGO_TARGET_DIR)/debug/driftdb-server --data-path $(DATA) $(SERVER_ARGS)
 
-test: reference-deps ## Build everything and run every test (unit, .slt in-process and over the wire, integration)
+test: reference-deps client-deps ## Build everything and run every test (unit, .slt in-process and over the wire, integration, client drivers)
 	$(BUILD)
 	$(CARGO) test $(CARGO_FLAGS) --workspace
 

@@ -5,8 +5,8 @@ use crate::binary::decode_param;
 use crate::encode::{declared_param, encode_batch, pg_type, row_description};
 use crate::interrupt::{CancelRequests, Canceller, Cancels, Interrupt};
 use crate::sqlstate::{
-    FEATURE_NOT_SUPPORTED, INVALID_BINARY_REPRESENTATION, INVALID_CATALOG_NAME, QUERY_CANCELED,
-    sqlstate,
+    FEATURE_NOT_SUPPORTED, INVALID_BINARY_REPRESENTATION, INVALID_CATALOG_NAME,
+    INVALID_SQL_STATEMENT_NAME, QUERY_CANCELED, sqlstate,
 };
 use async_trait::async_trait;
 use driftdb_sql::{
@@ -25,7 +25,7 @@ use pgwire::api::query::{
     send_ready_for_query,
 };
 use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
     ClientInfo, ClientPortalStore, DEFAULT_NAME, METADATA_DATABASE, METADATA_USER,
@@ -33,7 +33,7 @@ use pgwire::api::{
     RandomPidSecretKeyGenerator, Type,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::extendedquery::{Execute, Sync as SyncMessage};
+use pgwire::messages::extendedquery::{Execute, Parse, ParseComplete, Sync as SyncMessage};
 use pgwire::messages::response::{
     EmptyQueryResponse, ReadyForQuery, TransactionStatus as PgTransactionStatus,
 };
@@ -76,6 +76,7 @@ impl Connection {
                     session: session.clone(),
                 }),
                 session,
+                statement_names: Default::default(),
             }),
         }
     }
@@ -154,7 +155,7 @@ impl StartupHandler for Startup {
         }
         if let Some(encoding) = metadata.get("client_encoding")
             && !matches!(
-                encoding.to_ascii_uppercase().as_str(),
+                encoding.trim_matches('\'').to_ascii_uppercase().as_str(),
                 "UTF8" | "UTF-8" | "UNICODE"
             )
         {
@@ -249,6 +250,8 @@ impl std::ops::DerefMut for SessionGuard<'_> {
 pub struct Queries {
     session: Arc<SessionSlot>,
     parser: Arc<Parser>,
+    /// The names of the statements Parse stored (for `DEALLOCATE ALL`).
+    statement_names: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 fn error_response(e: &SqlError) -> Response {
@@ -318,6 +321,35 @@ fn ready_status(status: TransactionStatus) -> PgTransactionStatus {
 }
 
 impl Queries {
+    /// `DEALLOCATE name` / `DEALLOCATE ALL`: drops prepared statements of the connection.
+    fn deallocate<C>(&self, client: &C, name: Option<&str>) -> Response
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        let mut names = self
+            .statement_names
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match name {
+            None => {
+                for name in std::mem::take(&mut *names) {
+                    client.portal_store().rm_statement(&name);
+                }
+                Response::Execution(Tag::new("DEALLOCATE ALL"))
+            }
+            Some(name) if names.remove(name) => {
+                client.portal_store().rm_statement(name);
+                Response::Execution(Tag::new("DEALLOCATE"))
+            }
+            Some(name) => Response::Error(Box::new(ErrorInfo::new(
+                "ERROR".into(),
+                INVALID_SQL_STATEMENT_NAME.into(),
+                format!("prepared statement \"{name}\" does not exist"),
+            ))),
+        }
+    }
+
     /// Runs a simple query's statements and sends what each returns.
     async fn answer<C>(&self, client: &mut C, query: &Query) -> PgWireResult<()>
     where
@@ -436,6 +468,10 @@ impl SimpleQueryHandler for Queries {
         let last = statements.len() - 1;
         let mut responses = Vec::with_capacity(statements.len());
         for (i, statement) in statements.into_iter().enumerate() {
+            if let Some(name) = statement.deallocation() {
+                responses.push(self.deallocate(client, name.as_deref()));
+                continue;
+            }
             let response = match session.execute(statement).await {
                 Ok(StatementResult::Command(tag)) => Ok(Response::Execution(command_tag(&tag))),
                 Ok(StatementResult::Query(result)) if i == last => {
@@ -538,6 +574,31 @@ impl ExtendedQueryHandler for Queries {
 
     fn query_parser(&self) -> Arc<Parser> {
         self.parser.clone()
+    }
+
+    /// Parse, remembering the statement's name for `DEALLOCATE ALL`.
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.clone().unwrap_or_default();
+        match StoredStatement::parse(client, &message, self.parser.clone()).await? {
+            Some(statement) => client.portal_store().put_statement(Arc::new(statement)),
+            None => client.portal_store().put_empty_statement(&name),
+        }
+        if !name.is_empty() {
+            self.statement_names
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(name);
+        }
+        client
+            .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
+            .await?;
+        Ok(())
     }
 
     /// ReadyForQuery carries the session's own transaction status (see `on_query`).

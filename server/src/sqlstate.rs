@@ -41,6 +41,7 @@ pub const PROTOCOL_VIOLATION: &str = "08P01";
 pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
 pub const CANT_CHANGE_RUNTIME_PARAM: &str = "55P02";
 pub const UNDEFINED_PARAMETER: &str = "42P02";
+pub const INVALID_SQL_STATEMENT_NAME: &str = "26000";
 pub const QUERY_CANCELED: &str = "57014";
 pub const OUT_OF_MEMORY: &str = "53200";
 pub const IO_ERROR: &str = "58030";

@@ -66,6 +66,20 @@ impl Statement {
     pub(crate) fn into_ast(self) -> Ast {
         self.0
     }
+
+    /// For `DEALLOCATE name`, the prepared statement it drops (`Some(None)` for `DEALLOCATE
+    /// ALL`). Prepared statements live in the connection, so the server carries it out.
+    pub fn deallocation(&self) -> Option<Option<String>> {
+        match &self.0 {
+            Ast::Deallocate { name, .. }
+                if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") =>
+            {
+                Some(None)
+            }
+            Ast::Deallocate { name, .. } => Some(Some(name.value.clone())),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Statement {

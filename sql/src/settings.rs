@@ -192,6 +192,11 @@ impl Settings {
 
     /// Sets `name` to the text `value` (what `set_config()` does).
     pub fn set_text(&mut self, name: &str, value: &str) -> Result<()> {
+        // Startup packets may carry values quoted as SQL would (asyncpg sends `'utf-8'`).
+        let value = value
+            .strip_prefix('\'')
+            .and_then(|v| v.strip_suffix('\''))
+            .unwrap_or(value);
         let key = name.to_ascii_lowercase();
         let known = KNOWN
             .iter()

@@ -1,0 +1,57 @@
+"""psycopg 3 (server-side parameters through the extended protocol, binary results, prepared
+statements, pipelines): types, row counts, transactions, errors.
+
+Connects with PGHOST/PGPORT/PGUSER/PGDATABASE and prints what it observes, one line per
+observation, so the test can compare DriftDB's transcript with PostgreSQL's.
+"""
+import datetime
+import decimal
+import uuid
+
+import psycopg
+
+with psycopg.connect("", autocommit=True) as conn:
+    conn.execute(
+        "CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT, qty INTEGER, price NUMERIC(10,3), "
+        "made TIMESTAMP, tag UUID, data JSONB, ok BOOLEAN, raw BYTEA)"
+    )
+    values = [
+        (1, "widget", 3, decimal.Decimal("9.990"), datetime.datetime(2026, 1, 2, 3, 4, 5, 600000),
+         uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), psycopg.types.json.Jsonb({"k": [1, 2]}),
+         True, b"\xde\xad"),
+        (2, None, None, None, None, None, None, None, None),
+    ]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO items VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", values
+        )
+        print("executemany rowcount", cur.rowcount)
+    for binary in (False, True):
+        with conn.cursor(binary=binary) as cur:
+            cur.execute("SELECT * FROM items WHERE id >= %s ORDER BY id", (1,))
+            print("binary" if binary else "text", cur.fetchall())
+            print("types", [(d.name, d.type_code) for d in cur.description])
+    for i in range(7):  # past psycopg's prepare threshold (5): server-side prepared from then on
+        row = conn.execute("SELECT name, qty FROM items WHERE id = %s", (1,), prepare=i > 2).fetchone()
+    print("prepared", row)
+    cur = conn.execute("UPDATE items SET qty = qty + %s WHERE id = %s", (1, 1))
+    print("update rowcount", cur.rowcount)
+    with conn.transaction():
+        conn.execute("INSERT INTO items (id, name) VALUES (%s, %s)", (3, "in txn"))
+    try:
+        with conn.transaction():
+            conn.execute("INSERT INTO items (id, name) VALUES (%s, %s)", (4, "rolled back"))
+            conn.execute("INSERT INTO items (id, name) VALUES (%s, %s)", (1, "duplicate"))
+    except psycopg.errors.UniqueViolation as e:
+        print("error", e.sqlstate)
+    print("ids", conn.execute("SELECT id FROM items ORDER BY id").fetchall())
+    try:
+        conn.execute("SELECT * FROM no_such_table")
+    except psycopg.Error as e:
+        print("error", e.sqlstate)
+    with conn.pipeline():
+        conn.execute("INSERT INTO items (id, name) VALUES (%s, %s)", (5, "piped"))
+        cur = conn.execute("SELECT count(*) AS n FROM items")
+    print("pipeline", cur.fetchone())
+    print("info", conn.info.server_version // 10000, conn.info.encoding)
+    conn.execute("DROP TABLE items")
