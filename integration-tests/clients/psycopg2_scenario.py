@@ -3,6 +3,8 @@
 Connects with PGHOST/PGPORT/PGUSER/PGDATABASE and prints what it observes, one line per
 observation, so the test can compare DriftDB's transcript with PostgreSQL's.
 """
+import io
+
 import psycopg2
 import psycopg2.extras
 
@@ -41,6 +43,11 @@ dict_cur.execute("SELECT id, owner AS name FROM accounts WHERE owner = %(name)s"
 print("dict", dict_cur.fetchall())
 print("server_version", conn.server_version // 10000)
 print("encoding", conn.encoding)
+cur.copy_expert("COPY accounts (id, owner) FROM STDIN WITH (FORMAT csv)", io.StringIO("3,carol\n4,\"d, e\"\n"))
+print("copy rowcount", cur.rowcount)
+out = io.StringIO()
+cur.copy_expert("COPY (SELECT id, owner FROM accounts ORDER BY id) TO STDOUT", out)
+print("copy out", repr(out.getvalue()))
 conn.commit()
 conn.autocommit = True
 cur.execute("DELETE FROM accounts WHERE id = %s", (2,))

@@ -53,5 +53,12 @@ with psycopg.connect("", autocommit=True) as conn:
         conn.execute("INSERT INTO items (id, name) VALUES (%s, %s)", (5, "piped"))
         cur = conn.execute("SELECT count(*) AS n FROM items")
     print("pipeline", cur.fetchone())
+    with conn.cursor() as cur:
+        with cur.copy("COPY items (id, name, qty) FROM STDIN") as copy:
+            copy.write_row((10, "copied\ttab", 1))
+            copy.write_row((11, None, 2))
+        print("copy in", cur.rowcount)
+        with cur.copy("COPY (SELECT id, name, qty FROM items WHERE id >= 10 ORDER BY id) TO STDOUT") as copy:
+            print("copy out", list(copy.rows()))
     print("info", conn.info.server_version // 10000, conn.info.encoding)
     conn.execute("DROP TABLE items")

@@ -6,12 +6,13 @@ use crate::encode::{declared_param, encode_batch, pg_type, row_description};
 use crate::interrupt::{CancelRequests, Canceller, Cancels, Interrupt};
 use crate::sqlstate::{
     FEATURE_NOT_SUPPORTED, INVALID_BINARY_REPRESENTATION, INVALID_CATALOG_NAME,
-    INVALID_SQL_STATEMENT_NAME, QUERY_CANCELED, sqlstate,
+    INVALID_SQL_STATEMENT_NAME, PROTOCOL_VIOLATION, QUERY_CANCELED, sqlstate,
 };
 use async_trait::async_trait;
+use bytes::Bytes;
 use driftdb_sql::{
-    CommandTag, Database, Error as SqlError, Prepared, QueryResult, Session, StatementResult,
-    TransactionStatus,
+    CommandTag, CopyOut, Database, Error as SqlError, Prepared, QueryResult, Session, Statement,
+    StatementResult, TransactionStatus,
 };
 use futures::{Sink, SinkExt, StreamExt, TryStreamExt, stream};
 use pgwire::api::auth::{
@@ -19,12 +20,13 @@ use pgwire::api::auth::{
     save_startup_parameters_to_metadata,
 };
 use pgwire::api::cancel::CancelHandler;
+use pgwire::api::copy::{CopyHandler, send_copy_in_response};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{
     ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
     send_ready_for_query,
 };
-use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
@@ -33,6 +35,7 @@ use pgwire::api::{
     RandomPidSecretKeyGenerator, Type,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail, CopyOutResponse};
 use pgwire::messages::extendedquery::{Execute, Parse, ParseComplete, Sync as SyncMessage};
 use pgwire::messages::response::{
     EmptyQueryResponse, ReadyForQuery, TransactionStatus as PgTransactionStatus,
@@ -77,6 +80,7 @@ impl Connection {
                 }),
                 session,
                 statement_names: Default::default(),
+                copy_in: Default::default(),
             }),
         }
     }
@@ -88,6 +92,10 @@ impl PgWireServerHandlers for Connection {
     }
 
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.queries.clone()
+    }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
         self.queries.clone()
     }
 
@@ -252,6 +260,8 @@ pub struct Queries {
     parser: Arc<Parser>,
     /// The names of the statements Parse stored (for `DEALLOCATE ALL`).
     statement_names: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// The `COPY … FROM STDIN` waiting for its data, and the data so far.
+    copy_in: std::sync::Mutex<Option<(Statement, Vec<u8>)>>,
 }
 
 fn error_response(e: &SqlError) -> Response {
@@ -351,7 +361,7 @@ impl Queries {
     }
 
     /// Runs a simple query's statements and sends what each returns.
-    async fn answer<C>(&self, client: &mut C, query: &Query) -> PgWireResult<()>
+    async fn answer<C>(&self, client: &mut C, query: &Query) -> PgWireResult<Answered>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore,
@@ -389,16 +399,168 @@ impl Queries {
                         .feed(PgWireBackendMessage::ErrorResponse((*e).into()))
                         .await?
                 }
-                Response::CopyIn(_) | Response::CopyOut(_) | Response::CopyBoth(_) => {
+                Response::CopyIn(copy) => {
+                    send_copy_in_response(client, copy).await?;
+                    client.set_state(PgWireConnectionState::CopyInProgress(false));
+                    return Ok(Answered::Copying);
+                }
+                Response::CopyOut(copy) => {
+                    if !send_copy_out(client, copy).await? {
+                        break;
+                    }
+                }
+                Response::CopyBoth(_) => {
                     return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                         "ERROR".into(),
                         FEATURE_NOT_SUPPORTED.into(),
-                        "COPY is not supported yet".into(),
+                        "COPY BOTH is not supported".into(),
                     ))));
                 }
             }
         }
+        Ok(Answered::Done)
+    }
+
+    /// If `statement` is `COPY … FROM STDIN`, keeps it until its data arrives and returns the
+    /// response that asks the client for the data; else hands the statement back.
+    fn start_copy_in(
+        &self,
+        session: &mut Session,
+        statement: Statement,
+    ) -> Result<Result<Response, Statement>, SqlError> {
+        let Some(columns) = session.copy_in_columns(&statement)? else {
+            return Ok(Err(statement));
+        };
+        *self.pending_copy() = Some((statement, Vec::new()));
+        Ok(Ok(Response::CopyIn(CopyResponse::new(
+            0,
+            columns,
+            stream::empty(),
+        ))))
+    }
+
+    fn pending_copy(&self) -> std::sync::MutexGuard<'_, Option<(Statement, Vec<u8>)>> {
+        self.copy_in
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// How a simple query's answer ended.
+enum Answered {
+    /// Every statement answered: ReadyForQuery follows.
+    Done,
+    /// COPY FROM STDIN is waiting for the client's data: ReadyForQuery follows the load.
+    Copying,
+}
+
+/// `COPY … TO STDOUT` as a response: one CopyData per line.
+fn copy_out(copy: CopyOut) -> Response {
+    let data = copy.lines.map(|line| {
+        line.map(|line| CopyData::new(Bytes::from(line)))
+            .map_err(|e| user_error(&e))
+    });
+    Response::CopyOut(CopyResponse::new(0, copy.columns, data))
+}
+
+/// Sends a COPY TO's data. An error part-way ends it with an ErrorResponse (CopyFail is the
+/// client's message, not the server's); returns whether it completed.
+async fn send_copy_out<C>(client: &mut C, mut copy: CopyResponse) -> PgWireResult<bool>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let formats = copy.column_formats();
+    client
+        .feed(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(
+            copy.format,
+            copy.columns as i16,
+            formats,
+        )))
+        .await?;
+    let mut rows = 0;
+    while let Some(data) = copy.data_stream().next().await {
+        match data {
+            Ok(data) => {
+                rows += 1;
+                client.feed(PgWireBackendMessage::CopyData(data)).await?;
+            }
+            Err(PgWireError::UserError(error)) => {
+                client
+                    .feed(PgWireBackendMessage::ErrorResponse((*error).into()))
+                    .await?;
+                return Ok(false);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    client
+        .feed(PgWireBackendMessage::CopyDone(CopyDone::new()))
+        .await?;
+    client
+        .feed(PgWireBackendMessage::CommandComplete(
+            Tag::new("COPY").with_rows(rows).into(),
+        ))
+        .await?;
+    Ok(true)
+}
+
+#[async_trait]
+impl CopyHandler for Queries {
+    async fn on_copy_data<C>(&self, _client: &mut C, data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if let Some((_, buffer)) = self.pending_copy().as_mut() {
+            buffer.extend_from_slice(&data.data);
+        }
         Ok(())
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let Some((statement, data)) = self.pending_copy().take() else {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "ERROR".into(),
+                PROTOCOL_VIOLATION.into(),
+                "CopyDone without a COPY in progress".into(),
+            ))));
+        };
+        let loaded = {
+            let mut session = self.session.lock(client).await;
+            session.copy_from(statement, data).await
+        };
+        client.set_transaction_status(self.session.ready_status().await);
+        let rows = loaded.map_err(|e| user_error(&e))?;
+        client
+            .send(PgWireBackendMessage::CommandComplete(
+                Tag::new("COPY").with_rows(rows as usize).into(),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.pending_copy().take();
+        self.session.abort_statement().await;
+        client.set_transaction_status(self.session.ready_status().await);
+        PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".into(),
+            QUERY_CANCELED.into(),
+            format!("COPY from stdin failed: {}", fail.message),
+        )))
     }
 }
 
@@ -434,7 +596,11 @@ impl SimpleQueryHandler for Queries {
             None => Ok(self.answer(client, &query).await),
         };
         match answered {
-            Ok(result) => result?,
+            Ok(result) => {
+                if let Answered::Copying = result? {
+                    return Ok(());
+                }
+            }
             Err(interrupt) => {
                 self.session.abort_statement().await;
                 client
@@ -467,13 +633,27 @@ impl SimpleQueryHandler for Queries {
         }
         let last = statements.len() - 1;
         let mut responses = Vec::with_capacity(statements.len());
-        for (i, statement) in statements.into_iter().enumerate() {
+        for (i, mut statement) in statements.into_iter().enumerate() {
             if let Some(name) = statement.deallocation() {
                 responses.push(self.deallocate(client, name.as_deref()));
                 continue;
             }
+            match self.start_copy_in(&mut session, statement) {
+                Ok(Ok(response)) => {
+                    // The rest of the query string waits for the data, which never comes
+                    // back to it: PostgreSQL, too, ends a query string at COPY FROM STDIN.
+                    responses.push(response);
+                    break;
+                }
+                Ok(Err(not_copy)) => statement = not_copy,
+                Err(e) => {
+                    responses.push(error_response(&e));
+                    break;
+                }
+            }
             let response = match session.execute(statement).await {
                 Ok(StatementResult::Command(tag)) => Ok(Response::Execution(command_tag(&tag))),
+                Ok(StatementResult::CopyOut(copy)) => Ok(copy_out(copy)),
                 Ok(StatementResult::Query(result)) if i == last => {
                     let fields = row_description(&result.schema, None);
                     Ok(streamed(result, fields))
@@ -663,12 +843,20 @@ impl ExtendedQueryHandler for Queries {
             .map_err(|e| user_error(&e))?;
         let mut session = self.session.lock(client).await;
         // Errors are returned, not sent as responses, so that pgwire skips to the next Sync.
+        let statement = match self
+            .start_copy_in(&mut session, statement)
+            .map_err(|e| user_error(&e))?
+        {
+            Ok(copy_in) => return Ok(copy_in),
+            Err(statement) => statement,
+        };
         match session
             .execute(statement)
             .await
             .map_err(|e| user_error(&e))?
         {
             StatementResult::Command(tag) => Ok(Response::Execution(command_tag(&tag))),
+            StatementResult::CopyOut(copy) => Ok(copy_out(copy)),
             StatementResult::Query(result) => {
                 let schema = prepared.columns().unwrap_or(&result.schema);
                 let fields = row_description(schema, Some(&portal.result_column_format));

@@ -40,6 +40,8 @@ pub const INVALID_SAVEPOINT_SPECIFICATION: &str = "3B001";
 pub const PROTOCOL_VIOLATION: &str = "08P01";
 pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
 pub const CANT_CHANGE_RUNTIME_PARAM: &str = "55P02";
+pub const BAD_COPY_FILE_FORMAT: &str = "22P04";
+pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
 pub const UNDEFINED_PARAMETER: &str = "42P02";
 pub const INVALID_SQL_STATEMENT_NAME: &str = "26000";
 pub const QUERY_CANCELED: &str = "57014";
@@ -89,6 +91,8 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::ProtocolViolation => PROTOCOL_VIOLATION,
         ErrorKind::InvalidBinaryRepresentation => INVALID_BINARY_REPRESENTATION,
         ErrorKind::CantChangeRuntimeParam => CANT_CHANGE_RUNTIME_PARAM,
+        ErrorKind::BadCopyFileFormat => BAD_COPY_FILE_FORMAT,
+        ErrorKind::CharacterNotInRepertoire => CHARACTER_NOT_IN_REPERTOIRE,
         ErrorKind::UndefinedParameter => UNDEFINED_PARAMETER,
         ErrorKind::OutOfMemory => OUT_OF_MEMORY,
         ErrorKind::IoError => IO_ERROR,

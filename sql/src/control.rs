@@ -201,6 +201,7 @@ pub(crate) fn writes(statement: &Ast) -> Option<&'static str> {
         Ast::Drop { .. } => "DROP",
         Ast::CreateIndex(_) => "CREATE INDEX",
         Ast::CreateView(_) => "CREATE VIEW",
+        Ast::Copy { to: false, .. } => "COPY",
         _ => return None,
     })
 }

@@ -68,6 +68,10 @@ pub enum ErrorKind {
     ProtocolViolation,
     /// A parameter value in binary format that does not decode as its type.
     InvalidBinaryRepresentation,
+    /// COPY data that does not fit the table (a missing or extra column).
+    BadCopyFileFormat,
+    /// Bytes that are not UTF-8.
+    CharacterNotInRepertoire,
     /// SET of a setting that cannot change (`server_version`).
     CantChangeRuntimeParam,
     /// A placeholder that is not `$1`, `$2`, ….

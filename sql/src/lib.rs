@@ -15,6 +15,7 @@
 mod catalog;
 mod checks;
 mod control;
+mod copy;
 mod database;
 mod ddl;
 mod defaults;
@@ -47,7 +48,7 @@ pub use datafusion::arrow;
 pub use error::{Error, ErrorKind, Result};
 pub use prepared::Prepared;
 pub use session::{
-    CommandTag, QueryResult, Session, Statement, StatementResult, TransactionStatus,
+    CommandTag, CopyOut, QueryResult, Session, Statement, StatementResult, TransactionStatus,
 };
 pub use transaction::Isolation;
 pub use types::{PG_TYPE, field as column_field};

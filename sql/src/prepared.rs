@@ -281,7 +281,7 @@ impl Session {
                 Some(result) => Ok(Some(result.schema)),
                 None => self.describe_query(statement, params).await,
             },
-            Ast::Set(_) | Ast::Reset(_) => Ok(None),
+            Ast::Set(_) | Ast::Reset(_) | Ast::Copy { .. } => Ok(None),
             Ast::CreateTable(_)
             | Ast::CreateView(_)
             | Ast::CreateIndex(_)

@@ -28,6 +28,7 @@ use datafusion::logical_expr::planner::ExprPlanner;
 
 /// The catalog of tables a statement computes for itself ([`Session::collect_sql_with`]).
 pub(crate) const STATEMENT_TABLES: &str = "driftdb_statement";
+use crate::copy::{self, CopyFormat};
 use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -45,14 +46,32 @@ use datafusion::physical_plan::{collect, execute_stream};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    CascadeOption, Ident, Insert, ObjectType, Reset, ResetStatement, Set, Statement as Ast,
-    TableObject, Truncate,
+    CascadeOption, CopySource, CopyTarget, Ident, Insert, ObjectType, Reset, ResetStatement, Set,
+    Statement as Ast, TableObject, Truncate,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use futures::{StreamExt, TryStreamExt};
 use std::fmt;
 use std::sync::Arc;
+
+/// `first` (a CSV header) joined to the first line of `lines`, so every line still stands for
+/// one row.
+fn prepend(
+    first: String,
+    lines: impl futures::Stream<Item = Result<String>> + Send + 'static,
+) -> impl futures::Stream<Item = Result<String>> + Send + 'static {
+    let mut first = Some(first);
+    lines
+        .map(move |line| {
+            line.map(|line| match first.take() {
+                Some(header) => header + &line,
+                None => line,
+            })
+        })
+        .chain(futures::stream::once(async { Ok(String::new()) }))
+        .filter(|line| futures::future::ready(!matches!(line, Ok(l) if l.is_empty())))
+}
 
 /// One parsed SQL statement, ready for [`Session::execute`].
 #[derive(Clone, Debug)]
@@ -94,6 +113,14 @@ pub enum StatementResult {
     Query(QueryResult),
     /// A command with its PostgreSQL command tag.
     Command(CommandTag),
+    /// `COPY … TO STDOUT`: the lines to send.
+    CopyOut(CopyOut),
+}
+
+/// The data of a `COPY … TO STDOUT`: one text line per row (a CSV header rides with the first).
+pub struct CopyOut {
+    pub columns: usize,
+    pub lines: futures::stream::BoxStream<'static, Result<String>>,
 }
 
 impl fmt::Debug for StatementResult {
@@ -103,6 +130,10 @@ impl fmt::Debug for StatementResult {
                 f.debug_struct("Query").field("schema", &q.schema).finish()
             }
             StatementResult::Command(tag) => tag.fmt(f),
+            StatementResult::CopyOut(copy) => f
+                .debug_struct("CopyOut")
+                .field("columns", &copy.columns)
+                .finish(),
         }
     }
 }
@@ -193,6 +224,8 @@ pub struct Session {
     task_ctx: Arc<TaskContext>,
     /// The isolation level of transactions that do not name one.
     default_isolation: Isolation,
+    /// The data a `COPY … FROM STDIN` being executed loads.
+    copy_data: Option<Arc<Vec<u8>>>,
 }
 
 impl fmt::Debug for Session {
@@ -262,6 +295,7 @@ impl Session {
             state,
             task_ctx,
             default_isolation: Isolation::ReadCommitted,
+            copy_data: None,
         }
     }
 
@@ -390,6 +424,11 @@ impl Session {
                     ));
                 }
                 StatementResult::Command(tag) => results.push((None, Vec::new(), tag)),
+                StatementResult::CopyOut(copy) => {
+                    let lines: Vec<String> = copy.lines.try_collect().await?;
+                    let rows = lines.len() as u64;
+                    results.push((None, Vec::new(), CommandTag::with_rows("COPY", rows)));
+                }
             }
         }
         Ok(results)
@@ -414,6 +453,123 @@ impl Session {
             for name in schema.table_names() {
                 let _ = self.deregister_statement_table(&name);
             }
+        }
+    }
+
+    /// For `COPY … FROM STDIN`, how many columns each row has (the table and options checked);
+    /// `None` for any other statement.
+    pub fn copy_in_columns(&mut self, statement: &Statement) -> Result<Option<usize>> {
+        let Ast::Copy {
+            source:
+                CopySource::Table {
+                    table_name,
+                    columns,
+                },
+            to: false,
+            target: CopyTarget::Stdin,
+            options,
+            legacy_options,
+            ..
+        } = &statement.0
+        else {
+            return Ok(None);
+        };
+        CopyFormat::of(options, legacy_options)?;
+        let implicit = self.begin_planning()?;
+        let count = copy::columns_in(self, table_name, columns);
+        self.end_planning(implicit);
+        count.map(Some)
+    }
+
+    /// Runs `COPY … FROM STDIN` with the client's `data`; returns the rows loaded.
+    pub async fn copy_from(&mut self, statement: Statement, data: Vec<u8>) -> Result<u64> {
+        self.copy_data = Some(Arc::new(data));
+        let result = self.execute(statement).await;
+        self.copy_data = None;
+        match result? {
+            StatementResult::Command(tag) => Ok(tag.rows.unwrap_or(0)),
+            _ => Err(Error::new(ErrorKind::Internal, "COPY FROM returned rows")),
+        }
+    }
+
+    /// COPY, either way.
+    async fn copy(&self, statement: Ast) -> Result<StatementResult> {
+        let Ast::Copy {
+            source,
+            to,
+            target,
+            options,
+            legacy_options,
+            ..
+        } = statement
+        else {
+            return Err(Error::new(ErrorKind::Internal, "not a COPY"));
+        };
+        let format = CopyFormat::of(&options, &legacy_options)?;
+        match (source, to, target) {
+            (
+                CopySource::Table {
+                    table_name,
+                    columns,
+                },
+                false,
+                CopyTarget::Stdin,
+            ) => {
+                let data = self.copy_data.clone().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::ProtocolViolation,
+                        "COPY FROM STDIN runs only through the COPY protocol",
+                    )
+                })?;
+                let rows = copy::copy_in(self, &table_name, &columns, &format, &data).await?;
+                Ok(StatementResult::Command(CommandTag::with_rows(
+                    "COPY", rows,
+                )))
+            }
+            (source, true, CopyTarget::Stdout) => {
+                let query = match source {
+                    CopySource::Query(query) => Ast::Query(query),
+                    CopySource::Table {
+                        table_name,
+                        columns,
+                    } => {
+                        let list = match columns.is_empty() {
+                            true => "*".to_string(),
+                            false => columns
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        };
+                        self.parse_one(&format!("SELECT {list} FROM {table_name}"))?
+                    }
+                };
+                let stream = self.stream(query).await?;
+                let schema = stream.schema();
+                let header = copy::header(&schema, &format);
+                let lines = stream
+                    .map(move |batch| {
+                        let batch = batch.map_err(Error::from)?;
+                        copy::copy_out_rows(&batch, &format)
+                    })
+                    .map_ok(|lines| futures::stream::iter(lines.into_iter().map(Ok)))
+                    .try_flatten();
+                let lines = match header {
+                    Some(header) => prepend(header, lines).boxed(),
+                    None => lines.boxed(),
+                };
+                Ok(StatementResult::CopyOut(CopyOut {
+                    columns: schema.fields().len(),
+                    lines,
+                }))
+            }
+            (CopySource::Query(_), false, _) => Err(Error::new(
+                ErrorKind::SyntaxError,
+                "COPY FROM cannot read into a query",
+            )),
+            _ => Err(Error::unsupported(
+                "COPY to or from a file or program on the server (use STDIN/STDOUT, or psql's \\copy)",
+            )),
         }
     }
 
@@ -681,6 +837,9 @@ impl Session {
         self.begin_statement()?;
         if let Some(result) = self.settings_statement(&statement)? {
             return Ok(result);
+        }
+        if let Ast::Copy { .. } = statement {
+            return self.copy(statement).await;
         }
         let command = |tag| Ok(StatementResult::Command(CommandTag::new(tag)));
         let scope = &self.scope;
