@@ -130,6 +130,31 @@ async fn scenario(client: &mut Client) -> Transcript {
     assert_eq!(text_rows[1][1..], text_rows[3][1..], "NULLs survive binary");
     seen.push(format!("text {text_rows:?}"));
 
+    // Result columns are named as PostgreSQL names them, in both protocols.
+    let named = "SELECT count(*), max(id), sum(i4), 1, 2 + 3, '1'::int, CASE WHEN true THEN 1 END,
+                        COALESCE(max(s), 'x'), max(id) AS \"Named\", (SELECT 7), max(every_type.s)
+                 FROM every_type";
+    let described = client.prepare(named).await.unwrap();
+    seen.push(format!(
+        "names {:?}",
+        described
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect::<Vec<_>>()
+    ));
+    for message in client.simple_query(named).await.unwrap() {
+        if let tokio_postgres::SimpleQueryMessage::RowDescription(columns) = message {
+            seen.push(format!(
+                "simple names {:?}",
+                columns
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+
     // Text parameters, typed by the client or inferred, and NULL.
     let count = client
         .query_one(

@@ -14,6 +14,7 @@
 
 mod catalog;
 mod checks;
+mod colnames;
 mod control;
 mod copy;
 mod database;

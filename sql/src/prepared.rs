@@ -8,6 +8,7 @@
 //! the same statement written with literals would, through every path a simple query takes (DML,
 //! DDL, temporal bounds). Values never pass through SQL text, so they cannot inject anything.
 
+use crate::colnames;
 use crate::control::{self, Control};
 use crate::ddl;
 use crate::defaults;
@@ -301,7 +302,10 @@ impl Session {
         let plan = self.plan_inferring(statement, params).await?;
         Ok(match plan {
             LogicalPlan::Statement(_) | LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) => None,
-            plan => Some(Arc::new(plan.schema().as_arrow().clone())),
+            plan => Some(colnames::rename(
+                colnames::statement_names(statement),
+                Arc::new(plan.schema().as_arrow().clone()),
+            )),
         })
     }
 

@@ -8,6 +8,7 @@
 //! engine-backed catalog.
 
 use crate::catalog::{CATALOG_NAME, DriftCatalog, SCHEMA_NAME, SessionScope};
+use crate::colnames;
 use crate::control::{self, Control};
 use crate::database::Database;
 use crate::ddl;
@@ -919,13 +920,14 @@ impl Session {
             Ast::Delete(delete) => dml::delete(self, &delete).await,
             other => {
                 let changes_settings = matches!(other, Ast::Set(_));
+                let names = colnames::statement_names(&other);
                 let stream = self.stream(other).await?;
                 if changes_settings {
                     self.state = self.ctx.state();
                     self.task_ctx = self.state.task_ctx();
                 }
                 Ok(StatementResult::Query(QueryResult {
-                    schema: stream.schema(),
+                    schema: colnames::rename(names, stream.schema()),
                     stream,
                     tag: "SELECT",
                 }))
