@@ -42,6 +42,13 @@ async def main():
         print("error", e.sqlstate)
     print("count", await conn.fetchval("SELECT count(*) FROM readings"))
     try:
+        await conn.executemany(
+            "INSERT INTO readings (id, sensor) VALUES ($1, $2)", [(4, "d"), (1, "dup")]
+        )
+    except asyncpg.UniqueViolationError as e:
+        print("executemany error", e.sqlstate)
+    print("failed executemany kept nothing", await conn.fetchval("SELECT count(*) FROM readings WHERE id = 4"))
+    try:
         await conn.fetch("SELECT 1 / $1::int4", 0)
     except asyncpg.PostgresError as e:
         print("error", e.sqlstate)

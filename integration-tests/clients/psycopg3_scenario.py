@@ -53,6 +53,13 @@ with psycopg.connect("", autocommit=True) as conn:
         conn.execute("INSERT INTO items (id, name) VALUES (%s, %s)", (5, "piped"))
         cur = conn.execute("SELECT count(*) AS n FROM items")
     print("pipeline", cur.fetchone())
+    try:
+        with conn.pipeline():
+            conn.execute("INSERT INTO items (id, name) VALUES (%s, %s)", (6, "batch"))
+            conn.execute("INSERT INTO items (id, name) VALUES (%s, %s)", (1, "duplicate"))
+    except psycopg.errors.UniqueViolation as e:
+        print("pipeline error", e.sqlstate)
+    print("failed pipeline kept nothing", conn.execute("SELECT count(*) FROM items WHERE id = 6").fetchone())
     with conn.cursor() as cur:
         with cur.copy("COPY items (id, name, qty) FROM STDIN") as copy:
             copy.write_row((10, "copied\ttab", 1))

@@ -589,6 +589,14 @@ impl SimpleQueryHandler for Queries {
             return Err(PgWireError::NotReadyForQuery);
         }
         client.set_state(PgWireConnectionState::QueryInProgress);
+        // A simple query after extended-protocol messages without Sync commits their block.
+        if let Some(session) = self.session.session.lock().await.as_mut()
+            && let Err(e) = session.end_implicit_block().await
+        {
+            client
+                .feed(PgWireBackendMessage::ErrorResponse(error_info(&e).into()))
+                .await?;
+        }
         let canceller = client.session_extensions().get::<Arc<Canceller>>();
         let timeout = self.session.statement_timeout().await;
         let answered = match canceller {
@@ -790,6 +798,16 @@ impl ExtendedQueryHandler for Queries {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         client.portal_store().rm_portal(DEFAULT_NAME);
+        // Sync commits the implicit block; a failed commit is reported before ReadyForQuery.
+        let committed = match self.session.session.lock().await.as_mut() {
+            Some(session) => session.end_implicit_block().await,
+            None => Ok(()),
+        };
+        if let Err(e) = committed {
+            client
+                .send(PgWireBackendMessage::ErrorResponse(error_info(&e).into()))
+                .await?;
+        }
         let status = self.session.ready_status().await;
         client.set_transaction_status(status);
         client
@@ -842,6 +860,8 @@ impl ExtendedQueryHandler for Queries {
             .bind(&parameter_texts(portal)?)
             .map_err(|e| user_error(&e))?;
         let mut session = self.session.lock(client).await;
+        // The statements up to Sync form one implicit transaction, as in PostgreSQL.
+        session.begin_implicit_block();
         // Errors are returned, not sent as responses, so that pgwire skips to the next Sync.
         let statement = match self
             .start_copy_in(&mut session, statement)

@@ -227,6 +227,16 @@ pub struct Session {
     default_isolation: Isolation,
     /// The data a `COPY … FROM STDIN` being executed loads.
     copy_data: Option<Arc<Vec<u8>>>,
+    /// What the open implicit block ran.
+    block: ImplicitBlock,
+}
+
+/// The statements of an implicit transaction block, as far as a retry needs them.
+#[derive(Debug, Default)]
+struct ImplicitBlock {
+    statements: usize,
+    /// The last write and the tag it returned.
+    write: Option<(Ast, CommandTag)>,
 }
 
 impl fmt::Debug for Session {
@@ -297,6 +307,7 @@ impl Session {
             task_ctx,
             default_isolation: Isolation::ReadCommitted,
             copy_data: None,
+            block: ImplicitBlock::default(),
         }
     }
 
@@ -433,6 +444,50 @@ impl Session {
             }
         }
         Ok(results)
+    }
+
+    /// Opens an implicit transaction block, unless a transaction is open: the extended
+    /// protocol's statements up to the next Sync then commit together (or not at all), as in
+    /// PostgreSQL.
+    pub fn begin_implicit_block(&mut self) {
+        let mut guard = self.scope.transaction_guard();
+        if guard.is_none() {
+            let mut txn = Transaction::new(self.default_isolation, false, false);
+            txn.block = true;
+            *guard = Some(txn);
+            self.block = ImplicitBlock::default();
+        }
+    }
+
+    /// Ends the implicit transaction block (at Sync): commits it, or drops it if a statement
+    /// in it failed.
+    pub async fn end_implicit_block(&mut self) -> Result<()> {
+        let block = {
+            let mut guard = self.scope.transaction_guard();
+            match guard.as_ref() {
+                Some(txn) if txn.block && !txn.explicit => guard.take(),
+                _ => None,
+            }
+        };
+        let Some(txn) = block.filter(|txn| !txn.failed) else {
+            return Ok(());
+        };
+        let replay = std::mem::take(&mut self.block);
+        match self.commit_transaction(Some(txn)).await {
+            // A block of one write that lost a conflict runs again on the newer state, as the
+            // same statement outside a block would (`autocommit`); the client was already told
+            // its row count, so only the same count counts as success.
+            Err(e) if e.kind == ErrorKind::SerializationFailure && replay.statements == 1 => {
+                let Some((statement, told)) = replay.write else {
+                    return Err(e);
+                };
+                match self.autocommit(statement).await? {
+                    StatementResult::Command(tag) if tag == told => Ok(()),
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Ends a statement interrupted part-way (cancelled, timed out): it may have staged part of
@@ -590,11 +645,17 @@ impl Session {
         if let Some(control) = control::classify(&statement.0)? {
             return self.control(control).await;
         }
-        let (explicit, failed, read_only) = {
+        let (explicit, block, failed, read_only) = {
             let guard = self.scope.transaction_guard();
             match guard.as_ref() {
-                Some(txn) => (txn.explicit, txn.failed, txn.read_only),
-                None => (false, false, false),
+                // An implicit block runs its statements like an explicit transaction's.
+                Some(txn) => (
+                    txn.explicit || txn.block,
+                    txn.block && !txn.explicit,
+                    txn.failed,
+                    txn.read_only,
+                ),
+                None => (false, false, false, false),
             }
         };
         if !explicit {
@@ -605,6 +666,11 @@ impl Session {
                 ErrorKind::InFailedTransaction,
                 "current transaction is aborted, commands ignored until end of transaction block",
             ));
+        }
+        let replay =
+            (block && control::writes(&statement.0).is_some()).then(|| statement.0.clone());
+        if block {
+            self.block.statements += 1;
         }
         let result = match control::writes(&statement.0) {
             Some(command) if read_only => Err(Error::new(
@@ -621,7 +687,13 @@ impl Session {
             Ok(StatementResult::Query(query)) => Ok(StatementResult::Query(
                 self.failing_transaction_on_error(query),
             )),
-            Ok(command) => Ok(command),
+            Ok(StatementResult::Command(tag)) => {
+                if let Some(statement) = replay {
+                    self.block.write = Some((statement, tag.clone()));
+                }
+                Ok(StatementResult::Command(tag))
+            }
+            Ok(other) => Ok(other),
         }
     }
 
@@ -713,7 +785,29 @@ impl Session {
                 format!("{what} can only be used in transaction blocks"),
             ))
         };
+        let implicit_block = self
+            .scope
+            .with_transaction(|txn| txn.block && !txn.explicit)
+            .unwrap_or(false);
         match control {
+            // BEGIN inside an implicit block makes it an explicit one, keeping its changes.
+            Control::Begin(modes) if implicit_block => {
+                self.scope.with_transaction(|txn| {
+                    txn.explicit = true;
+                    control::set_transaction(txn, modes)
+                })??;
+                command("BEGIN")
+            }
+            // COMMIT and ROLLBACK end an implicit block as they would an explicit one.
+            Control::Commit if implicit_block => {
+                let txn = self.close_transaction();
+                self.commit_transaction(txn).await?;
+                command("COMMIT")
+            }
+            Control::Rollback if implicit_block => {
+                self.close_transaction();
+                command("ROLLBACK")
+            }
             // PostgreSQL warns about a BEGIN inside a transaction block and carries on.
             Control::Begin(_) if in_block => command("BEGIN"),
             Control::Begin(modes) => {
@@ -806,15 +900,18 @@ impl Session {
     /// statement): the open transaction's, or that of an implicit transaction
     /// [`Session::end_planning`] drops. Returns whether it opened one.
     pub(crate) fn begin_planning(&mut self) -> Result<bool> {
-        let implicit = match self.transaction_status() {
-            TransactionStatus::Failed => {
+        let open = self
+            .scope
+            .with_transaction(|txn| txn.failed && (txn.explicit || txn.block));
+        let implicit = match open {
+            Ok(true) => {
                 return Err(Error::new(
                     ErrorKind::InFailedTransaction,
                     "current transaction is aborted, commands ignored until end of transaction block",
                 ));
             }
-            TransactionStatus::InTransaction => false,
-            TransactionStatus::Idle => {
+            Ok(false) => false,
+            Err(_) => {
                 self.open_transaction(Transaction::new(self.default_isolation, false, false));
                 true
             }

@@ -94,6 +94,9 @@ pub(crate) struct Transaction {
     pub(crate) read_only: bool,
     /// Opened by BEGIN (else the implicit transaction of one statement).
     pub(crate) explicit: bool,
+    /// An implicit transaction spanning several statements: the extended protocol's messages
+    /// up to Sync, committed at Sync.
+    pub(crate) block: bool,
     /// A statement failed: everything but ROLLBACK fails until the transaction ends.
     pub(crate) failed: bool,
     /// The snapshot and catalog version of the first statement.
@@ -111,6 +114,7 @@ impl Transaction {
             isolation,
             read_only,
             explicit,
+            block: false,
             failed: false,
             first_statement: None,
             changes: Changes::default(),
@@ -209,7 +213,7 @@ impl Transaction {
             }
             let taken = match rows.get(pk) {
                 Some(pending) => pending.put.is_some(),
-                None => self.explicit && is_live(pk)?,
+                None => (self.explicit || self.block) && is_live(pk)?,
             };
             if taken {
                 return Err(Error::unique_violation(&def.primary_key_name()));
