@@ -45,10 +45,14 @@ reference-deps: deps
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq postgresql; \
 	fi
 
-# The client matrix's Python drivers, pinned, in a virtualenv outside the clone (reused by later
-# runs on this machine). Debian's python3 needs python3-venv for `python3 -m venv`.
+# The client matrix's drivers, pinned, outside the clone (reused by later runs on this machine):
+# the Python ones in a virtualenv (Debian's python3 needs python3-venv for `python3 -m venv`),
+# node-postgres under $(NODE_CLIENTS), pgjdbc from Debian (run by `java` in source-file mode,
+# which needs a JDK).
 VENV ?= $(HOME)/.cache/driftdb/venv
 PYTHON_CLIENTS = psycopg2-binary==2.9.13 psycopg[binary]==3.3.9 asyncpg==0.32.0 sqlalchemy==2.1.9
+NODE_CLIENTS ?= $(HOME)/.cache/driftdb/node
+NODE_PACKAGES = pg@8.23.1
 client-deps:
 	@if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then \
 		echo "installing python3-venv (for the client tests)"; \
@@ -58,6 +62,23 @@ client-deps:
 	@if ! $(VENV)/bin/python -c 'import psycopg2, psycopg, asyncpg, sqlalchemy' >/dev/null 2>&1; then \
 		echo "installing the Python client drivers into $(VENV)"; \
 		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q $(PYTHON_CLIENTS); \
+	fi
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "installing nodejs and npm (for the client tests)"; \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nodejs npm; \
+	fi
+	@missing=""; \
+	[ -f /usr/share/java/postgresql.jar ] || missing="$$missing libpostgresql-jdbc-java"; \
+	command -v javac >/dev/null 2>&1 || missing="$$missing default-jdk-headless"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (for the JDBC client test)"; \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+	@if [ ! -f $(NODE_CLIENTS)/node_modules/pg/package.json ]; then \
+		echo "installing node-postgres into $(NODE_CLIENTS)"; \
+		mkdir -p $(NODE_CLIENTS) && npm install -s --no-audit --no-fund --prefix $(NODE_CLIENTS) $(NODE_PACKAGES); \
 	fi
 
 build: deps ## Build the server and every test

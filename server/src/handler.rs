@@ -28,7 +28,7 @@ use pgwire::api::query::{
 };
 use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::store::PortalStore;
+use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{
     ClientInfo, ClientPortalStore, DEFAULT_NAME, METADATA_DATABASE, METADATA_USER,
     PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator,
@@ -36,7 +36,10 @@ use pgwire::api::{
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail, CopyOutResponse};
-use pgwire::messages::extendedquery::{Execute, Parse, ParseComplete, Sync as SyncMessage};
+use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
+use pgwire::messages::extendedquery::{
+    Describe, Execute, Parse, ParseComplete, Sync as SyncMessage, TARGET_TYPE_BYTE_STATEMENT,
+};
 use pgwire::messages::response::{
     EmptyQueryResponse, ReadyForQuery, TransactionStatus as PgTransactionStatus,
 };
@@ -786,6 +789,41 @@ impl ExtendedQueryHandler for Queries {
         client
             .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
             .await?;
+        Ok(())
+    }
+
+    /// Describe of a statement: pgwire would answer a statement that has parameters but no
+    /// result columns with an empty RowDescription, which JDBC reads as a result set; it is
+    /// NoData, as from PostgreSQL.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let statement = match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => match client.portal_store().get_statement(name) {
+                Some(Entry::Value(statement)) => statement,
+                _ => return self._on_describe(client, message).await,
+            },
+            _ => return self._on_describe(client, message).await,
+        };
+        let described = self.do_describe_statement(client, &statement).await?;
+        let types = described.parameters.iter().map(Type::oid).collect();
+        client
+            .feed(PgWireBackendMessage::ParameterDescription(
+                ParameterDescription::new(types),
+            ))
+            .await?;
+        let columns = match described.fields.is_empty() {
+            true => PgWireBackendMessage::NoData(NoData::new()),
+            false => PgWireBackendMessage::RowDescription(RowDescription::new(
+                described.fields.iter().map(Into::into).collect(),
+            )),
+        };
+        client.send(columns).await?;
         Ok(())
     }
 

@@ -1,5 +1,8 @@
 //! Casts that PostgreSQL defines differently from Arrow: text to bytea decodes bytea's input
-//! forms (`'\xdead'::bytea` is two bytes), where Arrow would copy the text's bytes.
+//! forms (`'\xdead'::bytea` is two bytes), where Arrow would copy the text's bytes; and text to
+//! date or timestamp accepts what PostgreSQL accepts and Arrow does not: a zone after a date or
+//! a timestamp without time zone (ignored, as PostgreSQL ignores it), and a zone written apart
+//! or in hours only (`2026-01-02 03:04:05 +00`), as JDBC sends them.
 //!
 //! [`PgCasts`] runs after DataFusion's type coercion and replaces each such cast with a call to
 //! [`ByteaIn`], so literals, INSERT values and expressions all decode alike (and constant
@@ -9,6 +12,7 @@ use crate::error::Error;
 use crate::values::parse_bytea_column;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::error::Result;
@@ -66,6 +70,58 @@ impl ScalarUDFImpl for ByteaIn {
 static BYTEA_IN: LazyLock<Arc<ScalarUDF>> =
     LazyLock::new(|| Arc::new(ScalarUDF::new_from_impl(ByteaIn::new())));
 
+/// Splits a trailing zone (`+00`, `-05:30`, `Z`, `UTC`, written apart or not) off a time's text.
+fn split_zone(text: &str) -> (&str, Option<&str>) {
+    let trimmed = text.trim_end();
+    for zone in ["UTC", "Z"] {
+        if let Some(rest) = trimmed.strip_suffix(zone)
+            && rest.ends_with(|c: char| c.is_ascii_digit() || c == ' ')
+        {
+            return (rest.trim_end(), Some("+00:00"));
+        }
+    }
+    let Some(sign) = trimmed.rfind(['+', '-']) else {
+        return (trimmed, None);
+    };
+    let (rest, zone) = trimmed.split_at(sign);
+    let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
+    // A date's own hyphens are not zones: a zone follows a time (`…:ss`, or a space).
+    let after_time = rest.contains(':') || rest.ends_with(' ');
+    if !after_time
+        || digits.is_empty()
+        || digits.len() > 4
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return (trimmed, None);
+    }
+    (rest.trim_end(), Some(zone))
+}
+
+/// The text Arrow needs to read `text` as `target` the way PostgreSQL reads it, if it differs.
+fn time_input(text: &str, target: &DataType) -> Option<String> {
+    let (time, zone) = split_zone(text);
+    match target {
+        // A date ignores a time of day and a zone after it.
+        DataType::Date32 => {
+            let date = time.split([' ', 'T']).next()?;
+            (date.len() != text.len()).then(|| date.to_string())
+        }
+        // A timestamp without time zone ignores the zone.
+        DataType::Timestamp(_, None) => zone.map(|_| time.to_string()),
+        DataType::Timestamp(_, Some(_)) => {
+            let zone = zone?;
+            let (sign, digits) = zone.split_at(1);
+            let digits: String = digits.chars().filter(|c| *c != ':').collect();
+            let (hours, minutes) = match digits.len() {
+                1 | 2 => (digits.as_str(), "00"),
+                _ => digits.split_at(digits.len() - 2),
+            };
+            Some(format!("{time}{sign}{hours:0>2}:{minutes}"))
+        }
+        _ => None,
+    }
+}
+
 /// Rewrites text-to-bytea casts into [`ByteaIn`] calls.
 #[derive(Debug, Default)]
 pub struct PgCasts;
@@ -85,6 +141,24 @@ impl AnalyzerRule for PgCasts {
                 let name = names.save(&expr);
                 let rewritten = expr.transform_up(|expr| match expr {
                     Expr::Cast(Cast { expr: inner, field })
+                        if matches!(
+                            inner.as_ref(),
+                            Expr::Literal(ScalarValue::Utf8(Some(_)), _)
+                        ) && matches!(
+                            field.data_type(),
+                            DataType::Date32 | DataType::Timestamp(..)
+                        ) =>
+                    {
+                        let Expr::Literal(ScalarValue::Utf8(Some(text)), metadata) = *inner else {
+                            unreachable!("matched a text literal");
+                        };
+                        let text = time_input(&text, field.data_type()).unwrap_or(text);
+                        Ok(Transformed::yes(Expr::Cast(Cast {
+                            expr: Box::new(Expr::Literal(ScalarValue::Utf8(Some(text)), metadata)),
+                            field,
+                        })))
+                    }
+                    Expr::Cast(Cast { expr: inner, field })
                         if field.data_type() == &DataType::Binary
                             && inner
                                 .get_type(&input_schema)
@@ -102,5 +176,37 @@ impl AnalyzerRule for PgCasts {
 
     fn name(&self) -> &str {
         "driftdb_pg_casts"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::TimeUnit;
+
+    #[test]
+    fn times_read_as_postgresql_reads_them() {
+        let date = DataType::Date32;
+        let plain = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let zoned = DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()));
+        assert_eq!(
+            time_input("2026-01-02 +00", &date).as_deref(),
+            Some("2026-01-02")
+        );
+        assert_eq!(time_input("2026-01-02", &date), None);
+        assert_eq!(
+            time_input("2026-02-03 04:05:06.789 +00", &plain).as_deref(),
+            Some("2026-02-03 04:05:06.789")
+        );
+        assert_eq!(time_input("2026-02-03 04:05:06", &plain), None);
+        assert_eq!(
+            time_input("2026-02-03 04:05:06+00", &zoned).as_deref(),
+            Some("2026-02-03 04:05:06+00:00")
+        );
+        assert_eq!(
+            time_input("2026-02-03 04:05:06 -0530", &zoned).as_deref(),
+            Some("2026-02-03 04:05:06-05:30")
+        );
+        assert_eq!(time_input("2026-02-03", &zoned), None);
     }
 }

@@ -213,6 +213,20 @@ impl Session {
         sql: &str,
         declared: &[Option<Field>],
     ) -> Result<Option<Prepared>> {
+        let prepared = self.prepare_statement(sql, declared).await;
+        if prepared.is_err() {
+            // As in PostgreSQL, an error inside a transaction block fails the block, whether
+            // the statement failed to parse, to plan or to run.
+            self.fail_transaction_block();
+        }
+        prepared
+    }
+
+    async fn prepare_statement(
+        &mut self,
+        sql: &str,
+        declared: &[Option<Field>],
+    ) -> Result<Option<Prepared>> {
         let mut statements = self.parse(sql)?;
         if statements.len() > 1 {
             return Err(Error::new(

@@ -490,6 +490,16 @@ impl Session {
         }
     }
 
+    /// Marks an open transaction block (explicit, or the extended protocol's implicit one)
+    /// failed: only ROLLBACK helps an explicit one, and an implicit one ends without commit.
+    pub(crate) fn fail_transaction_block(&self) {
+        let _ = self.scope.with_transaction(|txn| {
+            if txn.explicit || txn.block {
+                txn.failed = true;
+            }
+        });
+    }
+
     /// Ends a statement interrupted part-way (cancelled, timed out): it may have staged part of
     /// its writes, so an explicit transaction fails (only ROLLBACK helps) and an implicit one is
     /// discarded; tables it had computed for itself are dropped.
