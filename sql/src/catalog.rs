@@ -7,6 +7,7 @@
 
 use crate::database::Database;
 use crate::error::Error;
+use crate::pgcatalog::{self, PG_CATALOG, PgCatalogSchema};
 use crate::settings::Settings;
 use crate::system::{COMMITS_TABLE, CommitsTable};
 use crate::table::DriftTable;
@@ -95,15 +96,19 @@ impl Drop for ExposedHidden<'_> {
     }
 }
 
-/// The `driftdb` catalog.
+/// The `driftdb` catalog: `public` and `pg_catalog`.
 #[derive(Debug)]
 pub struct DriftCatalog {
     schema: Arc<DriftSchema>,
+    pg_catalog: Arc<PgCatalogSchema>,
 }
 
 impl DriftCatalog {
     pub fn new(scope: Arc<SessionScope>) -> DriftCatalog {
         DriftCatalog {
+            pg_catalog: Arc::new(PgCatalogSchema {
+                scope: scope.clone(),
+            }),
             schema: Arc::new(DriftSchema { scope }),
         }
     }
@@ -111,11 +116,15 @@ impl DriftCatalog {
 
 impl CatalogProvider for DriftCatalog {
     fn schema_names(&self) -> Vec<String> {
-        vec![SCHEMA_NAME.to_string()]
+        vec![SCHEMA_NAME.to_string(), PG_CATALOG.to_string()]
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        (name == SCHEMA_NAME).then(|| self.schema.clone() as Arc<dyn SchemaProvider>)
+        match name {
+            SCHEMA_NAME => Some(self.schema.clone() as Arc<dyn SchemaProvider>),
+            PG_CATALOG => Some(self.pg_catalog.clone() as Arc<dyn SchemaProvider>),
+            _ => None,
+        }
     }
 }
 
@@ -141,11 +150,15 @@ impl SchemaProvider for DriftSchema {
             None if name == COMMITS_TABLE => {
                 Some(Arc::new(CommitsTable::new(self.scope.clone())) as _)
             }
-            None => None,
+            // `pg_catalog` comes first in PostgreSQL's search path; here only where no table
+            // of the name exists.
+            None => pgcatalog::table(&self.scope, name)?,
         })
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        name == COMMITS_TABLE || self.scope.resolve_current(name).is_some()
+        name == COMMITS_TABLE
+            || self.scope.resolve_current(name).is_some()
+            || pgcatalog::TABLES.contains(&name)
     }
 }

@@ -1,10 +1,13 @@
-//! PostgreSQL's session information and settings functions: `version()`,
+//! PostgreSQL's session information, settings and catalog functions: `version()`,
 //! `current_database()`, `current_schema()`, `current_schemas(bool)`, `current_user`,
-//! `session_user`, `current_setting(name [, missing_ok])`, `set_config(name, value, is_local)`
-//! and `pg_backend_pid()`. Drivers and ORMs call them on connect.
+//! `session_user`, `current_setting(name [, missing_ok])`, `set_config(name, value, is_local)`,
+//! `pg_backend_pid()`, and what psql and drivers call on `pg_catalog` rows:
+//! `pg_get_userbyid`, `pg_table_is_visible`, `format_type`, `pg_get_indexdef`,
+//! `pg_get_constraintdef`, `pg_get_viewdef`, `obj_description`, … (see [`crate::pgcatalog`]).
 
 use crate::catalog::{SCHEMA_NAME, SessionScope};
 use crate::error::{Error, ErrorKind};
+use crate::pgcatalog;
 use crate::settings::SERVER_VERSION;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
@@ -59,22 +62,41 @@ impl ScalarUDFImpl for SessionFunction {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let constants = args
+        let per_row = args
             .args
             .iter()
-            .map(|arg| match arg {
-                ColumnarValue::Scalar(value) => Ok(value.clone()),
-                ColumnarValue::Array(_) => Err(Error::unsupported(format!(
-                    "{}() of a column (pass constants)",
-                    self.name
-                ))
-                .into_datafusion()),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(ColumnarValue::Scalar((self.compute)(
-            &self.scope,
-            &constants,
-        )?))
+            .any(|arg| matches!(arg, ColumnarValue::Array(_)));
+        if !per_row {
+            let constants: Vec<ScalarValue> = args
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    ColumnarValue::Scalar(value) => value.clone(),
+                    ColumnarValue::Array(_) => unreachable!("no array arguments"),
+                })
+                .collect();
+            return Ok(ColumnarValue::Scalar((self.compute)(
+                &self.scope,
+                &constants,
+            )?));
+        }
+        // Called on catalog rows (`pg_get_userbyid(c.relowner)`): once per row.
+        let mut results = Vec::with_capacity(args.number_rows);
+        for row in 0..args.number_rows {
+            let values = args
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    ColumnarValue::Scalar(value) => Ok(value.clone()),
+                    ColumnarValue::Array(array) => ScalarValue::try_from_array(array, row),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            results.push((self.compute)(&self.scope, &values)?);
+        }
+        Ok(ColumnarValue::Array(match results.is_empty() {
+            true => datafusion::arrow::array::new_empty_array(&self.returns),
+            false => ScalarValue::iter_to_array(results)?,
+        }))
     }
 }
 
@@ -154,6 +176,109 @@ fn set_config(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue>
 
 fn backend_pid(_: &SessionScope, _: &[ScalarValue]) -> Result<ScalarValue> {
     Ok(ScalarValue::Int32(Some(std::process::id() as i32)))
+}
+
+fn int_arg(args: &[ScalarValue], i: usize) -> Option<i64> {
+    match args.get(i)?.cast_to(&DataType::Int64).ok()? {
+        ScalarValue::Int64(value) => value,
+        _ => None,
+    }
+}
+
+/// `pg_get_userbyid(oid)`: the session's user owns everything but `public`.
+fn owner(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(match int_arg(args, 0) {
+        Some(pgcatalog::DATABASE_OWNER_OID) => text("pg_database_owner"),
+        Some(_) => text(scope.user.clone()),
+        None => ScalarValue::Utf8(None),
+    })
+}
+
+fn always_true(_: &SessionScope, _: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(ScalarValue::Boolean(Some(true)))
+}
+
+fn no_text(_: &SessionScope, _: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(ScalarValue::Utf8(None))
+}
+
+fn encoding_name(_: &SessionScope, _: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(text("UTF8"))
+}
+
+fn zero_size(_: &SessionScope, _: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(ScalarValue::Int64(Some(0)))
+}
+
+/// `pg_size_pretty(bytes)`: bytes, kB, MB, GB or TB, rounded, as PostgreSQL writes them.
+fn size_pretty(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    let Some(mut size) = int_arg(args, 0) else {
+        return Ok(ScalarValue::Utf8(None));
+    };
+    if size.abs() < 10 * 1024 {
+        return Ok(text(format!("{size} bytes")));
+    }
+    for unit in ["kB", "MB", "GB", "TB"] {
+        let half_rounded = (size + size.signum()) / 2;
+        size = half_rounded / 512;
+        if size.abs() < 10 * 1024 || unit == "TB" {
+            let rounded = (size + size.signum()) / 2;
+            return Ok(text(format!("{rounded} {unit}")));
+        }
+        size *= 2;
+    }
+    unreachable!("TB ends the loop")
+}
+
+/// `format_type(type oid, typmod)`: the type's SQL name with its length or precision.
+fn format_type(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    let Some(oid) = int_arg(args, 0) else {
+        return Ok(ScalarValue::Utf8(None));
+    };
+    let modifier = int_arg(args, 1).filter(|m| *m >= 4).map(|m| m - 4);
+    let name = match (oid, modifier) {
+        (1043, Some(n)) => format!("character varying({n})"),
+        (1042, Some(n)) => format!("character({n})"),
+        (1700, Some(m)) => format!("numeric({},{})", m >> 16, m & 0xffff),
+        _ => match pgcatalog::type_name_of(oid) {
+            Some(name) => name.to_string(),
+            None => "???".to_string(),
+        },
+    };
+    Ok(text(name))
+}
+
+fn index_definition(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    let Some(oid) = int_arg(args, 0) else {
+        return Ok(ScalarValue::Utf8(None));
+    };
+    Ok(ScalarValue::Utf8(pgcatalog::index_definition_by_oid(
+        scope, oid,
+    )))
+}
+
+fn constraint_definition(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    let Some(oid) = int_arg(args, 0) else {
+        return Ok(ScalarValue::Utf8(None));
+    };
+    Ok(ScalarValue::Utf8(pgcatalog::constraint_definition_by_oid(
+        scope, oid,
+    )))
+}
+
+fn view_definition(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    let Some(oid) = int_arg(args, 0) else {
+        return Ok(ScalarValue::Utf8(None));
+    };
+    Ok(ScalarValue::Utf8(
+        pgcatalog::relation_by_oid(scope, oid)
+            .and_then(|def| def.view.as_ref().map(|view| format!(" {};", view.query))),
+    ))
+}
+
+/// `pg_get_expr(text, relation)`: DriftDB keeps expressions as text already.
+fn expression(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(ScalarValue::Utf8(text_arg(args, 0)))
 }
 
 /// Every function of this module, for `scope`'s session.
@@ -237,8 +362,59 @@ pub fn functions(scope: &Arc<SessionScope>) -> Vec<ScalarUDF> {
             backend_pid,
         ),
     ];
+    let any = || Signature::variadic_any(stable);
+    let catalog: Vec<(&'static str, Signature, DataType, Compute)> = vec![
+        ("pg_get_userbyid", any(), DataType::Utf8, owner),
+        ("pg_table_is_visible", any(), DataType::Boolean, always_true),
+        ("pg_type_is_visible", any(), DataType::Boolean, always_true),
+        (
+            "pg_function_is_visible",
+            any(),
+            DataType::Boolean,
+            always_true,
+        ),
+        ("has_table_privilege", any(), DataType::Boolean, always_true),
+        (
+            "has_schema_privilege",
+            any(),
+            DataType::Boolean,
+            always_true,
+        ),
+        (
+            "has_database_privilege",
+            any(),
+            DataType::Boolean,
+            always_true,
+        ),
+        (
+            "has_column_privilege",
+            any(),
+            DataType::Boolean,
+            always_true,
+        ),
+        ("pg_encoding_to_char", any(), DataType::Utf8, encoding_name),
+        ("format_type", any(), DataType::Utf8, format_type),
+        ("obj_description", any(), DataType::Utf8, no_text),
+        ("col_description", any(), DataType::Utf8, no_text),
+        ("shobj_description", any(), DataType::Utf8, no_text),
+        ("pg_get_indexdef", any(), DataType::Utf8, index_definition),
+        (
+            "pg_get_constraintdef",
+            any(),
+            DataType::Utf8,
+            constraint_definition,
+        ),
+        ("pg_get_viewdef", any(), DataType::Utf8, view_definition),
+        ("pg_get_expr", any(), DataType::Utf8, expression),
+        ("pg_relation_size", any(), DataType::Int64, zero_size),
+        ("pg_table_size", any(), DataType::Int64, zero_size),
+        ("pg_total_relation_size", any(), DataType::Int64, zero_size),
+        ("pg_indexes_size", any(), DataType::Int64, zero_size),
+        ("pg_size_pretty", any(), DataType::Utf8, size_pretty),
+    ];
     definitions
         .into_iter()
+        .chain(catalog)
         .map(|(name, signature, returns, compute)| {
             ScalarUDF::from(SessionFunction {
                 name,

@@ -1,0 +1,57 @@
+//! psql's meta-commands that list relations (`\dt`, `\dv`, `\di`, `\dn`) print the same on
+//! DriftDB as on PostgreSQL for the same schema; `\l` and `\du` work (their listings differ:
+//! DriftDB has one database and one role).
+
+use driftdb_integration_tests::TestServer;
+use driftdb_integration_tests::postgres::ReferencePostgres;
+use std::process::Command;
+
+const SCHEMA: &str = "
+    CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL UNIQUE);
+    CREATE TABLE child (id BIGINT PRIMARY KEY, parent_id INT REFERENCES parent (id),
+                        amount NUMERIC(10,2) CHECK (amount > 0));
+    CREATE INDEX child_parent ON child (parent_id);
+    CREATE VIEW big AS SELECT * FROM child WHERE amount > 100;";
+
+/// What psql prints for `command` (no psqlrc, errors fatal) as user `postgres`.
+fn psql(port: u16, database: &str, command: &str) -> String {
+    let output = Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
+        .args(["-p", &port.to_string(), "-d", database, "-c", command])
+        .output()
+        .expect("psql runs (Debian's postgresql-client)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stderr.is_empty(),
+        "psql {command} on port {port} failed: {stderr}"
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn psql_lists_relations_as_postgresql_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let ours = server.addr().port();
+    let reference = ReferencePostgres::start().expect("the reference PostgreSQL starts");
+    let theirs = reference.port();
+    psql(ours, "driftdb", SCHEMA);
+    psql(theirs, "postgres", SCHEMA);
+    for command in ["\\dt", "\\dv", "\\di", "\\dn", "\\dt child*"] {
+        assert_eq!(
+            psql(ours, "driftdb", command),
+            psql(theirs, "postgres", command),
+            "{command}"
+        );
+    }
+    assert!(psql(ours, "driftdb", "\\l").contains(" driftdb "));
+    assert!(psql(ours, "driftdb", "\\du").contains(" postgres "));
+}

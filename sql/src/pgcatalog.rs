@@ -1,0 +1,1166 @@
+//! `pg_catalog`: PostgreSQL's system catalogs, as far as psql's `\d` family, drivers and tools
+//! read them, built from DriftDB's versioned catalog each time a statement plans.
+//!
+//! Every table, view and index gets a stable OID derived from its id (tables and views
+//! `100000 + id`; an index `1000000 + 1000 × table id + position`, the primary key's
+//! position 999), so joins between catalogs line up. There is one schema (`public`), one
+//! database (`driftdb`) and one role, the session's user, who owns everything. OIDs are `bigint`
+//! (PostgreSQL's `oid` is unsigned 32-bit). Unqualified names such as `pg_class` resolve here
+//! when no table of that name exists, as PostgreSQL's search path puts `pg_catalog` first.
+
+use crate::catalog::SessionScope;
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::common::ScalarValue;
+use datafusion::datasource::MemTable;
+use datafusion::error::Result;
+use driftdb_engine::{ColumnType, TableDef};
+use std::sync::Arc;
+
+/// The schema's name.
+pub const PG_CATALOG: &str = "pg_catalog";
+/// OIDs of the namespaces.
+pub const PG_CATALOG_OID: i64 = 11;
+pub const PUBLIC_OID: i64 = 2200;
+const INFORMATION_SCHEMA_OID: i64 = 13_000;
+/// The OID of the one role (the bootstrap superuser's, as in PostgreSQL).
+pub const ROLE_OID: i64 = 10;
+/// `pg_database_owner`, which owns `public` as in PostgreSQL 15.
+pub const DATABASE_OWNER_OID: i64 = 6171;
+const DATABASE_OID: i64 = 16_384;
+const HEAP_AM: i64 = 2;
+const BTREE_AM: i64 = 403;
+
+/// A table's (or view's) OID.
+pub fn relation_oid(def: &TableDef) -> i64 {
+    100_000 + def.id.0 as i64
+}
+
+/// The OID of the index at `position` of `def`'s indexes (999: its primary key).
+pub fn index_oid(def: &TableDef, position: usize) -> i64 {
+    1_000_000 + 1000 * def.id.0 as i64 + position as i64
+}
+
+const PRIMARY_KEY_POSITION: usize = 999;
+
+/// A column type's PostgreSQL type OID, name (as `pg_type` has it) and `format_type` text.
+pub fn pg_type(ty: ColumnType) -> (i64, &'static str, String) {
+    let (oid, name, formatted) = match ty {
+        ColumnType::Bool => (16, "bool", "boolean".to_string()),
+        ColumnType::Int16 => (21, "int2", "smallint".into()),
+        ColumnType::Int32 => (23, "int4", "integer".into()),
+        ColumnType::Int64 => (20, "int8", "bigint".into()),
+        ColumnType::Float32 => (700, "float4", "real".into()),
+        ColumnType::Float64 => (701, "float8", "double precision".into()),
+        ColumnType::Numeric { precision, scale } => {
+            (1700, "numeric", format!("numeric({precision},{scale})"))
+        }
+        ColumnType::UnconstrainedNumeric => (1700, "numeric", "numeric".into()),
+        ColumnType::Text => (25, "text", "text".into()),
+        ColumnType::Varchar(None) => (1043, "varchar", "character varying".into()),
+        ColumnType::Varchar(Some(n)) => (1043, "varchar", format!("character varying({n})")),
+        ColumnType::Char(n) => (1042, "bpchar", format!("character({n})")),
+        ColumnType::Date => (1082, "date", "date".into()),
+        ColumnType::Time => (1083, "time", "time without time zone".into()),
+        ColumnType::Timestamp => (1114, "timestamp", "timestamp without time zone".into()),
+        ColumnType::Timestamptz => (1184, "timestamptz", "timestamp with time zone".into()),
+        ColumnType::Interval => (1186, "interval", "interval".into()),
+        ColumnType::Bytea => (17, "bytea", "bytea".into()),
+        ColumnType::Uuid => (2950, "uuid", "uuid".into()),
+        ColumnType::Json => (114, "json", "json".into()),
+        ColumnType::Jsonb => (3802, "jsonb", "jsonb".into()),
+    };
+    (oid, name, formatted)
+}
+
+/// A column type's type modifier (`atttypmod`): lengths and numeric precision, else -1.
+pub fn type_modifier(ty: ColumnType) -> i32 {
+    match ty {
+        ColumnType::Varchar(Some(n)) | ColumnType::Char(n) => n as i32 + 4,
+        ColumnType::Numeric { precision, scale } => {
+            ((i32::from(precision) << 16) | i32::from(scale)) + 4
+        }
+        _ => -1,
+    }
+}
+
+/// The types `pg_type` lists: (oid, name, length, category).
+const TYPES: &[(i64, &str, i16, &str)] = &[
+    (16, "bool", 1, "B"),
+    (17, "bytea", -1, "U"),
+    (18, "char", 1, "Z"),
+    (19, "name", 64, "S"),
+    (20, "int8", 8, "N"),
+    (21, "int2", 2, "N"),
+    (23, "int4", 4, "N"),
+    (25, "text", -1, "S"),
+    (26, "oid", 4, "N"),
+    (114, "json", -1, "U"),
+    (700, "float4", 4, "N"),
+    (701, "float8", 8, "N"),
+    (1042, "bpchar", -1, "S"),
+    (1043, "varchar", -1, "S"),
+    (1082, "date", 4, "D"),
+    (1083, "time", 8, "D"),
+    (1114, "timestamp", 8, "D"),
+    (1184, "timestamptz", 8, "D"),
+    (1186, "interval", 16, "T"),
+    (1700, "numeric", -1, "N"),
+    (2950, "uuid", 16, "U"),
+    (3802, "jsonb", -1, "U"),
+];
+
+/// A catalog table under construction: its columns and rows of values.
+struct Table {
+    fields: Vec<Field>,
+    rows: Vec<Vec<ScalarValue>>,
+}
+
+fn text(value: &str) -> ScalarValue {
+    ScalarValue::Utf8(Some(value.to_string()))
+}
+
+fn null_text() -> ScalarValue {
+    ScalarValue::Utf8(None)
+}
+
+fn oid(value: i64) -> ScalarValue {
+    ScalarValue::Int64(Some(value))
+}
+
+fn int2(value: i16) -> ScalarValue {
+    ScalarValue::Int16(Some(value))
+}
+
+fn int4(value: i32) -> ScalarValue {
+    ScalarValue::Int32(Some(value))
+}
+
+fn boolean(value: bool) -> ScalarValue {
+    ScalarValue::Boolean(Some(value))
+}
+
+fn int2_list(values: impl IntoIterator<Item = i16>) -> ScalarValue {
+    let values: Vec<ScalarValue> = values.into_iter().map(int2).collect();
+    ScalarValue::List(ScalarValue::new_list_nullable(&values, &DataType::Int16))
+}
+
+impl Table {
+    fn new(columns: &[(&str, DataType)]) -> Table {
+        Table {
+            fields: columns
+                .iter()
+                .map(|(name, ty)| Field::new(*name, ty.clone(), true))
+                .collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: Vec<ScalarValue>) {
+        debug_assert_eq!(row.len(), self.fields.len());
+        self.rows.push(row);
+    }
+
+    fn provider(self) -> Result<Arc<dyn TableProvider>> {
+        let schema = Arc::new(Schema::new(self.fields));
+        let columns: Vec<ArrayRef> = (0..schema.fields().len())
+            .map(|i| {
+                let field = schema.field(i);
+                match self.rows.is_empty() {
+                    true => Ok(datafusion::arrow::array::new_empty_array(field.data_type())),
+                    false => ScalarValue::iter_to_array(self.rows.iter().map(|row| row[i].clone())),
+                }
+            })
+            .collect::<Result<_>>()?;
+        let batch = RecordBatch::try_new(schema.clone(), columns)?;
+        Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+    }
+}
+
+use DataType::{Boolean as Bool, Int16 as I16, Int32 as I32, Int64 as Oid, Utf8 as Text};
+
+fn int2_vector() -> DataType {
+    DataType::new_list(I16, true)
+}
+
+/// Catalogs DriftDB has nothing for (no inheritance, triggers, policies, publications,
+/// extended statistics, user functions, …): empty, with the columns psql reads.
+const EMPTY: &[(&str, &[(&str, DataType)])] = &[
+    (
+        "pg_collation",
+        &[("oid", Oid), ("collname", Text), ("collnamespace", Oid)],
+    ),
+    (
+        "pg_inherits",
+        &[
+            ("inhrelid", Oid),
+            ("inhparent", Oid),
+            ("inhseqno", I32),
+            ("inhdetachpending", Bool),
+        ],
+    ),
+    (
+        "pg_trigger",
+        &[
+            ("oid", Oid),
+            ("tgrelid", Oid),
+            ("tgparentid", Oid),
+            ("tgname", Text),
+            ("tgenabled", Text),
+            ("tgisinternal", Bool),
+        ],
+    ),
+    (
+        "pg_policy",
+        &[
+            ("oid", Oid),
+            ("polname", Text),
+            ("polrelid", Oid),
+            ("polcmd", Text),
+            ("polpermissive", Bool),
+            ("polqual", Text),
+            ("polwithcheck", Text),
+        ],
+    ),
+    (
+        "pg_statistic_ext",
+        &[
+            ("oid", Oid),
+            ("stxrelid", Oid),
+            ("stxname", Text),
+            ("stxnamespace", Oid),
+            ("stxstattarget", I32),
+            ("stxkind", Text),
+        ],
+    ),
+    (
+        "pg_publication",
+        &[
+            ("oid", Oid),
+            ("pubname", Text),
+            ("puballtables", Bool),
+            ("pubviaroot", Bool),
+        ],
+    ),
+    (
+        "pg_publication_rel",
+        &[
+            ("oid", Oid),
+            ("prpubid", Oid),
+            ("prrelid", Oid),
+            ("prqual", Text),
+        ],
+    ),
+    (
+        "pg_publication_namespace",
+        &[("oid", Oid), ("pnpubid", Oid), ("pnnspid", Oid)],
+    ),
+    (
+        "pg_rewrite",
+        &[("oid", Oid), ("rulename", Text), ("ev_class", Oid)],
+    ),
+    (
+        "pg_partitioned_table",
+        &[("partrelid", Oid), ("partstrat", Text)],
+    ),
+    ("pg_foreign_table", &[("ftrelid", Oid), ("ftserver", Oid)]),
+    (
+        "pg_tablespace",
+        &[("oid", Oid), ("spcname", Text), ("spcowner", Oid)],
+    ),
+    ("pg_sequence", &[("seqrelid", Oid), ("seqtypid", Oid)]),
+    (
+        "pg_depend",
+        &[
+            ("classid", Oid),
+            ("objid", Oid),
+            ("refobjid", Oid),
+            ("deptype", Text),
+        ],
+    ),
+    (
+        "pg_proc",
+        &[
+            ("oid", Oid),
+            ("proname", Text),
+            ("pronamespace", Oid),
+            ("proowner", Oid),
+            ("prokind", Text),
+            ("prorettype", Oid),
+            ("proargtypes", Text),
+        ],
+    ),
+    (
+        "pg_extension",
+        &[("oid", Oid), ("extname", Text), ("extversion", Text)],
+    ),
+    (
+        "pg_enum",
+        &[("oid", Oid), ("enumtypid", Oid), ("enumlabel", Text)],
+    ),
+];
+
+/// The catalogs' names.
+pub const TABLES: &[&str] = &[
+    "pg_am",
+    "pg_attrdef",
+    "pg_collation",
+    "pg_depend",
+    "pg_enum",
+    "pg_extension",
+    "pg_foreign_table",
+    "pg_inherits",
+    "pg_partitioned_table",
+    "pg_policy",
+    "pg_proc",
+    "pg_publication",
+    "pg_publication_namespace",
+    "pg_publication_rel",
+    "pg_rewrite",
+    "pg_sequence",
+    "pg_statistic_ext",
+    "pg_tablespace",
+    "pg_trigger",
+    "pg_attribute",
+    "pg_auth_members",
+    "pg_class",
+    "pg_constraint",
+    "pg_database",
+    "pg_description",
+    "pg_index",
+    "pg_indexes",
+    "pg_namespace",
+    "pg_roles",
+    "pg_settings",
+    "pg_tables",
+    "pg_type",
+    "pg_user",
+    "pg_views",
+];
+
+/// Every current table and view, sorted by name.
+fn relations(scope: &SessionScope) -> Vec<Arc<TableDef>> {
+    scope
+        .current_table_names()
+        .iter()
+        .filter_map(|name| scope.resolve_current(name))
+        .collect()
+}
+
+/// The relation with OID `oid` (a table or view), if any.
+pub fn relation_by_oid(scope: &SessionScope, oid: i64) -> Option<Arc<TableDef>> {
+    relations(scope)
+        .into_iter()
+        .find(|def| relation_oid(def) == oid)
+}
+
+/// An index of `def`: its OID, name, column slots, uniqueness and whether it is the primary key.
+pub struct IndexInfo {
+    pub oid: i64,
+    pub name: String,
+    pub slots: Vec<usize>,
+    pub unique: bool,
+    pub primary: bool,
+}
+
+/// `def`'s indexes, its primary key's first (tables without a primary key have none).
+pub fn indexes(def: &TableDef) -> Vec<IndexInfo> {
+    let mut indexes = Vec::new();
+    let hidden_key = def.primary_key.iter().any(|&slot| def.columns[slot].hidden);
+    if !def.primary_key.is_empty() && !hidden_key {
+        indexes.push(IndexInfo {
+            oid: index_oid(def, PRIMARY_KEY_POSITION),
+            name: def.primary_key_name(),
+            slots: def.primary_key.clone(),
+            unique: true,
+            primary: true,
+        });
+    }
+    for (position, index) in def.indexes.iter().enumerate() {
+        indexes.push(IndexInfo {
+            oid: index_oid(def, position),
+            name: index.name.clone(),
+            slots: index.columns.clone(),
+            unique: index.unique,
+            primary: false,
+        });
+    }
+    indexes
+}
+
+/// The attribute number of column `slot` (1-based among the columns a reader sees).
+fn attnum(def: &TableDef, slot: usize) -> i16 {
+    def.visible_slots()
+        .position(|s| s == slot)
+        .map_or(0, |p| p as i16 + 1)
+}
+
+/// `CREATE [UNIQUE] INDEX …` for an index, as `pg_get_indexdef` and `pg_indexes` show it.
+pub fn index_definition(def: &TableDef, index: &IndexInfo) -> String {
+    let columns: Vec<&str> = index
+        .slots
+        .iter()
+        .map(|&slot| def.columns[slot].name.as_str())
+        .collect();
+    format!(
+        "CREATE {}INDEX {} ON public.{} USING btree ({})",
+        if index.unique { "UNIQUE " } else { "" },
+        index.name,
+        def.name,
+        columns.join(", ")
+    )
+}
+
+/// The `pg_catalog` table called `name`, built for `scope` now.
+pub fn table(scope: &SessionScope, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+    let user = scope.user.as_str();
+    let table = match name {
+        "pg_namespace" => {
+            let mut t = Table::new(&[
+                ("oid", Oid),
+                ("nspname", Text),
+                ("nspowner", Oid),
+                ("nspacl", Text),
+            ]);
+            for (id, name, owner) in [
+                (PG_CATALOG_OID, PG_CATALOG, ROLE_OID),
+                (PUBLIC_OID, "public", DATABASE_OWNER_OID),
+                (INFORMATION_SCHEMA_OID, "information_schema", ROLE_OID),
+            ] {
+                t.push(vec![oid(id), text(name), oid(owner), null_text()]);
+            }
+            t
+        }
+        "pg_am" => {
+            let mut t = Table::new(&[
+                ("oid", Oid),
+                ("amname", Text),
+                ("amhandler", Text),
+                ("amtype", Text),
+            ]);
+            t.push(vec![
+                oid(HEAP_AM),
+                text("heap"),
+                text("heap_tableam_handler"),
+                text("t"),
+            ]);
+            t.push(vec![
+                oid(BTREE_AM),
+                text("btree"),
+                text("bthandler"),
+                text("i"),
+            ]);
+            t
+        }
+        "pg_class" => pg_class(scope)?,
+        "pg_attribute" => pg_attribute(scope),
+        "pg_index" => pg_index(scope),
+        "pg_constraint" => pg_constraint(scope),
+        "pg_type" => {
+            let mut t = Table::new(&[
+                ("oid", Oid),
+                ("typname", Text),
+                ("typnamespace", Oid),
+                ("typowner", Oid),
+                ("typlen", I16),
+                ("typbyval", Bool),
+                ("typtype", Text),
+                ("typcategory", Text),
+                ("typisdefined", Bool),
+                ("typdelim", Text),
+                ("typrelid", Oid),
+                ("typelem", Oid),
+                ("typarray", Oid),
+                ("typbasetype", Oid),
+                ("typtypmod", I32),
+                ("typnotnull", Bool),
+                ("typcollation", Oid),
+            ]);
+            for &(type_oid, name, length, category) in TYPES {
+                t.push(vec![
+                    oid(type_oid),
+                    text(name),
+                    oid(PG_CATALOG_OID),
+                    oid(ROLE_OID),
+                    int2(length),
+                    boolean((1..=8).contains(&length)),
+                    text("b"),
+                    text(category),
+                    boolean(true),
+                    text(","),
+                    oid(0),
+                    oid(0),
+                    oid(0),
+                    oid(0),
+                    int4(-1),
+                    boolean(false),
+                    oid(if category == "S" { 100 } else { 0 }),
+                ]);
+            }
+            t
+        }
+        "pg_database" => {
+            let mut t = Table::new(&[
+                ("oid", Oid),
+                ("datname", Text),
+                ("datdba", Oid),
+                ("encoding", I32),
+                ("datlocprovider", Text),
+                ("datistemplate", Bool),
+                ("datallowconn", Bool),
+                ("datconnlimit", I32),
+                ("datcollate", Text),
+                ("datctype", Text),
+                ("daticulocale", Text),
+                ("datacl", DataType::new_list(Text, true)),
+            ]);
+            t.push(vec![
+                oid(DATABASE_OID),
+                text(crate::info::DATABASE_NAME),
+                oid(ROLE_OID),
+                int4(6),
+                text("c"),
+                boolean(false),
+                boolean(true),
+                int4(-1),
+                text("C"),
+                text("C"),
+                null_text(),
+                ScalarValue::new_null_list(Text, true, 1),
+            ]);
+            t
+        }
+        "pg_roles" | "pg_user" => {
+            let mut t = Table::new(&[
+                ("oid", Oid),
+                ("rolname", Text),
+                ("usename", Text),
+                ("usesysid", Oid),
+                ("rolsuper", Bool),
+                ("usesuper", Bool),
+                ("rolinherit", Bool),
+                ("rolcreaterole", Bool),
+                ("rolcreatedb", Bool),
+                ("usecreatedb", Bool),
+                ("rolcanlogin", Bool),
+                ("rolreplication", Bool),
+                ("userepl", Bool),
+                ("rolconnlimit", I32),
+                ("rolpassword", Text),
+                ("rolvaliduntil", crate::types::system_time_type()),
+                ("rolbypassrls", Bool),
+                ("usebypassrls", Bool),
+                ("rolconfig", Text),
+            ]);
+            t.push(vec![
+                oid(ROLE_OID),
+                text(user),
+                text(user),
+                oid(ROLE_OID),
+                boolean(true),
+                boolean(true),
+                boolean(true),
+                boolean(true),
+                boolean(true),
+                boolean(true),
+                boolean(true),
+                boolean(true),
+                boolean(true),
+                int4(-1),
+                text("********"),
+                ScalarValue::TimestampMicrosecond(None, Some(crate::types::UTC.into())),
+                boolean(true),
+                boolean(true),
+                null_text(),
+            ]);
+            t
+        }
+        "pg_auth_members" => Table::new(&[
+            ("roleid", Oid),
+            ("member", Oid),
+            ("grantor", Oid),
+            ("admin_option", Bool),
+        ]),
+        "pg_description" => Table::new(&[
+            ("objoid", Oid),
+            ("classoid", Oid),
+            ("objsubid", I32),
+            ("description", Text),
+        ]),
+        "pg_settings" => {
+            let mut t = Table::new(&[
+                ("name", Text),
+                ("setting", Text),
+                ("unit", Text),
+                ("category", Text),
+                ("short_desc", Text),
+                ("context", Text),
+                ("vartype", Text),
+                ("source", Text),
+            ]);
+            for (name, value) in scope.settings().all() {
+                t.push(vec![
+                    text(name),
+                    text(value),
+                    null_text(),
+                    text("Client Connection Defaults"),
+                    text(""),
+                    text("user"),
+                    text("string"),
+                    text("session"),
+                ]);
+            }
+            t
+        }
+        "pg_tables" | "pg_views" | "pg_indexes" => listing(scope, name),
+        "pg_attrdef" => {
+            let mut t = Table::new(&[
+                ("oid", Oid),
+                ("adrelid", Oid),
+                ("adnum", I16),
+                ("adbin", Text),
+            ]);
+            for def in relations(scope) {
+                for (number, slot) in def.visible_slots().enumerate() {
+                    let column = &def.columns[slot];
+                    if let (Some(default), None) = (&column.default, &column.identity) {
+                        t.push(vec![
+                            oid(800_000_000 + 1000 * def.id.0 as i64 + number as i64),
+                            oid(relation_oid(&def)),
+                            int2(number as i16 + 1),
+                            text(default),
+                        ]);
+                    }
+                }
+            }
+            t
+        }
+        other => match EMPTY.iter().find(|(name, _)| *name == other) {
+            Some((_, columns)) => Table::new(
+                &columns
+                    .iter()
+                    .map(|(name, ty)| (*name, ty.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            None => return Ok(None),
+        },
+    };
+    table.provider().map(Some)
+}
+
+/// `pg_class`: tables (`r`), views (`v`) and indexes (`i`).
+fn pg_class(scope: &SessionScope) -> Result<Table> {
+    let mut t = Table::new(&[
+        ("oid", Oid),
+        ("relname", Text),
+        ("relnamespace", Oid),
+        ("reltype", Oid),
+        ("reloftype", Oid),
+        ("relowner", Oid),
+        ("relam", Oid),
+        ("relfilenode", Oid),
+        ("reltablespace", Oid),
+        ("relpages", I32),
+        ("reltuples", DataType::Float32),
+        ("reltoastrelid", Oid),
+        ("relhasindex", Bool),
+        ("relisshared", Bool),
+        ("relpersistence", Text),
+        ("relkind", Text),
+        ("relnatts", I16),
+        ("relchecks", I16),
+        ("relhasrules", Bool),
+        ("relhastriggers", Bool),
+        ("relhassubclass", Bool),
+        ("relrowsecurity", Bool),
+        ("relforcerowsecurity", Bool),
+        ("relispopulated", Bool),
+        ("relreplident", Text),
+        ("relispartition", Bool),
+        ("relacl", Text),
+        ("reloptions", Text),
+        ("relpartbound", Text),
+    ]);
+    let row = |oid_value: i64,
+               name: &str,
+               kind: &str,
+               am: i64,
+               columns: usize,
+               checks: usize,
+               indexed: bool| {
+        vec![
+            oid(oid_value),
+            text(name),
+            oid(PUBLIC_OID),
+            oid(0),
+            oid(0),
+            oid(ROLE_OID),
+            oid(am),
+            oid(oid_value),
+            oid(0),
+            int4(0),
+            ScalarValue::Float32(Some(-1.0)),
+            oid(0),
+            boolean(indexed),
+            boolean(false),
+            text("p"),
+            text(kind),
+            int2(columns as i16),
+            int2(checks as i16),
+            boolean(false),
+            boolean(false),
+            boolean(false),
+            boolean(false),
+            boolean(false),
+            boolean(true),
+            text("d"),
+            boolean(false),
+            null_text(),
+            null_text(),
+            null_text(),
+        ]
+    };
+    let mut rows = Vec::new();
+    for def in relations(scope) {
+        let kind = if def.view.is_some() { "v" } else { "r" };
+        let am = if def.view.is_some() { 0 } else { HEAP_AM };
+        let indexes = indexes(&def);
+        rows.push(row(
+            relation_oid(&def),
+            &def.name,
+            kind,
+            am,
+            def.visible_slots().count(),
+            def.checks.len(),
+            !indexes.is_empty(),
+        ));
+        for index in &indexes {
+            rows.push(row(
+                index.oid,
+                &index.name,
+                "i",
+                BTREE_AM,
+                index.slots.len(),
+                0,
+                false,
+            ));
+        }
+    }
+    for row in rows {
+        t.push(row);
+    }
+    Ok(t)
+}
+
+/// `pg_attribute`: the visible columns of tables and views.
+fn pg_attribute(scope: &SessionScope) -> Table {
+    let mut t = Table::new(&[
+        ("attrelid", Oid),
+        ("attname", Text),
+        ("atttypid", Oid),
+        ("attstattarget", I32),
+        ("attlen", I16),
+        ("attnum", I16),
+        ("attndims", I32),
+        ("atttypmod", I32),
+        ("attbyval", Bool),
+        ("attnotnull", Bool),
+        ("atthasdef", Bool),
+        ("atthasmissing", Bool),
+        ("attidentity", Text),
+        ("attgenerated", Text),
+        ("attisdropped", Bool),
+        ("attislocal", Bool),
+        ("attinhcount", I32),
+        ("attcollation", Oid),
+        ("attacl", Text),
+        ("attoptions", Text),
+    ]);
+    for def in relations(scope) {
+        for (number, slot) in def.visible_slots().enumerate() {
+            let column = &def.columns[slot];
+            let (type_oid, _, _) = pg_type(column.ty);
+            let length = TYPES
+                .iter()
+                .find(|(oid, ..)| *oid == type_oid)
+                .map_or(-1, |(_, _, length, _)| *length);
+            let identity = match &column.identity {
+                Some(identity) if identity.always => "a",
+                Some(_) => "d",
+                None => "",
+            };
+            let collation = matches!(
+                column.ty,
+                ColumnType::Text | ColumnType::Varchar(_) | ColumnType::Char(_)
+            );
+            t.push(vec![
+                oid(relation_oid(&def)),
+                text(&column.name),
+                oid(type_oid),
+                int4(-1),
+                int2(length),
+                int2(number as i16 + 1),
+                int4(0),
+                int4(type_modifier(column.ty)),
+                boolean((1..=8).contains(&length)),
+                boolean(!column.nullable),
+                boolean(column.default.is_some() && column.identity.is_none()),
+                boolean(false),
+                text(identity),
+                text(""),
+                boolean(false),
+                boolean(true),
+                int4(0),
+                oid(if collation { 100 } else { 0 }),
+                null_text(),
+                null_text(),
+            ]);
+        }
+    }
+    t
+}
+
+/// `pg_index`: the primary key and secondary indexes of each table.
+fn pg_index(scope: &SessionScope) -> Table {
+    let mut t = Table::new(&[
+        ("indexrelid", Oid),
+        ("indrelid", Oid),
+        ("indnatts", I16),
+        ("indnkeyatts", I16),
+        ("indisunique", Bool),
+        ("indisprimary", Bool),
+        ("indisexclusion", Bool),
+        ("indimmediate", Bool),
+        ("indisclustered", Bool),
+        ("indisvalid", Bool),
+        ("indcheckxmin", Bool),
+        ("indisready", Bool),
+        ("indislive", Bool),
+        ("indisreplident", Bool),
+        ("indkey", int2_vector()),
+        ("indexprs", Text),
+        ("indpred", Text),
+    ]);
+    for def in relations(scope) {
+        for index in indexes(&def) {
+            let keys: Vec<i16> = index.slots.iter().map(|&slot| attnum(&def, slot)).collect();
+            t.push(vec![
+                oid(index.oid),
+                oid(relation_oid(&def)),
+                int2(keys.len() as i16),
+                int2(keys.len() as i16),
+                boolean(index.unique),
+                boolean(index.primary),
+                boolean(false),
+                boolean(true),
+                boolean(false),
+                boolean(true),
+                boolean(false),
+                boolean(true),
+                boolean(true),
+                boolean(false),
+                int2_list(keys),
+                null_text(),
+                null_text(),
+            ]);
+        }
+    }
+    t
+}
+
+/// A constraint: its type (`p`, `u`, `f`, `c`) and `pg_get_constraintdef` text.
+pub struct ConstraintInfo {
+    pub oid: i64,
+    pub name: String,
+    pub kind: &'static str,
+    pub slots: Vec<usize>,
+    pub index: i64,
+    pub parent: Option<(i64, Vec<i16>)>,
+    pub on_delete: &'static str,
+    pub definition: String,
+}
+
+/// `def`'s constraints: primary key, unique indexes, foreign keys, checks.
+pub fn constraints(scope: &SessionScope, def: &TableDef) -> Vec<ConstraintInfo> {
+    let names = |slots: &[usize]| -> String {
+        slots
+            .iter()
+            .map(|&slot| def.columns[slot].name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut constraints = Vec::new();
+    for index in indexes(def).into_iter().filter(|index| index.unique) {
+        let kind = if index.primary { "p" } else { "u" };
+        let keyword = if index.primary {
+            "PRIMARY KEY"
+        } else {
+            "UNIQUE"
+        };
+        constraints.push(ConstraintInfo {
+            oid: index.oid + 500_000_000,
+            name: index.name.clone(),
+            kind,
+            definition: format!("{keyword} ({})", names(&index.slots)),
+            slots: index.slots,
+            index: index.oid,
+            parent: None,
+            on_delete: "a",
+        });
+    }
+    for (position, foreign) in def.foreign_keys.iter().enumerate() {
+        let parent = relations(scope)
+            .into_iter()
+            .find(|candidate| candidate.id == foreign.parent);
+        let (parent_oid, parent_keys, parent_name, parent_columns) = match &parent {
+            Some(parent) => (
+                relation_oid(parent),
+                parent
+                    .primary_key
+                    .iter()
+                    .map(|&slot| attnum(parent, slot))
+                    .collect(),
+                parent.name.clone(),
+                parent
+                    .primary_key
+                    .iter()
+                    .map(|&slot| parent.columns[slot].name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            None => (0, Vec::new(), "?".to_string(), String::new()),
+        };
+        let (on_delete, action) = match foreign.on_delete {
+            driftdb_engine::ForeignKeyAction::Restrict => ("a", ""),
+            driftdb_engine::ForeignKeyAction::Cascade => ("c", " ON DELETE CASCADE"),
+            driftdb_engine::ForeignKeyAction::SetNull => ("n", " ON DELETE SET NULL"),
+        };
+        constraints.push(ConstraintInfo {
+            oid: 600_000_000 + 1000 * def.id.0 as i64 + position as i64,
+            name: foreign.name.clone(),
+            kind: "f",
+            definition: format!(
+                "FOREIGN KEY ({}) REFERENCES {parent_name}({parent_columns}){action}",
+                names(&foreign.columns)
+            ),
+            slots: foreign.columns.clone(),
+            index: 0,
+            parent: Some((parent_oid, parent_keys)),
+            on_delete,
+        });
+    }
+    for (position, check) in def.checks.iter().enumerate() {
+        constraints.push(ConstraintInfo {
+            oid: 700_000_000 + 1000 * def.id.0 as i64 + position as i64,
+            name: check.name.clone(),
+            kind: "c",
+            definition: format!("CHECK ({})", check.expr),
+            slots: Vec::new(),
+            index: 0,
+            parent: None,
+            on_delete: "a",
+        });
+    }
+    constraints
+}
+
+/// `pg_constraint`.
+fn pg_constraint(scope: &SessionScope) -> Table {
+    let mut t = Table::new(&[
+        ("oid", Oid),
+        ("conname", Text),
+        ("connamespace", Oid),
+        ("contype", Text),
+        ("condeferrable", Bool),
+        ("condeferred", Bool),
+        ("convalidated", Bool),
+        ("conrelid", Oid),
+        ("contypid", Oid),
+        ("conindid", Oid),
+        ("conparentid", Oid),
+        ("confrelid", Oid),
+        ("confupdtype", Text),
+        ("confdeltype", Text),
+        ("confmatchtype", Text),
+        ("conislocal", Bool),
+        ("coninhcount", I32),
+        ("connoinherit", Bool),
+        ("conkey", int2_vector()),
+        ("confkey", int2_vector()),
+    ]);
+    for def in relations(scope) {
+        for constraint in constraints(scope, &def) {
+            let keys: Vec<i16> = constraint
+                .slots
+                .iter()
+                .map(|&slot| attnum(&def, slot))
+                .collect();
+            let (parent, parent_keys) = match constraint.parent {
+                Some((parent, keys)) => (parent, int2_list(keys)),
+                None => (0, ScalarValue::new_null_list(I16, true, 1)),
+            };
+            t.push(vec![
+                oid(constraint.oid),
+                text(&constraint.name),
+                oid(PUBLIC_OID),
+                text(constraint.kind),
+                boolean(false),
+                boolean(false),
+                boolean(true),
+                oid(relation_oid(&def)),
+                oid(0),
+                oid(constraint.index),
+                oid(0),
+                oid(parent),
+                text("a"),
+                text(constraint.on_delete),
+                text("s"),
+                boolean(true),
+                int4(0),
+                boolean(constraint.kind == "c"),
+                int2_list(keys),
+                parent_keys,
+            ]);
+        }
+    }
+    t
+}
+
+/// The `pg_tables`, `pg_views` and `pg_indexes` views.
+fn listing(scope: &SessionScope, name: &str) -> Table {
+    let owner = scope.user.as_str();
+    match name {
+        "pg_tables" => {
+            let mut t = Table::new(&[
+                ("schemaname", Text),
+                ("tablename", Text),
+                ("tableowner", Text),
+                ("tablespace", Text),
+                ("hasindexes", Bool),
+                ("hasrules", Bool),
+                ("hastriggers", Bool),
+                ("rowsecurity", Bool),
+            ]);
+            for def in relations(scope).into_iter().filter(|d| d.view.is_none()) {
+                t.push(vec![
+                    text("public"),
+                    text(&def.name),
+                    text(owner),
+                    null_text(),
+                    boolean(!indexes(&def).is_empty()),
+                    boolean(false),
+                    boolean(false),
+                    boolean(false),
+                ]);
+            }
+            t
+        }
+        "pg_views" => {
+            let mut t = Table::new(&[
+                ("schemaname", Text),
+                ("viewname", Text),
+                ("viewowner", Text),
+                ("definition", Text),
+            ]);
+            for def in relations(scope) {
+                if let Some(view) = &def.view {
+                    t.push(vec![
+                        text("public"),
+                        text(&def.name),
+                        text(owner),
+                        text(&view.query),
+                    ]);
+                }
+            }
+            t
+        }
+        _ => {
+            let mut t = Table::new(&[
+                ("schemaname", Text),
+                ("tablename", Text),
+                ("indexname", Text),
+                ("tablespace", Text),
+                ("indexdef", Text),
+            ]);
+            for def in relations(scope) {
+                for index in indexes(&def) {
+                    t.push(vec![
+                        text("public"),
+                        text(&def.name),
+                        text(&index.name),
+                        null_text(),
+                        text(&index_definition(&def, &index)),
+                    ]);
+                }
+            }
+            t
+        }
+    }
+}
+
+/// The `pg_catalog` schema.
+#[derive(Debug)]
+pub struct PgCatalogSchema {
+    pub scope: Arc<SessionScope>,
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for PgCatalogSchema {
+    fn table_names(&self) -> Vec<String> {
+        TABLES.iter().map(|name| name.to_string()).collect()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        table(&self.scope, name)
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        TABLES.contains(&name)
+    }
+}
+
+/// The `pg_type` name of a type OID.
+pub fn type_name_of(oid: i64) -> Option<&'static str> {
+    let formatted = match oid {
+        16 => "boolean",
+        17 => "bytea",
+        20 => "bigint",
+        21 => "smallint",
+        23 => "integer",
+        25 => "text",
+        700 => "real",
+        701 => "double precision",
+        1042 => "character",
+        1043 => "character varying",
+        1082 => "date",
+        1083 => "time without time zone",
+        1114 => "timestamp without time zone",
+        1184 => "timestamp with time zone",
+        1186 => "interval",
+        1700 => "numeric",
+        _ => return TYPES.iter().find(|t| t.0 == oid).map(|t| t.1),
+    };
+    Some(formatted)
+}
+
+/// `pg_get_indexdef` of the index with OID `oid`.
+pub fn index_definition_by_oid(scope: &SessionScope, oid: i64) -> Option<String> {
+    relations(scope).into_iter().find_map(|def| {
+        indexes(&def)
+            .into_iter()
+            .find(|index| index.oid == oid)
+            .map(|index| index_definition(&def, &index))
+    })
+}
+
+/// `pg_get_constraintdef` of the constraint with OID `oid`.
+pub fn constraint_definition_by_oid(scope: &SessionScope, oid: i64) -> Option<String> {
+    relations(scope).into_iter().find_map(|def| {
+        constraints(scope, &def)
+            .into_iter()
+            .find(|constraint| constraint.oid == oid)
+            .map(|constraint| constraint.definition)
+    })
+}
