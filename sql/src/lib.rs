@@ -29,6 +29,7 @@ mod json;
 mod jsonops;
 mod pgcast;
 mod pgcatalog;
+mod pgsyntax;
 mod prepared;
 mod pushdown;
 mod scan;
