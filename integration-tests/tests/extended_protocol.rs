@@ -91,7 +91,7 @@ async fn scenario(client: &mut Client) -> Transcript {
         select
             .columns()
             .iter()
-            .map(|c| (c.name().to_string(), c.type_().clone()))
+            .map(|c| (c.name().to_string(), c.type_().clone(), c.type_modifier()))
             .collect::<Vec<_>>()
     ));
     let mut copies = Vec::new();

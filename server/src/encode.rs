@@ -5,10 +5,10 @@
 use crate::binary::ColumnBinary;
 use bytes::{BufMut, BytesMut};
 use driftdb_engine::ColumnType;
-use driftdb_sql::PG_TYPE;
 use driftdb_sql::arrow::datatypes::{DataType, Field, Schema};
 use driftdb_sql::arrow::record_batch::RecordBatch;
 use driftdb_sql::text::{ColumnText, format_options};
+use driftdb_sql::{PG_TYPE, PG_TYPMOD};
 use pgwire::api::Type;
 use pgwire::api::portal::Format;
 use pgwire::api::results::{FieldFormat, FieldInfo};
@@ -84,7 +84,13 @@ pub fn row_description(schema: &Schema, formats: Option<&Format>) -> Vec<FieldIn
         .enumerate()
         .map(|(i, field)| {
             let format = formats.map_or(FieldFormat::Text, |f| f.format_for(i));
+            let modifier = field
+                .metadata()
+                .get(PG_TYPMOD)
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(-1);
             FieldInfo::new(field.name().clone(), None, None, pg_type(field), format)
+                .with_type_modifier(modifier)
         })
         .collect()
 }

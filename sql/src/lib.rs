@@ -55,4 +55,4 @@ pub use session::{
     CommandTag, CopyOut, QueryResult, Session, Statement, StatementResult, TransactionStatus,
 };
 pub use transaction::Isolation;
-pub use types::{PG_TYPE, field as column_field};
+pub use types::{PG_TYPE, PG_TYPMOD, field as column_field};

@@ -22,6 +22,10 @@ use std::sync::Arc;
 /// Field-metadata key naming a value's PostgreSQL type where Arrow's type does not.
 pub const PG_TYPE: &str = "driftdb.pg_type";
 
+/// Field-metadata key holding a column's PostgreSQL type modifier (`varchar(20)` is 24,
+/// `numeric(12,3)` is `(12 << 16 | 3) + 4`), for the row description.
+pub const PG_TYPMOD: &str = "driftdb.pg_typmod";
+
 /// The largest numeric precision DriftDB stores (Arrow's Decimal128).
 pub const MAX_NUMERIC_PRECISION: u8 = 38;
 
@@ -69,12 +73,21 @@ fn pg_type_name(ty: ColumnType) -> Option<&'static str> {
     }
 }
 
-/// A nullable field of column type `ty`, with its PostgreSQL type in the metadata if needed.
+/// A nullable field of column type `ty`, with its PostgreSQL type and type modifier in the
+/// metadata where Arrow's type does not say them.
 pub fn field(name: &str, ty: ColumnType) -> Field {
     let field = Field::new(name, arrow_type(ty), true);
-    match pg_type_name(ty) {
-        Some(pg) => field.with_metadata(HashMap::from([(PG_TYPE.to_string(), pg.to_string())])),
-        None => field,
+    let mut metadata = HashMap::new();
+    if let Some(pg) = pg_type_name(ty) {
+        metadata.insert(PG_TYPE.to_string(), pg.to_string());
+    }
+    let modifier = crate::pgcatalog::type_modifier(ty);
+    if modifier >= 0 {
+        metadata.insert(PG_TYPMOD.to_string(), modifier.to_string());
+    }
+    match metadata.is_empty() {
+        true => field,
+        false => field.with_metadata(metadata),
     }
 }
 
