@@ -252,6 +252,11 @@ async fn scenario(client: &mut Client) -> Transcript {
             error.as_ref().map_or("none".into(), sqlstate)
         ));
     }
+    for sql in ["SELEC 1", "SELECT 1,\n  2 FROM t WHERE x = = 1"] {
+        let error = client.simple_query(sql).await.unwrap_err();
+        let position = error.as_db_error().and_then(|e| e.position()).cloned();
+        seen.push(format!("syntax {} at {position:?}", sqlstate(&error)));
+    }
     client.batch_execute("BEGIN").await.unwrap();
     let failed = client
         .query("SELECT 1 / $1::int4", &[&0i32])

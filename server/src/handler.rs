@@ -276,7 +276,9 @@ fn user_error(e: &SqlError) -> PgWireError {
 }
 
 fn error_info(e: &SqlError) -> ErrorInfo {
-    ErrorInfo::new("ERROR".into(), sqlstate(e.kind).into(), e.message.clone())
+    let mut info = ErrorInfo::new("ERROR".into(), sqlstate(e.kind).into(), e.message.clone());
+    info.position = e.position.map(|position| position.to_string());
+    info
 }
 
 fn command_tag(tag: &CommandTag) -> Tag {

@@ -86,6 +86,8 @@ pub enum ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// Where in the statement's text the error is (1-based, in characters), for syntax errors.
+    pub position: Option<usize>,
 }
 
 impl Error {
@@ -93,6 +95,28 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            position: None,
+        }
+    }
+
+    /// A syntax error in `sql` from the parser's message, with the position its `Line: L,
+    /// Column: C` names.
+    pub(crate) fn syntax(sql: &str, message: String) -> Error {
+        let position = message.rsplit_once(" at Line: ").and_then(|(_, at)| {
+            let (line, column) = at.split_once(", Column: ")?;
+            let line: usize = line.trim().parse().ok()?;
+            let column: usize = column.trim().parse().ok()?;
+            let before: usize = sql
+                .split('\n')
+                .take(line.checked_sub(1)?)
+                .map(|l| l.chars().count() + 1)
+                .sum();
+            (column > 0).then_some(before + column)
+        });
+        Error {
+            kind: ErrorKind::SyntaxError,
+            message,
+            position,
         }
     }
 

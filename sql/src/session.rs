@@ -414,7 +414,7 @@ impl Session {
         let mut statements = Parser::new(&PostgreSqlDialect {})
             .with_tokens_with_locations(tokens)
             .parse_statements()
-            .map_err(|e| Error::new(ErrorKind::SyntaxError, e.to_string()))?;
+            .map_err(|e| Error::syntax(sql, e.to_string()))?;
         for statement in &mut statements {
             pgsyntax::rewrite(statement);
         }
