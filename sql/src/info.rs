@@ -235,17 +235,10 @@ fn format_type(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
     let Some(oid) = int_arg(args, 0) else {
         return Ok(ScalarValue::Utf8(None));
     };
-    let modifier = int_arg(args, 1).filter(|m| *m >= 4).map(|m| m - 4);
-    let name = match (oid, modifier) {
-        (1043, Some(n)) => format!("character varying({n})"),
-        (1042, Some(n)) => format!("character({n})"),
-        (1700, Some(m)) => format!("numeric({},{})", m >> 16, m & 0xffff),
-        _ => match pgcatalog::type_name_of(oid) {
-            Some(name) => name.to_string(),
-            None => "???".to_string(),
-        },
-    };
-    Ok(text(name))
+    let modifier = int_arg(args, 1).and_then(|m| i32::try_from(m).ok());
+    Ok(text(
+        pgcatalog::format_type(oid, modifier).unwrap_or_else(|| "???".to_string()),
+    ))
 }
 
 fn index_definition(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {

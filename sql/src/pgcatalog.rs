@@ -9,6 +9,7 @@
 //! when no table of that name exists, as PostgreSQL's search path puts `pg_catalog` first.
 
 use crate::catalog::SessionScope;
+use crate::types;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -45,71 +46,67 @@ pub fn index_oid(def: &TableDef, position: usize) -> i64 {
 
 const PRIMARY_KEY_POSITION: usize = 999;
 
-/// A column type's PostgreSQL type OID, name (as `pg_type` has it) and `format_type` text.
-pub fn pg_type(ty: ColumnType) -> (i64, &'static str, String) {
-    let (oid, name, formatted) = match ty {
-        ColumnType::Bool => (16, "bool", "boolean".to_string()),
-        ColumnType::Int16 => (21, "int2", "smallint".into()),
-        ColumnType::Int32 => (23, "int4", "integer".into()),
-        ColumnType::Int64 => (20, "int8", "bigint".into()),
-        ColumnType::Float32 => (700, "float4", "real".into()),
-        ColumnType::Float64 => (701, "float8", "double precision".into()),
-        ColumnType::Numeric { precision, scale } => {
-            (1700, "numeric", format!("numeric({precision},{scale})"))
-        }
-        ColumnType::UnconstrainedNumeric => (1700, "numeric", "numeric".into()),
-        ColumnType::Text => (25, "text", "text".into()),
-        ColumnType::Varchar(None) => (1043, "varchar", "character varying".into()),
-        ColumnType::Varchar(Some(n)) => (1043, "varchar", format!("character varying({n})")),
-        ColumnType::Char(n) => (1042, "bpchar", format!("character({n})")),
-        ColumnType::Date => (1082, "date", "date".into()),
-        ColumnType::Time => (1083, "time", "time without time zone".into()),
-        ColumnType::Timestamp => (1114, "timestamp", "timestamp without time zone".into()),
-        ColumnType::Timestamptz => (1184, "timestamptz", "timestamp with time zone".into()),
-        ColumnType::Interval => (1186, "interval", "interval".into()),
-        ColumnType::Bytea => (17, "bytea", "bytea".into()),
-        ColumnType::Uuid => (2950, "uuid", "uuid".into()),
-        ColumnType::Json => (114, "json", "json".into()),
-        ColumnType::Jsonb => (3802, "jsonb", "jsonb".into()),
-    };
-    (oid, name, formatted)
-}
-
-/// A column type's type modifier (`atttypmod`): lengths and numeric precision, else -1.
-pub fn type_modifier(ty: ColumnType) -> i32 {
+/// A column type's PostgreSQL type OID.
+pub fn type_oid(ty: ColumnType) -> i64 {
     match ty {
-        ColumnType::Varchar(Some(n)) | ColumnType::Char(n) => n as i32 + 4,
-        ColumnType::Numeric { precision, scale } => {
-            ((i32::from(precision) << 16) | i32::from(scale)) + 4
-        }
-        _ => -1,
+        ColumnType::Bool => 16,
+        ColumnType::Int16 => 21,
+        ColumnType::Int32 => 23,
+        ColumnType::Int64 => 20,
+        ColumnType::Float32 => 700,
+        ColumnType::Float64 => 701,
+        ColumnType::Numeric { .. } | ColumnType::UnconstrainedNumeric => 1700,
+        ColumnType::Text => 25,
+        ColumnType::Varchar(_) => 1043,
+        ColumnType::Char(_) => 1042,
+        ColumnType::Date => 1082,
+        ColumnType::Time => 1083,
+        ColumnType::Timestamp => 1114,
+        ColumnType::Timestamptz => 1184,
+        ColumnType::Interval => 1186,
+        ColumnType::Bytea => 17,
+        ColumnType::Uuid => 2950,
+        ColumnType::Json => 114,
+        ColumnType::Jsonb => 3802,
     }
 }
 
-/// The types `pg_type` lists: (oid, name, length, category).
-const TYPES: &[(i64, &str, i16, &str)] = &[
-    (16, "bool", 1, "B"),
-    (17, "bytea", -1, "U"),
-    (18, "char", 1, "Z"),
-    (19, "name", 64, "S"),
-    (20, "int8", 8, "N"),
-    (21, "int2", 2, "N"),
-    (23, "int4", 4, "N"),
-    (25, "text", -1, "S"),
-    (26, "oid", 4, "N"),
-    (114, "json", -1, "U"),
-    (700, "float4", 4, "N"),
-    (701, "float8", 8, "N"),
-    (1042, "bpchar", -1, "S"),
-    (1043, "varchar", -1, "S"),
-    (1082, "date", 4, "D"),
-    (1083, "time", 8, "D"),
-    (1114, "timestamp", 8, "D"),
-    (1184, "timestamptz", 8, "D"),
-    (1186, "interval", 16, "T"),
-    (1700, "numeric", -1, "N"),
-    (2950, "uuid", 16, "U"),
-    (3802, "jsonb", -1, "U"),
+/// `format_type(oid, typmod)`: the SQL name of type `oid` with the length or precision its
+/// modifier holds (`character varying(20)`, `numeric(12,3)`); `None` for an unknown type.
+pub fn format_type(oid: i64, modifier: Option<i32>) -> Option<String> {
+    let declared = modifier.filter(|m| *m >= 4).map(|m| m - 4);
+    Some(match (oid, declared) {
+        (1043, Some(n)) => format!("character varying({n})"),
+        (1042, Some(n)) => format!("character({n})"),
+        (1700, Some(m)) => format!("numeric({},{})", m >> 16, m & 0xffff),
+        _ => TYPES.iter().find(|t| t.0 == oid)?.4.to_string(),
+    })
+}
+
+/// The types `pg_type` lists: (oid, name, length, category, `format_type` name).
+const TYPES: &[(i64, &str, i16, &str, &str)] = &[
+    (16, "bool", 1, "B", "boolean"),
+    (17, "bytea", -1, "U", "bytea"),
+    (18, "char", 1, "Z", "char"),
+    (19, "name", 64, "S", "name"),
+    (20, "int8", 8, "N", "bigint"),
+    (21, "int2", 2, "N", "smallint"),
+    (23, "int4", 4, "N", "integer"),
+    (25, "text", -1, "S", "text"),
+    (26, "oid", 4, "N", "oid"),
+    (114, "json", -1, "U", "json"),
+    (700, "float4", 4, "N", "real"),
+    (701, "float8", 8, "N", "double precision"),
+    (1042, "bpchar", -1, "S", "character"),
+    (1043, "varchar", -1, "S", "character varying"),
+    (1082, "date", 4, "D", "date"),
+    (1083, "time", 8, "D", "time without time zone"),
+    (1114, "timestamp", 8, "D", "timestamp without time zone"),
+    (1184, "timestamptz", 8, "D", "timestamp with time zone"),
+    (1186, "interval", 16, "T", "interval"),
+    (1700, "numeric", -1, "N", "numeric"),
+    (2950, "uuid", 16, "U", "uuid"),
+    (3802, "jsonb", -1, "U", "jsonb"),
 ];
 
 /// A catalog table under construction: its columns and rows of values.
@@ -478,7 +475,7 @@ pub fn table(scope: &SessionScope, name: &str) -> Result<Option<Arc<dyn TablePro
                 ("typnotnull", Bool),
                 ("typcollation", Oid),
             ]);
-            for &(type_oid, name, length, category) in TYPES {
+            for &(type_oid, name, length, category, _) in TYPES {
                 t.push(vec![
                     oid(type_oid),
                     text(name),
@@ -781,11 +778,11 @@ fn pg_attribute(scope: &SessionScope) -> Table {
     for def in relations(scope) {
         for (number, slot) in def.visible_slots().enumerate() {
             let column = &def.columns[slot];
-            let (type_oid, _, _) = pg_type(column.ty);
+            let type_oid = type_oid(column.ty);
             let length = TYPES
                 .iter()
                 .find(|(oid, ..)| *oid == type_oid)
-                .map_or(-1, |(_, _, length, _)| *length);
+                .map_or(-1, |(_, _, length, ..)| *length);
             let identity = match &column.identity {
                 Some(identity) if identity.always => "a",
                 Some(_) => "d",
@@ -803,7 +800,7 @@ fn pg_attribute(scope: &SessionScope) -> Table {
                 int2(length),
                 int2(number as i16 + 1),
                 int4(0),
-                int4(type_modifier(column.ty)),
+                int4(types::type_modifier(column.ty)),
                 boolean((1..=8).contains(&length)),
                 boolean(!column.nullable),
                 boolean(column.default.is_some() && column.identity.is_none()),
@@ -882,8 +879,9 @@ pub struct ConstraintInfo {
     pub definition: String,
 }
 
-/// `def`'s constraints: primary key, unique indexes, foreign keys, checks.
-pub fn constraints(scope: &SessionScope, def: &TableDef) -> Vec<ConstraintInfo> {
+/// `def`'s constraints: primary key, unique indexes, foreign keys, checks. `relations` are
+/// every current relation (where foreign keys find their parents).
+pub fn constraints(relations: &[Arc<TableDef>], def: &TableDef) -> Vec<ConstraintInfo> {
     let names = |slots: &[usize]| -> String {
         slots
             .iter()
@@ -911,8 +909,8 @@ pub fn constraints(scope: &SessionScope, def: &TableDef) -> Vec<ConstraintInfo> 
         });
     }
     for (position, foreign) in def.foreign_keys.iter().enumerate() {
-        let parent = relations(scope)
-            .into_iter()
+        let parent = relations
+            .iter()
             .find(|candidate| candidate.id == foreign.parent);
         let (parent_oid, parent_keys, parent_name, parent_columns) = match &parent {
             Some(parent) => (
@@ -990,12 +988,13 @@ fn pg_constraint(scope: &SessionScope) -> Table {
         ("conkey", int2_vector()),
         ("confkey", int2_vector()),
     ]);
-    for def in relations(scope) {
-        for constraint in constraints(scope, &def) {
+    let relations = relations(scope);
+    for def in &relations {
+        for constraint in constraints(&relations, def) {
             let keys: Vec<i16> = constraint
                 .slots
                 .iter()
-                .map(|&slot| attnum(&def, slot))
+                .map(|&slot| attnum(def, slot))
                 .collect();
             let (parent, parent_keys) = match constraint.parent {
                 Some((parent, keys)) => (parent, int2_list(keys)),
@@ -1009,7 +1008,7 @@ fn pg_constraint(scope: &SessionScope) -> Table {
                 boolean(false),
                 boolean(false),
                 boolean(true),
-                oid(relation_oid(&def)),
+                oid(relation_oid(def)),
                 oid(0),
                 oid(constraint.index),
                 oid(0),
@@ -1121,30 +1120,6 @@ impl SchemaProvider for PgCatalogSchema {
     }
 }
 
-/// The `pg_type` name of a type OID.
-pub fn type_name_of(oid: i64) -> Option<&'static str> {
-    let formatted = match oid {
-        16 => "boolean",
-        17 => "bytea",
-        20 => "bigint",
-        21 => "smallint",
-        23 => "integer",
-        25 => "text",
-        700 => "real",
-        701 => "double precision",
-        1042 => "character",
-        1043 => "character varying",
-        1082 => "date",
-        1083 => "time without time zone",
-        1114 => "timestamp without time zone",
-        1184 => "timestamp with time zone",
-        1186 => "interval",
-        1700 => "numeric",
-        _ => return TYPES.iter().find(|t| t.0 == oid).map(|t| t.1),
-    };
-    Some(formatted)
-}
-
 /// `pg_get_indexdef` of the index with OID `oid`.
 pub fn index_definition_by_oid(scope: &SessionScope, oid: i64) -> Option<String> {
     relations(scope).into_iter().find_map(|def| {
@@ -1157,8 +1132,9 @@ pub fn index_definition_by_oid(scope: &SessionScope, oid: i64) -> Option<String>
 
 /// `pg_get_constraintdef` of the constraint with OID `oid`.
 pub fn constraint_definition_by_oid(scope: &SessionScope, oid: i64) -> Option<String> {
-    relations(scope).into_iter().find_map(|def| {
-        constraints(scope, &def)
+    let relations = relations(scope);
+    relations.iter().find_map(|def| {
+        constraints(&relations, def)
             .into_iter()
             .find(|constraint| constraint.oid == oid)
             .map(|constraint| constraint.definition)

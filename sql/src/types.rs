@@ -81,7 +81,7 @@ pub fn field(name: &str, ty: ColumnType) -> Field {
     if let Some(pg) = pg_type_name(ty) {
         metadata.insert(PG_TYPE.to_string(), pg.to_string());
     }
-    let modifier = crate::pgcatalog::type_modifier(ty);
+    let modifier = type_modifier(ty);
     if modifier >= 0 {
         metadata.insert(PG_TYPMOD.to_string(), modifier.to_string());
     }
@@ -276,6 +276,17 @@ pub fn versions_schema(def: &TableDef) -> SchemaRef {
     fields.push(Field::new(VERSION_COLUMNS[2], system_time_type(), false));
     fields.push(Field::new(VERSION_COLUMNS[3], system_time_type(), true));
     Arc::new(Schema::new(fields))
+}
+
+/// A column type's type modifier (`atttypmod`): lengths and numeric precision, else -1.
+pub fn type_modifier(ty: ColumnType) -> i32 {
+    match ty {
+        ColumnType::Varchar(Some(n)) | ColumnType::Char(n) => n as i32 + 4,
+        ColumnType::Numeric { precision, scale } => {
+            ((i32::from(precision) << 16) | i32::from(scale)) + 4
+        }
+        _ => -1,
+    }
 }
 
 /// The SQL type that casts a value to `ty` (a bound parameter's type). `char(n)` and
