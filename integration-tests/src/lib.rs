@@ -163,6 +163,29 @@ pub async fn rows_or_error(
         .collect())
 }
 
+/// An error's SQLSTATE, or its text when it has none (an error on the client's side).
+pub fn error_code(e: &tokio_postgres::Error) -> String {
+    e.code()
+        .map_or_else(|| e.to_string(), |c| c.code().to_string())
+}
+
+/// Asserts that a scenario told the same story on DriftDB as on PostgreSQL: the same lines (the
+/// first difference is the one reported), and as many.
+pub fn assert_same_transcript<T: AsRef<str>>(scenario: &str, driftdb: &[T], postgres: &[T]) {
+    for (ours, theirs) in driftdb.iter().zip(postgres) {
+        assert_eq!(
+            ours.as_ref(),
+            theirs.as_ref(),
+            "{scenario}: DriftDB's line, then PostgreSQL's"
+        );
+    }
+    assert_eq!(
+        driftdb.len(),
+        postgres.len(),
+        "{scenario}: transcript lengths"
+    );
+}
+
 /// The SQLSTATE of a failed statement.
 pub async fn sqlstate_of(client: &tokio_postgres::Client, sql: &str) -> String {
     match client.simple_query(sql).await {

@@ -11,8 +11,8 @@
 //! `libpostgresql-jdbc-java` (`/usr/share/java/postgresql.jar`, or `DRIFTDB_JDBC_JAR`), run by
 //! `java` in source-file mode.
 
-use driftdb_integration_tests::TestServer;
 use driftdb_integration_tests::postgres::ReferencePostgres;
+use driftdb_integration_tests::{TestServer, assert_same_transcript};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -88,14 +88,8 @@ fn same_story(script: &str) {
     let driftdb = transcript(script, server.addr().port(), "tester", "driftdb");
     let reference = ReferencePostgres::start().expect("the reference PostgreSQL starts");
     let postgres = transcript(script, reference.port(), "postgres", "postgres");
-    for (ours, theirs) in driftdb.lines().zip(postgres.lines()) {
-        assert_eq!(ours, theirs, "{script}: DriftDB's line, then PostgreSQL's");
-    }
-    assert_eq!(
-        driftdb.lines().count(),
-        postgres.lines().count(),
-        "{script}"
-    );
+    let lines = |transcript: &str| transcript.lines().map(str::to_string).collect::<Vec<_>>();
+    assert_same_transcript(script, &lines(&driftdb), &lines(&postgres));
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! copy_out), text and CSV, against DriftDB and a real PostgreSQL: the same rows go in and come
 //! out, a bad row loads nothing, and an error inside a transaction block fails the block.
 
-use driftdb_integration_tests::TestServer;
 use driftdb_integration_tests::postgres::ReferencePostgres;
+use driftdb_integration_tests::{TestServer, assert_same_transcript, error_code as code};
 use futures::{SinkExt, TryStreamExt};
 use tokio_postgres::Client;
 
@@ -23,11 +23,6 @@ async fn copy_out(client: &Client, sql: &str) -> String {
         .iter()
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect()
-}
-
-fn code(e: &tokio_postgres::Error) -> String {
-    e.code()
-        .map_or_else(|| e.to_string(), |c| c.code().to_string())
 }
 
 async fn scenario(client: &Client) -> Vec<String> {
@@ -109,8 +104,5 @@ async fn copy_moves_the_same_rows_as_postgresql() {
     let driftdb = scenario(&server.connect().await).await;
     let reference = ReferencePostgres::start().expect("the reference PostgreSQL starts");
     let postgres = scenario(&reference.connect().await).await;
-    for (ours, theirs) in driftdb.iter().zip(&postgres) {
-        assert_eq!(ours, theirs);
-    }
-    assert_eq!(driftdb.len(), postgres.len());
+    assert_same_transcript("COPY", &driftdb, &postgres);
 }

@@ -4,7 +4,9 @@
 //! of each binary value.
 
 use driftdb_integration_tests::postgres::ReferencePostgres;
-use driftdb_integration_tests::{TestServer, rows, text};
+use driftdb_integration_tests::{
+    TestServer, assert_same_transcript, error_code as sqlstate, rows, text,
+};
 use tokio_postgres::Client;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
@@ -52,11 +54,6 @@ const COLUMNS: &str = "id, i2, i4, f4, f8, n, b, s, v, d, tm, ts, tz, iv, by, u,
 
 /// What a client observes, line by line, for comparing one server with another.
 type Transcript = Vec<String>;
-
-fn sqlstate(e: &tokio_postgres::Error) -> String {
-    e.code()
-        .map_or_else(|| format!("no SQLSTATE: {e}"), |c| c.code().to_string())
-}
 
 async fn scenario(client: &mut Client) -> Transcript {
     let mut seen = Transcript::new();
@@ -282,10 +279,7 @@ async fn tokio_postgres_sees_driftdb_as_it_sees_postgresql() {
 
     let reference = ReferencePostgres::start().expect("the reference PostgreSQL starts");
     let postgres = scenario(&mut reference.connect().await).await;
-    for (ours, theirs) in driftdb.iter().zip(&postgres) {
-        assert_eq!(ours, theirs);
-    }
-    assert_eq!(driftdb.len(), postgres.len());
+    assert_same_transcript("tokio-postgres", &driftdb, &postgres);
 }
 
 #[tokio::test]

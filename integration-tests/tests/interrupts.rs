@@ -2,8 +2,8 @@
 //! leave the connection usable, in the simple and the extended protocol, inside and outside a
 //! transaction block. Each scenario runs against DriftDB and against a real PostgreSQL.
 
-use driftdb_integration_tests::TestServer;
 use driftdb_integration_tests::postgres::ReferencePostgres;
+use driftdb_integration_tests::{TestServer, error_code};
 use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
 
@@ -13,9 +13,7 @@ const ENDLESS: &str = "SELECT count(*) FROM generate_series(1, 10000000000)";
 fn sqlstate(result: Result<impl std::fmt::Debug, tokio_postgres::Error>) -> String {
     match result {
         Ok(value) => panic!("expected an error, got {value:?}"),
-        Err(e) => e
-            .code()
-            .map_or_else(|| e.to_string(), |c| c.code().to_string()),
+        Err(e) => error_code(&e),
     }
 }
 
