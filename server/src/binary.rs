@@ -28,6 +28,8 @@ enum Encoding {
     Int2,
     Int4,
     Int8,
+    /// An `oid`: unsigned 32 bits, held as an Int64.
+    Oid,
     Float4,
     Float8,
     Date,
@@ -42,6 +44,8 @@ enum Encoding {
     /// Parsed from the text form.
     Numeric,
     Uuid,
+    /// A one-dimensional array: dimensions, then each element in its own encoding.
+    Array(Type),
 }
 
 /// The encoding for values described as `ty`, and the Arrow type it reads them as.
@@ -52,6 +56,7 @@ fn encoding(ty: &Type) -> (Encoding, Option<DataType>) {
         Type::INT2 => (Encoding::Int2, Some(DataType::Int16)),
         Type::INT4 => (Encoding::Int4, Some(DataType::Int32)),
         Type::INT8 => (Encoding::Int8, Some(DataType::Int64)),
+        Type::OID => (Encoding::Oid, Some(DataType::Int64)),
         Type::FLOAT4 => (Encoding::Float4, Some(DataType::Float32)),
         Type::FLOAT8 => (Encoding::Float8, Some(DataType::Float64)),
         Type::DATE => (Encoding::Date, Some(DataType::Date32)),
@@ -69,7 +74,10 @@ fn encoding(ty: &Type) -> (Encoding, Option<DataType>) {
         Type::NUMERIC => (Encoding::Numeric, None),
         Type::UUID => (Encoding::Uuid, None),
         Type::JSONB => (Encoding::Jsonb, None),
-        _ => (Encoding::Text, None),
+        _ => match crate::encode::array_element(ty) {
+            Some(element) => (Encoding::Array(element), None),
+            None => (Encoding::Text, None),
+        },
     }
 }
 
@@ -80,6 +88,8 @@ pub struct ColumnBinary<'a> {
     array: ArrayRef,
     /// The text form, for encodings built from it.
     text: Option<ColumnText<'a>>,
+    /// For an array: its elements' writer.
+    elements: Option<Box<ColumnBinary<'a>>>,
 }
 
 impl<'a> ColumnBinary<'a> {
@@ -90,6 +100,22 @@ impl<'a> ColumnBinary<'a> {
         options: &'a driftdb_sql::arrow::util::display::FormatOptions<'a>,
     ) -> Result<ColumnBinary<'a>, String> {
         let (encoding, arrow_type) = encoding(ty);
+        if let Encoding::Array(element) = &encoding {
+            let DataType::List(_) = array.data_type() else {
+                return Err(format!(
+                    "cannot send a {} column as {ty}",
+                    array.data_type()
+                ));
+            };
+            let values = array.as_list::<i32>().values();
+            let elements = ColumnBinary::new(values, element, options)?;
+            return Ok(ColumnBinary {
+                encoding,
+                array: array.clone(),
+                text: None,
+                elements: Some(Box::new(elements)),
+            });
+        }
         let (array, text) = match arrow_type {
             Some(wanted) if wanted == *array.data_type() => (array.clone(), None),
             Some(wanted) => {
@@ -107,6 +133,7 @@ impl<'a> ColumnBinary<'a> {
             encoding,
             array,
             text,
+            elements: None,
         })
     }
 
@@ -119,11 +146,30 @@ impl<'a> ColumnBinary<'a> {
         let start = out.len();
         out.put_i32(0);
         let array = &self.array;
-        match self.encoding {
+        match &self.encoding {
+            Encoding::Array(element) => {
+                let offsets = array.as_list::<i32>().value_offsets();
+                let (first, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+                let values = array.as_list::<i32>().values();
+                let has_nulls = (first..end).any(|i| values.is_null(i));
+                out.put_i32(i32::from(end > first));
+                out.put_i32(i32::from(has_nulls));
+                out.put_u32(element.oid());
+                if end > first {
+                    out.put_i32((end - first) as i32);
+                    out.put_i32(1);
+                }
+                if let Some(elements) = &self.elements {
+                    for index in first..end {
+                        elements.write(index, out, scratch);
+                    }
+                }
+            }
             Encoding::Bool => out.put_u8(u8::from(array.as_boolean().value(row))),
             Encoding::Int2 => out.put_i16(array.as_primitive::<Int16Type>().value(row)),
             Encoding::Int4 => out.put_i32(array.as_primitive::<Int32Type>().value(row)),
             Encoding::Int8 => out.put_i64(array.as_primitive::<Int64Type>().value(row)),
+            Encoding::Oid => out.put_u32(array.as_primitive::<Int64Type>().value(row) as u32),
             Encoding::Float4 => out.put_f32(array.as_primitive::<Float32Type>().value(row)),
             Encoding::Float8 => out.put_f64(array.as_primitive::<Float64Type>().value(row)),
             Encoding::Date => {
@@ -147,7 +193,7 @@ impl<'a> ColumnBinary<'a> {
                 if let Some(text) = &self.text {
                     text.write(row, scratch);
                 }
-                match self.encoding {
+                match &self.encoding {
                     Encoding::Jsonb => {
                         out.put_u8(1);
                         out.put_slice(scratch.as_bytes());

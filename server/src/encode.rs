@@ -24,9 +24,54 @@ pub fn pg_type(field: &Field) -> Type {
         Some("uuid") => Type::UUID,
         Some("json") => Type::JSON,
         Some("jsonb") => Type::JSONB,
+        Some("int2vector") => Type::INT2_VECTOR,
+        Some("oidvector") => Type::OID_VECTOR,
         _ => arrow_pg_type(field.data_type()),
     }
 }
+
+/// The array type of elements of type `element`.
+fn array_of(element: &Type) -> Type {
+    ARRAYS
+        .iter()
+        .find(|(_, e)| e == element)
+        .map_or(Type::TEXT_ARRAY, |(array, _)| array.clone())
+}
+
+/// The element type of array type `array` (`int2vector` and `oidvector` included).
+pub fn array_element(array: &Type) -> Option<Type> {
+    match *array {
+        Type::INT2_VECTOR => Some(Type::INT2),
+        Type::OID_VECTOR => Some(Type::OID),
+        _ => ARRAYS
+            .iter()
+            .find(|(a, _)| a == array)
+            .map(|(_, element)| element.clone()),
+    }
+}
+
+/// Array types and their elements' types.
+const ARRAYS: [(Type, Type); 19] = [
+    (Type::BOOL_ARRAY, Type::BOOL),
+    (Type::INT2_ARRAY, Type::INT2),
+    (Type::INT4_ARRAY, Type::INT4),
+    (Type::INT8_ARRAY, Type::INT8),
+    (Type::FLOAT4_ARRAY, Type::FLOAT4),
+    (Type::FLOAT8_ARRAY, Type::FLOAT8),
+    (Type::NUMERIC_ARRAY, Type::NUMERIC),
+    (Type::TEXT_ARRAY, Type::TEXT),
+    (Type::VARCHAR_ARRAY, Type::VARCHAR),
+    (Type::DATE_ARRAY, Type::DATE),
+    (Type::TIME_ARRAY, Type::TIME),
+    (Type::TIMESTAMP_ARRAY, Type::TIMESTAMP),
+    (Type::TIMESTAMPTZ_ARRAY, Type::TIMESTAMPTZ),
+    (Type::INTERVAL_ARRAY, Type::INTERVAL),
+    (Type::BYTEA_ARRAY, Type::BYTEA),
+    (Type::UUID_ARRAY, Type::UUID),
+    (Type::JSON_ARRAY, Type::JSON),
+    (Type::JSONB_ARRAY, Type::JSONB),
+    (Type::OID_ARRAY, Type::OID),
+];
 
 fn arrow_pg_type(ty: &DataType) -> Type {
     match ty {
@@ -44,6 +89,7 @@ fn arrow_pg_type(ty: &DataType) -> Type {
         DataType::Time32(_) | DataType::Time64(_) => Type::TIME,
         DataType::Interval(_) | DataType::Duration(_) => Type::INTERVAL,
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Type::BYTEA,
+        DataType::List(element) => array_of(&pg_type(element)),
         _ => Type::TEXT,
     }
 }
@@ -120,6 +166,10 @@ pub fn encode_batch(batch: &RecordBatch, fields: &[FieldInfo]) -> PgWireResult<V
         .zip(fields)
         .map(|(array, field)| match field.format() {
             FieldFormat::Text => ColumnText::new(array, &options)
+                .map(|text| match *field.datatype() {
+                    Type::INT2_VECTOR | Type::OID_VECTOR => text.as_vector(),
+                    _ => text,
+                })
                 .map(ColumnWriter::Text)
                 .map_err(|e| e.to_string()),
             FieldFormat::Binary => {

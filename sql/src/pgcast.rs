@@ -12,9 +12,9 @@ use crate::error::Error;
 use crate::values::parse_bytea_column;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::error::Result;
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{
@@ -126,52 +126,58 @@ fn time_input(text: &str, target: &DataType) -> Option<String> {
 #[derive(Debug, Default)]
 pub struct PgCasts;
 
+/// Rewrites every expression of `plan` (subqueries included) bottom-up with `rewrite`, which
+/// gets the schema the expression reads (a node's input's; a node without one input, such as
+/// VALUES, types its expressions against its own). Output names stay what they were, so
+/// `SELECT '\x00'::bytea` keeps its column name.
+pub(crate) fn rewrite_expressions(
+    plan: LogicalPlan,
+    rewrite: impl Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
+) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|node| {
+        let input_schema = match node.inputs().as_slice() {
+            [input] => input.schema().clone(),
+            _ => node.schema().clone(),
+        };
+        let names = NamePreserver::new(&node);
+        node.map_expressions(|expr| {
+            let name = names.save(&expr);
+            let rewritten = expr.transform_up(|expr| rewrite(expr, &input_schema))?;
+            Ok(rewritten.update_data(|expr| name.restore(expr)))
+        })
+    })
+    .map(|t| t.data)
+}
+
 impl AnalyzerRule for PgCasts {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|node| {
-            let schema = node.schema().clone();
-            // A node without inputs (VALUES) types its expressions against an empty schema.
-            let input_schema = match node.inputs().as_slice() {
-                [input] => input.schema().clone(),
-                _ => schema,
-            };
-            // Output names stay those of the casts (`SELECT '\x00'::bytea` keeps its column name).
-            let names = NamePreserver::new(&node);
-            node.map_expressions(|expr| {
-                let name = names.save(&expr);
-                let rewritten = expr.transform_up(|expr| match expr {
-                    Expr::Cast(Cast { expr: inner, field })
-                        if matches!(
-                            inner.as_ref(),
-                            Expr::Literal(ScalarValue::Utf8(Some(_)), _)
-                        ) && matches!(
-                            field.data_type(),
-                            DataType::Date32 | DataType::Timestamp(..)
-                        ) =>
-                    {
-                        let Expr::Literal(ScalarValue::Utf8(Some(text)), metadata) = *inner else {
-                            unreachable!("matched a text literal");
-                        };
-                        let text = time_input(&text, field.data_type()).unwrap_or(text);
-                        Ok(Transformed::yes(Expr::Cast(Cast {
-                            expr: Box::new(Expr::Literal(ScalarValue::Utf8(Some(text)), metadata)),
-                            field,
-                        })))
-                    }
-                    Expr::Cast(Cast { expr: inner, field })
-                        if field.data_type() == &DataType::Binary
-                            && inner
-                                .get_type(&input_schema)
-                                .is_ok_and(|t| t == DataType::Utf8) =>
-                    {
-                        Ok(Transformed::yes(BYTEA_IN.call(vec![*inner])))
-                    }
-                    other => Ok(Transformed::no(other)),
-                })?;
-                Ok(rewritten.update_data(|expr| name.restore(expr)))
-            })
+        rewrite_expressions(plan, |expr, input_schema| match expr {
+            Expr::Cast(Cast { expr: inner, field })
+                if matches!(inner.as_ref(), Expr::Literal(ScalarValue::Utf8(Some(_)), _))
+                    && matches!(
+                        field.data_type(),
+                        DataType::Date32 | DataType::Timestamp(..)
+                    ) =>
+            {
+                let Expr::Literal(ScalarValue::Utf8(Some(text)), metadata) = *inner else {
+                    unreachable!("matched a text literal");
+                };
+                let text = time_input(&text, field.data_type()).unwrap_or(text);
+                Ok(Transformed::yes(Expr::Cast(Cast {
+                    expr: Box::new(Expr::Literal(ScalarValue::Utf8(Some(text)), metadata)),
+                    field,
+                })))
+            }
+            Expr::Cast(Cast { expr: inner, field })
+                if field.data_type() == &DataType::Binary
+                    && inner
+                        .get_type(input_schema)
+                        .is_ok_and(|t| t == DataType::Utf8) =>
+            {
+                Ok(Transformed::yes(BYTEA_IN.call(vec![*inner])))
+            }
+            other => Ok(Transformed::no(other)),
         })
-        .map(|t| t.data)
     }
 
     fn name(&self) -> &str {

@@ -7,6 +7,7 @@
 //! staged into the transaction; queries are planned and run by DataFusion over the
 //! engine-backed catalog.
 
+use crate::arrays::PgArrayLiterals;
 use crate::catalog::{CATALOG_NAME, DriftCatalog, SCHEMA_NAME, SessionScope};
 use crate::colnames;
 use crate::control::{self, Control};
@@ -28,6 +29,7 @@ use crate::types::PgTypePlanner;
 use crate::upsert;
 use crate::views;
 use datafusion::logical_expr::planner::ExprPlanner;
+use datafusion::optimizer::{Analyzer, AnalyzerRule};
 
 /// The catalog of tables a statement computes for itself ([`Session::collect_sql_with`]).
 pub(crate) const STATEMENT_TABLES: &str = "driftdb_statement";
@@ -60,6 +62,15 @@ use std::sync::Arc;
 
 /// `first` (a CSV header) joined to the first line of `lines`, so every line still stands for
 /// one row.
+/// DataFusion's analyzer rules with DriftDB's around them: array literals are read before type
+/// coercion (which cannot compare an array with text), PostgreSQL's casts after it.
+fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
+    let mut rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> = vec![Arc::new(PgArrayLiterals)];
+    rules.extend(Analyzer::new().rules);
+    rules.push(Arc::new(PgCasts));
+    rules
+}
+
 fn prepend(
     first: String,
     lines: impl futures::Stream<Item = Result<String>> + Send + 'static,
@@ -268,7 +279,7 @@ impl Session {
             .with_config(config)
             .with_default_features()
             .with_type_planner(Arc::new(PgTypePlanner))
-            .with_analyzer_rule(Arc::new(PgCasts))
+            .with_analyzer_rules(analyzer_rules())
             .build();
         // The JSON operators come first: DataFusion's own planners would take `@>` for arrays.
         let mut planners: Vec<Arc<dyn ExprPlanner>> = vec![Arc::new(JsonPlanner)];
@@ -286,6 +297,9 @@ impl Session {
         ctx.register_udf(ScalarUDF::from(CurrentSeq::new(scope.clone())));
         ctx.register_udf(ScalarUDF::from(NextVal::new(scope.clone())));
         ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(Single::new()));
+        for upper in [false, true] {
+            ctx.register_udf(ScalarUDF::from(crate::arrays::ArrayBound::new(upper)));
+        }
         for function in info::functions(&scope) {
             ctx.register_udf(function);
         }

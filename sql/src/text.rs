@@ -187,6 +187,10 @@ fn is_unconstrained_numeric(ty: &DataType) -> bool {
 pub struct ColumnText<'a> {
     array: &'a ArrayRef,
     fallback: Option<ArrayFormatter<'a>>,
+    /// For an array: its elements' writer.
+    elements: Option<Box<ColumnText<'a>>>,
+    /// An array written as `int2vector`/`oidvector` are (`1 2`), not as `{1,2}`.
+    vector: bool,
 }
 
 impl<'a> ColumnText<'a> {
@@ -219,10 +223,70 @@ impl<'a> ColumnText<'a> {
             | DataType::Duration(_)
             | DataType::Binary
             | DataType::LargeBinary
-            | DataType::BinaryView => None,
+            | DataType::BinaryView
+            | DataType::List(_) => None,
             _ => Some(ArrayFormatter::try_new(array.as_ref(), options)?),
         };
-        Ok(ColumnText { array, fallback })
+        let elements = match array.data_type() {
+            DataType::List(_) => Some(Box::new(ColumnText::new(
+                array.as_list::<i32>().values(),
+                options,
+            )?)),
+            _ => None,
+        };
+        Ok(ColumnText {
+            array,
+            fallback,
+            elements,
+            vector: false,
+        })
+    }
+
+    /// Writes arrays as `int2vector` and `oidvector` print: elements apart, no braces.
+    pub fn as_vector(mut self) -> Self {
+        self.vector = true;
+        self
+    }
+
+    /// An array as PostgreSQL prints it: `{1,NULL,"a b"}`, elements quoted where needed.
+    fn write_array(&self, elements: &ColumnText<'_>, row: usize, text: &mut String) {
+        let range = self.array.as_list::<i32>().value_offsets();
+        let (start, end) = (range[row] as usize, range[row + 1] as usize);
+        if !self.vector {
+            text.push('{');
+        }
+        let mut element = String::new();
+        for (n, index) in (start..end).enumerate() {
+            if n > 0 {
+                text.push(if self.vector { ' ' } else { ',' });
+            }
+            element.clear();
+            if !elements.write(index, &mut element) {
+                text.push_str("NULL");
+                continue;
+            }
+            let quoted = !elements.array.data_type().is_numeric()
+                && (element.is_empty()
+                    || element.eq_ignore_ascii_case("null")
+                    || element
+                        .chars()
+                        .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace()));
+            if quoted {
+                text.push('"');
+                for c in element.chars() {
+                    if matches!(c, '"' | '\\') {
+                        text.push('\\');
+                    }
+                    text.push(c);
+                }
+                text.push('"');
+            } else {
+                text.push_str(&element);
+            }
+        }
+        if !self.vector {
+            text.push('}');
+        }
     }
 
     /// Appends the value at `row` to `text`; false (and nothing appended) for NULL.
@@ -332,6 +396,12 @@ impl<'a> ColumnText<'a> {
             }
             DataType::BinaryView => {
                 write_bytea(a.as_binary_view().value(row), text);
+                Ok(())
+            }
+            DataType::List(_) => {
+                if let Some(elements) = &self.elements {
+                    self.write_array(elements, row, text);
+                }
                 Ok(())
             }
             ty => match &self.fallback {
