@@ -159,6 +159,6 @@ impl SchemaProvider for DriftSchema {
     fn table_exist(&self, name: &str) -> bool {
         name == COMMITS_TABLE
             || self.scope.resolve_current(name).is_some()
-            || pgcatalog::TABLES.contains(&name)
+            || pgcatalog::is_catalog(name)
     }
 }

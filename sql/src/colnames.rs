@@ -8,7 +8,7 @@
 use crate::ddl::normalize;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::sql::sqlparser::ast::{
-    DataType as SqlType, Expr, Query, SelectItem, SetExpr, Statement as Ast,
+    DataType as SqlType, Expr, Ident, Query, SelectItem, SetExpr, Statement as Ast,
 };
 use std::sync::Arc;
 
@@ -23,9 +23,16 @@ fn expression_name(expr: &Expr) -> Option<String> {
             .last()
             .and_then(|part| part.as_ident())
             .map(|ident| ident.value.to_ascii_lowercase()),
+        // A cast is named after what it casts when that has a name of its own (a column, a
+        // function), else after its type (PostgreSQL's weaker names: another cast's, CASE's).
         Expr::Cast {
             expr, data_type, ..
-        } => expression_name(expr).or_else(|| type_name(data_type)),
+        } => match expr.as_ref() {
+            Expr::Cast { .. } | Expr::TypedString(_) | Expr::Case { .. } => {
+                type_name(data_type).or_else(|| expression_name(expr))
+            }
+            _ => expression_name(expr).or_else(|| type_name(data_type)),
+        },
         Expr::TypedString(typed) => type_name(&typed.data_type),
         Expr::Nested(inner) | Expr::Collate { expr: inner, .. } => expression_name(inner),
         Expr::Case { .. } => Some("case".into()),
@@ -43,6 +50,30 @@ fn expression_name(expr: &Expr) -> Option<String> {
             .and_then(|names| names.into_iter().next())
             .flatten(),
         _ => None,
+    }
+}
+
+/// The prefix of an alias that [`keep_name`] gives a column: what follows the column's number
+/// and a `:` is the name PostgreSQL gives it.
+const KEPT_NAME: &str = "__driftdb_column_";
+
+/// An alias that names a result column `name` while unique among its SELECT's columns
+/// (`n.oid, n.*` is two columns named `oid`, which DataFusion cannot plan), for a column
+/// whose expression a rewrite changes or DataFusion would name alike.
+pub fn keep_name(position: usize, expr: &Expr) -> Ident {
+    let name = expression_name(expr).unwrap_or_else(|| "?column?".into());
+    Ident::with_quote('"', format!("{KEPT_NAME}{position}:{name}"))
+}
+
+/// An alias's name, or the name [`keep_name`] kept in it.
+fn alias_name(alias: &Ident) -> String {
+    let name = normalize(alias);
+    match name
+        .strip_prefix(KEPT_NAME)
+        .and_then(|kept| kept.split_once(':'))
+    {
+        Some((_, kept)) => kept.to_string(),
+        None => name,
     }
 }
 
@@ -71,6 +102,14 @@ fn type_name(ty: &SqlType) -> Option<String> {
         SqlType::Uuid => "uuid",
         SqlType::JSON => "json",
         SqlType::JSONB => "jsonb",
+        SqlType::Regclass => "regclass",
+        SqlType::Custom(name, _) => {
+            return name
+                .0
+                .last()
+                .and_then(|part| part.as_ident())
+                .map(|ident| ident.value.to_ascii_lowercase());
+        }
         _ => return None,
     };
     Some(name.into())
@@ -94,7 +133,7 @@ fn output_names(query: &Query) -> Option<Vec<Option<String>>> {
                             SelectItem::UnnamedExpr(expr) => {
                                 Some(expression_name(expr).unwrap_or_else(|| "?column?".into()))
                             }
-                            SelectItem::ExprWithAlias { alias, .. } => Some(normalize(alias)),
+                            SelectItem::ExprWithAlias { alias, .. } => Some(alias_name(alias)),
                             _ => None,
                         })
                         .collect(),

@@ -145,10 +145,8 @@ pub(crate) fn classify(statement: &Ast) -> Result<Option<Control>> {
                 read_only: None,
             })
         }
-        Ast::ShowVariable { variable } => match variable_name(variable).as_str() {
-            "transaction_isolation" | "transaction isolation level" => {
-                Control::ShowIsolation { current: true }
-            }
+        Ast::ShowVariable { variable } => match crate::settings::show_name(variable).as_str() {
+            "transaction_isolation" => Control::ShowIsolation { current: true },
             "default_transaction_isolation" => Control::ShowIsolation { current: false },
             _ => return Ok(None),
         },

@@ -274,6 +274,276 @@ fn expression(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
     Ok(ScalarValue::Utf8(text_arg(args, 0)))
 }
 
+/// An OID argument given as a number, or text to look up with `lookup`; what PostgreSQL's
+/// `'name'::regclass` (and kin) reads. `missing` is the error for a name that resolves to
+/// nothing (`None`: NULL, as `to_regclass` answers).
+fn object_oid(
+    args: &[ScalarValue],
+    lookup: impl Fn(&str) -> Option<i64>,
+    missing: Option<(ErrorKind, &str)>,
+) -> Result<ScalarValue> {
+    if let Some(oid) = int_arg(args, 0) {
+        return Ok(ScalarValue::Int64(Some(oid)));
+    }
+    let Some(name) = text_arg(args, 0) else {
+        return Ok(ScalarValue::Int64(None));
+    };
+    match (lookup(&name), missing) {
+        (Some(oid), _) => Ok(ScalarValue::Int64(Some(oid))),
+        (None, None) => Ok(ScalarValue::Int64(None)),
+        (None, Some((kind, what))) => {
+            Err(Error::new(kind, format!("{what} \"{name}\" does not exist")).into_datafusion())
+        }
+    }
+}
+
+fn regclass(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    object_oid(
+        args,
+        |name| pgcatalog::regclass(scope, name),
+        Some((ErrorKind::UndefinedTable, "relation")),
+    )
+}
+
+fn to_regclass(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    object_oid(args, |name| pgcatalog::regclass(scope, name), None)
+}
+
+fn regtype(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    object_oid(
+        args,
+        pgcatalog::regtype,
+        Some((ErrorKind::UndefinedObject, "type")),
+    )
+}
+
+fn regnamespace(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    object_oid(
+        args,
+        pgcatalog::regnamespace,
+        Some((ErrorKind::UndefinedObject, "schema")),
+    )
+}
+
+/// `'name'::regproc`: DriftDB has no functions in `pg_proc`, so a name reads as NULL.
+fn regproc(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    object_oid(args, |_| None, None)
+}
+
+fn regclass_text(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(ScalarValue::Utf8(
+        int_arg(args, 0).map(|oid| pgcatalog::regclass_name(scope, oid)),
+    ))
+}
+
+fn regtype_text(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(ScalarValue::Utf8(int_arg(args, 0).map(|oid| {
+        pgcatalog::format_type(oid, None).unwrap_or_else(|| oid.to_string())
+    })))
+}
+
+fn regnamespace_text(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(ScalarValue::Utf8(
+        int_arg(args, 0).map(pgcatalog::regnamespace_name),
+    ))
+}
+
+/// `oid::regproc::text`: `-` for no function, as PostgreSQL prints it.
+fn regproc_text(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(ScalarValue::Utf8(int_arg(args, 0).map(|oid| match oid {
+        0 => "-".to_string(),
+        oid => oid.to_string(),
+    })))
+}
+
+fn never(_: &SessionScope, _: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(ScalarValue::Boolean(Some(false)))
+}
+
+fn empty_text(_: &SessionScope, _: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(text(""))
+}
+
+/// PostgreSQL's keywords that are not unreserved (reserved, type/function names, column
+/// names): `quote_ident` quotes them.
+const QUOTED_KEYWORDS: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "between",
+    "bigint",
+    "binary",
+    "bit",
+    "boolean",
+    "both",
+    "case",
+    "cast",
+    "char",
+    "character",
+    "check",
+    "coalesce",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "dec",
+    "decimal",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "exists",
+    "extract",
+    "false",
+    "fetch",
+    "float",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "greatest",
+    "group",
+    "grouping",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "inout",
+    "int",
+    "integer",
+    "intersect",
+    "interval",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "least",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "national",
+    "natural",
+    "nchar",
+    "none",
+    "normalize",
+    "not",
+    "notnull",
+    "null",
+    "nullif",
+    "numeric",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "out",
+    "outer",
+    "overlaps",
+    "overlay",
+    "placing",
+    "position",
+    "precision",
+    "primary",
+    "real",
+    "references",
+    "returning",
+    "right",
+    "row",
+    "select",
+    "session_user",
+    "setof",
+    "similar",
+    "smallint",
+    "some",
+    "substring",
+    "symmetric",
+    "table",
+    "tablesample",
+    "then",
+    "time",
+    "timestamp",
+    "to",
+    "trailing",
+    "treat",
+    "trim",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "values",
+    "varchar",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// `quote_ident(text)`: the identifier, double-quoted unless it needs no quotes.
+fn quote_ident(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    Ok(ScalarValue::Utf8(text_arg(args, 0).map(|name| {
+        let plain = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !QUOTED_KEYWORDS.contains(&name.as_str());
+        match plain {
+            true => name,
+            false => format!("\"{}\"", name.replace('"', "\"\"")),
+        }
+    })))
+}
+
+/// `quote_literal(text)`: the text as a string literal (`E'…'` when it holds a backslash).
+fn quote_literal(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    let value = match args.first() {
+        Some(ScalarValue::Utf8(Some(s))) => Some(s.clone()),
+        Some(value) if value.is_null() => None,
+        Some(value) => Some(value.to_string()),
+        None => None,
+    };
+    Ok(ScalarValue::Utf8(value.map(|value| {
+        let quoted = value.replace('\'', "''");
+        match quoted.contains('\\') {
+            true => format!("E'{}'", quoted.replace('\\', "\\\\")),
+            false => format!("'{quoted}'"),
+        }
+    })))
+}
+
 /// Every function of this module, for `scope`'s session.
 pub fn functions(scope: &Arc<SessionScope>) -> Vec<ScalarUDF> {
     let stable = Volatility::Stable;
@@ -404,6 +674,91 @@ pub fn functions(scope: &Arc<SessionScope>) -> Vec<ScalarUDF> {
         ("pg_total_relation_size", any(), DataType::Int64, zero_size),
         ("pg_indexes_size", any(), DataType::Int64, zero_size),
         ("pg_size_pretty", any(), DataType::Utf8, size_pretty),
+        ("pg_database_size", any(), DataType::Int64, zero_size),
+        ("pg_tablespace_location", any(), DataType::Utf8, empty_text),
+        ("pg_stat_get_numscans", any(), DataType::Int64, zero_size),
+        (
+            "pg_get_statisticsobjdef_columns",
+            any(),
+            DataType::Utf8,
+            no_text,
+        ),
+        ("pg_get_partkeydef", any(), DataType::Utf8, no_text),
+        ("pg_get_serial_sequence", any(), DataType::Utf8, no_text),
+        ("pg_get_function_result", any(), DataType::Utf8, no_text),
+        ("pg_get_function_arguments", any(), DataType::Utf8, no_text),
+        (
+            "pg_collation_is_visible",
+            any(),
+            DataType::Boolean,
+            always_true,
+        ),
+        (
+            "pg_opclass_is_visible",
+            any(),
+            DataType::Boolean,
+            always_true,
+        ),
+        (
+            "pg_relation_is_publishable",
+            any(),
+            DataType::Boolean,
+            never,
+        ),
+        (
+            "has_any_column_privilege",
+            any(),
+            DataType::Boolean,
+            always_true,
+        ),
+        (
+            "has_function_privilege",
+            any(),
+            DataType::Boolean,
+            always_true,
+        ),
+        (
+            "has_sequence_privilege",
+            any(),
+            DataType::Boolean,
+            always_true,
+        ),
+        ("quote_ident", any(), DataType::Utf8, quote_ident),
+        ("quote_literal", any(), DataType::Utf8, quote_literal),
+        ("to_regclass", any(), DataType::Int64, to_regclass),
+        ("__driftdb_regclass", any(), DataType::Int64, regclass),
+        ("__driftdb_regtype", any(), DataType::Int64, regtype),
+        (
+            "__driftdb_regnamespace",
+            any(),
+            DataType::Int64,
+            regnamespace,
+        ),
+        ("__driftdb_regproc", any(), DataType::Int64, regproc),
+        (
+            "__driftdb_regclass_text",
+            any(),
+            DataType::Utf8,
+            regclass_text,
+        ),
+        (
+            "__driftdb_regtype_text",
+            any(),
+            DataType::Utf8,
+            regtype_text,
+        ),
+        (
+            "__driftdb_regnamespace_text",
+            any(),
+            DataType::Utf8,
+            regnamespace_text,
+        ),
+        (
+            "__driftdb_regproc_text",
+            any(),
+            DataType::Utf8,
+            regproc_text,
+        ),
     ];
     definitions
         .into_iter()

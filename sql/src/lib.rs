@@ -30,6 +30,7 @@ mod json;
 mod jsonops;
 mod pgcast;
 mod pgcatalog;
+mod pgschema;
 mod pgsyntax;
 mod prepared;
 mod pushdown;

@@ -9,6 +9,7 @@
 //! when no table of that name exists, as PostgreSQL's search path puts `pg_catalog` first.
 
 use crate::catalog::SessionScope;
+use crate::pgschema;
 use crate::types;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -33,6 +34,13 @@ pub const DATABASE_OWNER_OID: i64 = 6171;
 const DATABASE_OID: i64 = 16_384;
 const HEAP_AM: i64 = 2;
 const BTREE_AM: i64 = 403;
+
+/// The schemas: (OID, name, owner).
+const NAMESPACES: &[(i64, &str, i64)] = &[
+    (PG_CATALOG_OID, PG_CATALOG, ROLE_OID),
+    (PUBLIC_OID, "public", DATABASE_OWNER_OID),
+    (INFORMATION_SCHEMA_OID, "information_schema", ROLE_OID),
+];
 
 /// A table's (or view's) OID.
 pub fn relation_oid(def: &TableDef) -> i64 {
@@ -160,18 +168,49 @@ impl Table {
         self.rows.push(row);
     }
 
-    fn provider(self) -> Result<Arc<dyn TableProvider>> {
-        let schema = Arc::new(Schema::new(self.fields));
-        let columns: Vec<ArrayRef> = (0..schema.fields().len())
-            .map(|i| {
-                let field = schema.field(i);
-                match self.rows.is_empty() {
-                    true => Ok(datafusion::arrow::array::new_empty_array(field.data_type())),
-                    false => ScalarValue::iter_to_array(self.rows.iter().map(|row| row[i].clone())),
-                }
+    /// The table as a provider with every column PostgreSQL's catalog `name` has, in its
+    /// order: the ones built here, NULL for the rest (then any of DriftDB's own).
+    fn provider(self, name: &str) -> Result<Arc<dyn TableProvider>> {
+        let rows = self.rows.len();
+        let mut built: Vec<Option<(Field, ArrayRef)>> = self
+            .fields
+            .into_iter()
+            .enumerate()
+            .map(|(i, field)| {
+                let values = match rows {
+                    0 => Ok(datafusion::arrow::array::new_empty_array(field.data_type())),
+                    _ => ScalarValue::iter_to_array(self.rows.iter().map(|row| row[i].clone())),
+                };
+                values.map(|values| Some((field, values)))
             })
             .collect::<Result<_>>()?;
-        let batch = RecordBatch::try_new(schema.clone(), columns)?;
+        let mut columns: Vec<(Field, ArrayRef)> = Vec::with_capacity(built.len());
+        for (column, pg_type) in pgschema::columns(name).into_iter().flatten() {
+            let found = built
+                .iter_mut()
+                .find(|slot| slot.as_ref().is_some_and(|(f, _)| f.name() == column))
+                .and_then(Option::take);
+            let (field, values) = found.unwrap_or_else(|| {
+                let field = Field::new(column, arrow_type(pg_type), true);
+                let values = datafusion::arrow::array::new_null_array(field.data_type(), rows);
+                (field, values)
+            });
+            let field = match pg_type {
+                "int2vector" | "oidvector" => {
+                    field.with_metadata([(types::PG_TYPE.to_string(), pg_type.to_string())].into())
+                }
+                _ => field,
+            };
+            columns.push((field, values));
+        }
+        columns.extend(built.into_iter().flatten());
+        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
+        let schema = Arc::new(Schema::new(fields));
+        let batch = RecordBatch::try_new_with_options(
+            schema.clone(),
+            arrays,
+            &datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?;
         Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
     }
 }
@@ -182,160 +221,33 @@ fn int2_vector() -> DataType {
     DataType::new_list(I16, true)
 }
 
-/// Catalogs DriftDB has nothing for (no inheritance, triggers, policies, publications,
-/// extended statistics, user functions, …): empty, with the columns psql reads.
-const EMPTY: &[(&str, &[(&str, DataType)])] = &[
-    (
-        "pg_collation",
-        &[("oid", Oid), ("collname", Text), ("collnamespace", Oid)],
-    ),
-    (
-        "pg_inherits",
-        &[
-            ("inhrelid", Oid),
-            ("inhparent", Oid),
-            ("inhseqno", I32),
-            ("inhdetachpending", Bool),
-        ],
-    ),
-    (
-        "pg_trigger",
-        &[
-            ("oid", Oid),
-            ("tgrelid", Oid),
-            ("tgparentid", Oid),
-            ("tgname", Text),
-            ("tgenabled", Text),
-            ("tgisinternal", Bool),
-        ],
-    ),
-    (
-        "pg_policy",
-        &[
-            ("oid", Oid),
-            ("polname", Text),
-            ("polrelid", Oid),
-            ("polcmd", Text),
-            ("polpermissive", Bool),
-            ("polqual", Text),
-            ("polwithcheck", Text),
-        ],
-    ),
-    (
-        "pg_statistic_ext",
-        &[
-            ("oid", Oid),
-            ("stxrelid", Oid),
-            ("stxname", Text),
-            ("stxnamespace", Oid),
-            ("stxstattarget", I32),
-            ("stxkind", Text),
-        ],
-    ),
-    (
-        "pg_publication",
-        &[
-            ("oid", Oid),
-            ("pubname", Text),
-            ("puballtables", Bool),
-            ("pubviaroot", Bool),
-        ],
-    ),
-    (
-        "pg_publication_rel",
-        &[
-            ("oid", Oid),
-            ("prpubid", Oid),
-            ("prrelid", Oid),
-            ("prqual", Text),
-        ],
-    ),
-    (
-        "pg_publication_namespace",
-        &[("oid", Oid), ("pnpubid", Oid), ("pnnspid", Oid)],
-    ),
-    (
-        "pg_rewrite",
-        &[("oid", Oid), ("rulename", Text), ("ev_class", Oid)],
-    ),
-    (
-        "pg_partitioned_table",
-        &[("partrelid", Oid), ("partstrat", Text)],
-    ),
-    ("pg_foreign_table", &[("ftrelid", Oid), ("ftserver", Oid)]),
-    (
-        "pg_tablespace",
-        &[("oid", Oid), ("spcname", Text), ("spcowner", Oid)],
-    ),
-    ("pg_sequence", &[("seqrelid", Oid), ("seqtypid", Oid)]),
-    (
-        "pg_depend",
-        &[
-            ("classid", Oid),
-            ("objid", Oid),
-            ("refobjid", Oid),
-            ("deptype", Text),
-        ],
-    ),
-    (
-        "pg_proc",
-        &[
-            ("oid", Oid),
-            ("proname", Text),
-            ("pronamespace", Oid),
-            ("proowner", Oid),
-            ("prokind", Text),
-            ("prorettype", Oid),
-            ("proargtypes", Text),
-        ],
-    ),
-    (
-        "pg_extension",
-        &[("oid", Oid), ("extname", Text), ("extversion", Text)],
-    ),
-    (
-        "pg_enum",
-        &[("oid", Oid), ("enumtypid", Oid), ("enumlabel", Text)],
-    ),
-];
+/// Whether `name` is a catalog this schema serves.
+pub fn is_catalog(name: &str) -> bool {
+    pgschema::columns(name).is_some()
+}
 
-/// The catalogs' names.
-pub const TABLES: &[&str] = &[
-    "pg_am",
-    "pg_attrdef",
-    "pg_collation",
-    "pg_depend",
-    "pg_enum",
-    "pg_extension",
-    "pg_foreign_table",
-    "pg_inherits",
-    "pg_partitioned_table",
-    "pg_policy",
-    "pg_proc",
-    "pg_publication",
-    "pg_publication_namespace",
-    "pg_publication_rel",
-    "pg_rewrite",
-    "pg_sequence",
-    "pg_statistic_ext",
-    "pg_tablespace",
-    "pg_trigger",
-    "pg_attribute",
-    "pg_auth_members",
-    "pg_class",
-    "pg_constraint",
-    "pg_database",
-    "pg_description",
-    "pg_index",
-    "pg_indexes",
-    "pg_namespace",
-    "pg_roles",
-    "pg_settings",
-    "pg_tables",
-    "pg_type",
-    "pg_user",
-    "pg_views",
-];
+/// The Arrow type a catalog column of PostgreSQL type `pg` (a `pg_type` name) is served as.
+fn arrow_type(pg: &str) -> DataType {
+    match pg.strip_prefix('_') {
+        Some(element) => DataType::new_list(arrow_type(element), true),
+        None => match pg {
+            "oid" | "regproc" | "regtype" | "regclass" | "xid" | "int8" => Oid,
+            "bool" => Bool,
+            "int2" => I16,
+            "int4" => I32,
+            "float4" => DataType::Float32,
+            "float8" => DataType::Float64,
+            "int2vector" => int2_vector(),
+            "oidvector" => DataType::new_list(Oid, true),
+            "timestamptz" => types::system_time_type(),
+            "interval" => {
+                DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::MonthDayNano)
+            }
+            "bytea" => DataType::Binary,
+            _ => Text,
+        },
+    }
+}
 
 /// Every current table and view, sorted by name.
 fn relations(scope: &SessionScope) -> Vec<Arc<TableDef>> {
@@ -421,11 +333,7 @@ pub fn table(scope: &SessionScope, name: &str) -> Result<Option<Arc<dyn TablePro
                 ("nspowner", Oid),
                 ("nspacl", Text),
             ]);
-            for (id, name, owner) in [
-                (PG_CATALOG_OID, PG_CATALOG, ROLE_OID),
-                (PUBLIC_OID, "public", DATABASE_OWNER_OID),
-                (INFORMATION_SCHEMA_OID, "information_schema", ROLE_OID),
-            ] {
+            for &(id, name, owner) in NAMESPACES {
                 t.push(vec![oid(id), text(name), oid(owner), null_text()]);
             }
             t
@@ -634,17 +542,10 @@ pub fn table(scope: &SessionScope, name: &str) -> Result<Option<Arc<dyn TablePro
             }
             t
         }
-        other => match EMPTY.iter().find(|(name, _)| *name == other) {
-            Some((_, columns)) => Table::new(
-                &columns
-                    .iter()
-                    .map(|(name, ty)| (*name, ty.clone()))
-                    .collect::<Vec<_>>(),
-            ),
-            None => return Ok(None),
-        },
+        other if is_catalog(other) => Table::new(&[]),
+        _ => return Ok(None),
     };
-    table.provider().map(Some)
+    table.provider(name).map(Some)
 }
 
 /// `pg_class`: tables (`r`), views (`v`) and indexes (`i`).
@@ -1108,7 +1009,10 @@ pub struct PgCatalogSchema {
 #[async_trait::async_trait]
 impl SchemaProvider for PgCatalogSchema {
     fn table_names(&self) -> Vec<String> {
-        TABLES.iter().map(|name| name.to_string()).collect()
+        pgschema::CATALOGS
+            .iter()
+            .map(|(name, _, _)| name.to_string())
+            .collect()
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
@@ -1116,7 +1020,7 @@ impl SchemaProvider for PgCatalogSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        TABLES.contains(&name)
+        is_catalog(name)
     }
 }
 
@@ -1139,4 +1043,117 @@ pub fn constraint_definition_by_oid(scope: &SessionScope, oid: i64) -> Option<St
             .find(|constraint| constraint.oid == oid)
             .map(|constraint| constraint.definition)
     })
+}
+
+/// The parts of a possibly qualified, possibly quoted name (`public."Books"`), folded as
+/// PostgreSQL folds unquoted identifiers.
+fn name_parts(text: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.trim().chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                current.push('"');
+            }
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut current)),
+            c if quoted => current.push(c),
+            c => current.extend(c.to_lowercase()),
+        }
+    }
+    parts.push(current);
+    parts
+}
+
+/// `'name'::regclass`: the OID of the relation (table, view, index or system catalog) `text`
+/// names, looked up as PostgreSQL's search path does (`pg_catalog` first, then `public`).
+pub fn regclass(scope: &SessionScope, text: &str) -> Option<i64> {
+    let parts = name_parts(text);
+    let (schema, name) = match parts.as_slice() {
+        [name] => (None, name.as_str()),
+        [schema, name] => (Some(schema.as_str()), name.as_str()),
+        _ => return None,
+    };
+    if schema.is_none_or(|schema| schema == PG_CATALOG)
+        && let Some(oid) = pgschema::oid(name)
+    {
+        return Some(oid);
+    }
+    if schema.is_some_and(|schema| schema != "public") {
+        return None;
+    }
+    relations(scope).into_iter().find_map(|def| {
+        if def.name == name {
+            return Some(relation_oid(&def));
+        }
+        indexes(&def)
+            .into_iter()
+            .find(|index| index.name == name)
+            .map(|index| index.oid)
+    })
+}
+
+/// `oid::regclass::text`: the relation's name (the number itself for no relation).
+pub fn regclass_name(scope: &SessionScope, oid: i64) -> String {
+    if let Some(name) = pgschema::name(oid) {
+        return name.to_string();
+    }
+    relations(scope)
+        .into_iter()
+        .find_map(|def| {
+            if relation_oid(&def) == oid {
+                return Some(def.name.clone());
+            }
+            indexes(&def)
+                .into_iter()
+                .find(|index| index.oid == oid)
+                .map(|index| index.name)
+        })
+        .unwrap_or_else(|| oid.to_string())
+}
+
+/// `'name'::regtype`: the OID of the type `text` names (`integer`, `int4`, `pg_catalog.text`).
+pub fn regtype(text: &str) -> Option<i64> {
+    let parts = name_parts(text);
+    let name = match parts.as_slice() {
+        [name] => name,
+        [schema, name] if schema == PG_CATALOG => name,
+        _ => return None,
+    };
+    let alias = match name.as_str() {
+        "int" | "integer" => "int4",
+        "smallint" => "int2",
+        "bigint" => "int8",
+        "real" => "float4",
+        "float" | "double precision" => "float8",
+        "boolean" => "bool",
+        "decimal" => "numeric",
+        other => other,
+    };
+    TYPES
+        .iter()
+        .find(|t| t.1 == alias || t.4 == alias)
+        .map(|t| t.0)
+}
+
+/// `'name'::regnamespace`: the OID of the schema `text` names.
+pub fn regnamespace(text: &str) -> Option<i64> {
+    match name_parts(text).as_slice() {
+        [name] => NAMESPACES
+            .iter()
+            .find(|(_, namespace, _)| namespace == name)
+            .map(|(oid, _, _)| *oid),
+        _ => None,
+    }
+}
+
+/// `oid::regnamespace::text`: the schema's name (the number itself for no schema).
+pub fn regnamespace_name(oid: i64) -> String {
+    NAMESPACES
+        .iter()
+        .find(|(namespace_oid, _, _)| *namespace_oid == oid)
+        .map_or_else(|| oid.to_string(), |(_, name, _)| name.to_string())
 }

@@ -4,10 +4,13 @@
 //! types, and a scalar subquery of one plain column selects it through
 //! [`crate::single::SINGLE`]. psql, drivers and tools send all of these.
 
+use crate::colnames;
 use crate::single;
+use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, DataType as SqlType, Expr, FunctionArguments, GroupByExpr, ObjectName, Query,
-    Select, SelectItem, SetExpr, Statement as Ast, visit_expressions, visit_expressions_mut,
+    ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType as SqlType, Expr, FunctionArguments,
+    GroupByExpr, ObjectName, Query, Select, SelectItem, SetExpr, Statement as Ast, TableFactor,
+    Value, VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -19,6 +22,116 @@ use datafusion::sql::sqlparser::parser::Parser;
 /// becomes an `array_agg` over the subquery (NULL rather than `{}` when it has no rows). psql's
 /// `\d` queries use all four.
 pub(crate) fn rewrite(statement: &mut Ast) {
+    let original = top_select(statement).map(|select| select.projection.clone());
+    rewrite_expressions(statement);
+    if let (Some(original), Some(select)) = (original, top_select(statement)) {
+        keep_names(&original, select);
+    }
+    let _ = statement.visit(&mut DistinctNames);
+}
+
+/// Aliases the columns of a SELECT that DataFusion would name alike (`SELECT NULL, NULL`,
+/// `SELECT 1, 1`), which it cannot plan and PostgreSQL can; each keeps its PostgreSQL name.
+struct DistinctNames;
+
+impl VisitorMut for DistinctNames {
+    type Break = ();
+
+    fn post_visit_select(&mut self, select: &mut Select) -> std::ops::ControlFlow<()> {
+        let spelled: Vec<Option<String>> = select
+            .projection
+            .iter()
+            .map(|item| match item {
+                SelectItem::UnnamedExpr(expr)
+                    if !matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) =>
+                {
+                    Some(expr.to_string())
+                }
+                _ => None,
+            })
+            .collect();
+        for (position, item) in select.projection.iter_mut().enumerate() {
+            let Some(text) = &spelled[position] else {
+                continue;
+            };
+            let repeated = spelled
+                .iter()
+                .filter(|other| other.as_ref() == Some(text))
+                .count()
+                > 1;
+            if let (true, SelectItem::UnnamedExpr(expr)) = (repeated, &*item) {
+                *item = SelectItem::ExprWithAlias {
+                    expr: expr.clone(),
+                    alias: colnames::keep_name(position, expr),
+                };
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// The statement's SELECT whose columns are its result's.
+fn top_select(statement: &mut Ast) -> Option<&mut Select> {
+    let Ast::Query(query) = statement else {
+        return None;
+    };
+    match query.body.as_mut() {
+        SetExpr::Select(select) => Some(select),
+        _ => None,
+    }
+}
+
+/// Aliases the result columns whose expressions the rewrite changed with the names their
+/// original expressions give them, and, next to a wildcard, plain column references (which
+/// the wildcard may repeat).
+fn keep_names(original: &[SelectItem], select: &mut Select) {
+    let wildcard = select.projection.iter().any(|item| {
+        matches!(
+            item,
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+        )
+    });
+    for (position, (item, before)) in select.projection.iter_mut().zip(original).enumerate() {
+        let (SelectItem::UnnamedExpr(expr), SelectItem::UnnamedExpr(before)) = (&*item, before)
+        else {
+            continue;
+        };
+        let repeatable = matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+        if expr != before || (wildcard && repeatable) {
+            *item = SelectItem::ExprWithAlias {
+                expr: expr.clone(),
+                alias: colnames::keep_name(position, before),
+            };
+        }
+    }
+}
+
+/// Table functions called as `pg_catalog.f(…)` in FROM, as plain `f(…)`.
+struct CatalogTableFunctions;
+
+impl VisitorMut for CatalogTableFunctions {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> std::ops::ControlFlow<()> {
+        if let TableFactor::Table {
+            name,
+            args: Some(_),
+            ..
+        } = factor
+            && name.0.len() == 2
+            && name.0[0]
+                .as_ident()
+                .is_some_and(|schema| schema.value.eq_ignore_ascii_case("pg_catalog"))
+        {
+            name.0.remove(0);
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// The expression-level rewrites of [`rewrite`].
+fn rewrite_expressions(statement: &mut Ast) {
+    let _ = statement.visit(&mut CatalogTableFunctions);
     let _ = visit_expressions_mut(statement, |expr| {
         match expr {
             Expr::Function(function)
@@ -52,12 +165,44 @@ pub(crate) fn rewrite(statement: &mut Ast) {
                 if let Some(single) = single_row_subquery(query) {
                     **query = single;
                 }
+                if let Some((outer, inner)) = hoist_outer_conditions(query) {
+                    *expr = Expr::Case {
+                        case_token: AttachedToken::empty(),
+                        end_token: AttachedToken::empty(),
+                        operand: None,
+                        conditions: vec![CaseWhen {
+                            condition: outer,
+                            result: Expr::Subquery(Box::new(inner)),
+                        }],
+                        else_result: None,
+                    };
+                }
             }
-            Expr::Cast { data_type, .. } => {
-                if let SqlType::Custom(name, _) = data_type
+            Expr::Cast {
+                data_type,
+                expr: inner,
+                ..
+            } => {
+                if let Some(kind) = object_identifier_type(data_type) {
+                    if let Some(call) = call(&format!("__driftdb_{kind}"), inner) {
+                        *expr = call;
+                    }
+                } else if let Some(kind) = object_identifier_call(inner)
+                    && is_text_type(data_type)
+                {
+                    if let Some(call) = call(&format!("__driftdb_{kind}_text"), inner) {
+                        *expr = call;
+                    }
+                } else if let SqlType::Custom(name, _) = data_type
                     && let Some(plain) = catalog_type(name)
                 {
                     *data_type = plain;
+                } else if let SqlType::Array(ArrayElemTypeDef::SquareBracket(element, _)) =
+                    data_type
+                    && let SqlType::Custom(name, _) = element.as_ref()
+                    && let Some(plain) = catalog_type(name)
+                {
+                    **element = plain;
                 }
             }
             _ => {}
@@ -161,6 +306,165 @@ fn single_row_subquery(query: &Query) -> Option<Query> {
     Some(query)
 }
 
+/// A subquery's WHERE conditions that read only the outer row (psql's `… AND a.atthasdef`),
+/// split off: `(SELECT x FROM t WHERE t.k = a.k AND a.flag)` is
+/// `CASE WHEN a.flag THEN (SELECT x FROM t WHERE t.k = a.k) END` (no row, hence NULL, when the
+/// condition does not hold). DataFusion cannot decorrelate a condition with no inner column.
+/// Only qualified columns are judged, so `None` unless every FROM item is named.
+fn hoist_outer_conditions(query: &Query) -> Option<(Expr, Query)> {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let selection = select.selection.as_ref()?;
+    let mut inner_names = Vec::new();
+    for table in &select.from {
+        for factor in
+            std::iter::once(&table.relation).chain(table.joins.iter().map(|j| &j.relation))
+        {
+            inner_names.push(relation_name(factor)?);
+        }
+    }
+    let conditions = conjuncts(selection);
+    let bindings = outer_bindings(&conditions, &inner_names);
+    let mut substituted = false;
+    let conditions: Vec<Expr> = conditions
+        .into_iter()
+        .map(|condition| {
+            if bindings
+                .iter()
+                .any(|(equality, _, _)| *equality == condition)
+            {
+                return condition;
+            }
+            let mut condition = condition;
+            let _ = visit_expressions_mut(&mut condition, |expr| {
+                if let Some((_, _, inner)) = bindings.iter().find(|(_, outer, _)| outer == expr) {
+                    *expr = inner.clone();
+                    substituted = true;
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+            condition
+        })
+        .collect();
+    let (outer, inner): (Vec<Expr>, Vec<Expr>) = conditions
+        .into_iter()
+        .partition(|condition| reads_only_outer(condition, &inner_names));
+    if outer.is_empty() && !substituted {
+        return None;
+    }
+    let and = |conditions: Vec<Expr>| {
+        conditions.into_iter().reduce(|left, right| Expr::BinaryOp {
+            left: Box::new(left),
+            op: BinaryOperator::And,
+            right: Box::new(right),
+        })
+    };
+    let mut select = select.clone();
+    select.selection = and(inner);
+    let mut query = query.clone();
+    query.body = Box::new(SetExpr::Select(select));
+    let always = Expr::Value(Value::Boolean(true).into());
+    Some((and(outer).unwrap_or(always), query))
+}
+
+/// The subquery's `inner.col = outer.col` conditions: (the condition, the outer column, the
+/// inner one). Elsewhere in the subquery the outer column can be read as the inner one, which
+/// turns psql's `a.attcollation <> t.typcollation` (next to `c.oid = a.attcollation`) into a
+/// condition on the subquery's own rows; DataFusion cannot decorrelate an inequality.
+fn outer_bindings(conditions: &[Expr], inner_names: &[String]) -> Vec<(Expr, Expr, Expr)> {
+    let is_inner = |expr: &Expr| match expr {
+        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+            Some(inner_names.contains(&parts[parts.len() - 2].value.to_lowercase()))
+        }
+        _ => None,
+    };
+    conditions
+        .iter()
+        .filter_map(|condition| {
+            let Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } = condition
+            else {
+                return None;
+            };
+            match (is_inner(left)?, is_inner(right)?) {
+                (true, false) => Some((condition.clone(), (**right).clone(), (**left).clone())),
+                (false, true) => Some((condition.clone(), (**left).clone(), (**right).clone())),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The name a FROM item's columns are qualified with: its alias, else a table's own name.
+fn relation_name(factor: &TableFactor) -> Option<String> {
+    match factor {
+        TableFactor::Table {
+            alias: Some(alias), ..
+        }
+        | TableFactor::Derived {
+            alias: Some(alias), ..
+        }
+        | TableFactor::Function {
+            alias: Some(alias), ..
+        }
+        | TableFactor::UNNEST {
+            alias: Some(alias), ..
+        } => Some(alias.name.value.to_lowercase()),
+        TableFactor::Table { name, .. } => name
+            .0
+            .last()
+            .and_then(|part| part.as_ident())
+            .map(|ident| ident.value.to_lowercase()),
+        _ => None,
+    }
+}
+
+/// `a AND b AND c` as `[a, b, c]`.
+fn conjuncts(condition: &Expr) -> Vec<Expr> {
+    match condition {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            let mut all = conjuncts(left);
+            all.extend(conjuncts(right));
+            all
+        }
+        Expr::Nested(inner) => conjuncts(inner),
+        other => vec![other.clone()],
+    }
+}
+
+/// Whether `condition` names columns, all of them qualified by something other than the
+/// subquery's own FROM items, and contains no subquery.
+fn reads_only_outer(condition: &Expr, inner_names: &[String]) -> bool {
+    let mut outer_columns = 0;
+    let verdict = visit_expressions(condition, |expr| {
+        match expr {
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let qualifier = parts[parts.len() - 2].value.to_lowercase();
+                if inner_names.contains(&qualifier) {
+                    return std::ops::ControlFlow::Break(());
+                }
+                outer_columns += 1;
+            }
+            Expr::Identifier(_)
+            | Expr::CompoundIdentifier(_)
+            | Expr::Subquery(_)
+            | Expr::Exists { .. }
+            | Expr::InSubquery { .. } => return std::ops::ControlFlow::Break(()),
+            _ => {}
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    verdict.is_continue() && outer_columns > 0
+}
+
 /// The SQL type a `pg_catalog`-qualified or catalog-only type name casts to: `pg_catalog.text`
 /// is `text`; `oid`, `regclass` and their kin are DriftDB's bigint OIDs; `name` and `"char"`
 /// are text.
@@ -176,9 +480,7 @@ fn catalog_type(name: &ObjectName) -> Option<SqlType> {
         _ => return None,
     };
     match last.to_ascii_lowercase().as_str() {
-        "oid" | "regclass" | "regtype" | "regproc" | "regprocedure" | "regnamespace" | "xid" => {
-            Some(SqlType::BigInt(None))
-        }
+        "oid" | "xid" => Some(SqlType::BigInt(None)),
         "name" | "char" => Some(SqlType::Text),
         other if parts.len() == 2 => Parser::new(&PostgreSqlDialect {})
             .try_with_sql(other)
@@ -186,6 +488,51 @@ fn catalog_type(name: &ObjectName) -> Option<SqlType> {
             .ok(),
         _ => None,
     }
+}
+
+/// The object identifier type (`regclass`, `regtype`, `regnamespace`, `regproc`) a cast is to.
+/// DriftDB reads such a cast as a call: text is looked up by name, a number is the OID.
+fn object_identifier_type(data_type: &SqlType) -> Option<&'static str> {
+    let name = match data_type {
+        SqlType::Regclass => return Some("regclass"),
+        SqlType::Custom(name, _) => name.0.last()?.as_ident()?.value.to_ascii_lowercase(),
+        _ => return None,
+    };
+    match name.as_str() {
+        "regclass" => Some("regclass"),
+        "regtype" => Some("regtype"),
+        "regnamespace" => Some("regnamespace"),
+        "regproc" | "regprocedure" => Some("regproc"),
+        _ => None,
+    }
+}
+
+/// The object identifier type whose cast `expr` was rewritten into (by [`rewrite`]).
+fn object_identifier_call(expr: &Expr) -> Option<&'static str> {
+    let Expr::Function(function) = expr else {
+        return None;
+    };
+    let name = function.name.to_string();
+    ["regclass", "regtype", "regnamespace", "regproc"]
+        .into_iter()
+        .find(|kind| name == format!("__driftdb_{kind}"))
+}
+
+/// Whether a cast to `data_type` gives text (`::text`, `::pg_catalog.text`, `::varchar`, `::name`).
+fn is_text_type(data_type: &SqlType) -> bool {
+    match data_type {
+        SqlType::Text | SqlType::Varchar(_) | SqlType::CharacterVarying(_) => true,
+        SqlType::Custom(name, _) => matches!(catalog_type(name), Some(SqlType::Text)),
+        _ => false,
+    }
+}
+
+/// `function(argument)`.
+fn call(function: &str, argument: &Expr) -> Option<Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(&format!("{function}({argument})"))
+        .and_then(|mut parser| parser.parse_expr())
+        .ok()
 }
 
 /// The built-in operator `OPERATOR(pg_catalog.<name>)` names.

@@ -18,6 +18,7 @@ pub const SERVER_VERSION: &str = "15.0";
 /// Each known setting: its name as PostgreSQL spells it, its default, and whether it is fixed.
 const KNOWN: &[(&str, &str, bool)] = &[
     ("application_name", "", false),
+    ("block_size", "8192", true),
     ("bytea_output", "hex", false),
     ("client_encoding", "UTF8", false),
     ("client_min_messages", "notice", false),
@@ -36,7 +37,9 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("lc_numeric", "C", false),
     ("lc_time", "C", false),
     ("lock_timeout", "0", false),
+    ("max_function_args", "100", true),
     ("max_identifier_length", "63", true),
+    ("max_index_keys", "32", true),
     ("search_path", "\"$user\", public", false),
     ("server_encoding", "UTF8", true),
     ("server_version", SERVER_VERSION, true),
@@ -107,6 +110,8 @@ pub fn show_name(parts: &[Ident]) -> String {
     let words: Vec<String> = parts.iter().map(|p| p.value.to_ascii_lowercase()).collect();
     match words.join(" ").as_str() {
         "time zone" => "timezone".into(),
+        "transaction isolation level" => "transaction_isolation".into(),
+        "session authorization" => "session_authorization".into(),
         _ => words.join("."),
     }
 }
