@@ -75,6 +75,9 @@ pub struct Identity {
     pub always: bool,
     /// The name the counter answers to (`nextval('t_id_seq')`), PostgreSQL's `table_column_seq`.
     pub sequence: String,
+    /// Declared `serial` (catalogs show a `nextval(…)` default, not an identity).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub serial: bool,
 }
 
 /// One version of a table's definition.
@@ -98,7 +101,7 @@ pub struct TableDef {
     /// Set for a view: a relation that holds no rows, only a query (and no columns or key of
     /// its own). Views share the tables' namespace and are versioned like them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub view: Option<ViewDef>,
+    pub view: Option<Box<ViewDef>>,
 }
 
 /// A FOREIGN KEY: the values of `columns` (when none is NULL) must be the primary key of a row
@@ -129,6 +132,10 @@ pub struct ViewDef {
     pub query: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,
+    /// The columns the view had when it was defined (named as the view names them), which
+    /// catalogs list; empty for views defined before DriftDB recorded them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<ColumnDef>,
 }
 
 /// A CHECK constraint: a boolean SQL expression over the row's columns (the SQL layer plans it).

@@ -1,5 +1,3 @@
-// Not yet run by tests/clients.rs: it passes against PostgreSQL, and DriftDB does not pass it
-// yet (see the README's list of what is missing).
 // pgjdbc (Debian's libpostgresql-jdbc-java) DatabaseMetaData and ResultSetMetaData: the
 // catalog queries that tools (DBeaver, IntelliJ, Hibernate's schema validation, Flyway...)
 // send to learn tables, columns, keys and indexes.

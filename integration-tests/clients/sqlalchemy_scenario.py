@@ -1,5 +1,5 @@
 # Not yet run by tests/clients.rs: it passes against PostgreSQL, and DriftDB does not pass it
-# yet (see the README's list of what is missing).
+# yet (the README says what is missing).
 """SQLAlchemy ORM over psycopg2: DDL from declarative models, reflection through the
 inspector (pg_catalog queries), and an ORM session round trip with a failing flush.
 

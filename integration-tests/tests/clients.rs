@@ -2,7 +2,8 @@
 //! DriftDB and against a real PostgreSQL: psycopg2 (client-side parameters), psycopg 3
 //! (server-side parameters, binary results, prepared statements, pipelines, COPY), asyncpg
 //! (prepared statements with inferred parameter types, binary everywhere), node-postgres and
-//! pgjdbc (server-prepared statements past its threshold, batches, update counts).
+//! pgjdbc (server-prepared statements past its threshold, batches, update counts, and
+//! DatabaseMetaData: tables, columns, keys, indexes, result-set metadata).
 //! Each scenario prints what it observes; both transcripts must be identical.
 //!
 //! `make client-deps` installs the drivers outside the clone: the Python ones in a virtualenv
@@ -115,4 +116,9 @@ fn node_postgres_sees_driftdb_as_it_sees_postgresql() {
 #[test]
 fn pgjdbc_sees_driftdb_as_it_sees_postgresql() {
     same_story("JdbcScenario.java");
+}
+
+#[test]
+fn pgjdbc_database_metadata_describes_driftdb_as_postgresql() {
+    same_story("JdbcMetadataScenario.java");
 }

@@ -8,7 +8,7 @@ use driftdb_engine::ColumnType;
 use driftdb_sql::arrow::datatypes::{DataType, Field, Schema};
 use driftdb_sql::arrow::record_batch::RecordBatch;
 use driftdb_sql::text::{ColumnText, format_options};
-use driftdb_sql::{PG_TYPE, PG_TYPMOD};
+use driftdb_sql::{PG_ATTNUM, PG_TABLE_OID, PG_TYPE, PG_TYPMOD};
 use pgwire::api::Type;
 use pgwire::api::portal::Format;
 use pgwire::api::results::{FieldFormat, FieldInfo};
@@ -135,8 +135,15 @@ pub fn row_description(schema: &Schema, formats: Option<&Format>) -> Vec<FieldIn
                 .get(PG_TYPMOD)
                 .and_then(|m| m.parse().ok())
                 .unwrap_or(-1);
-            FieldInfo::new(field.name().clone(), None, None, pg_type(field), format)
-                .with_type_modifier(modifier)
+            let metadata = |key: &str| field.metadata().get(key);
+            FieldInfo::new(
+                field.name().clone(),
+                metadata(PG_TABLE_OID).and_then(|oid| oid.parse().ok()),
+                metadata(PG_ATTNUM).and_then(|number| number.parse().ok()),
+                pg_type(field),
+                format,
+            )
+            .with_type_modifier(modifier)
         })
         .collect()
 }

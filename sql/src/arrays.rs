@@ -2,16 +2,20 @@
 //! array type, or compared with an array (`polroles = '{0}'`), is read element by element as
 //! PostgreSQL reads it. Arrow's cast would take the whole text as one element.
 //!
-//! `array_lower` and `array_upper` give an array's bounds.
+//! `array_lower` and `array_upper` give an array's bounds; `_pg_expandarray` its elements with
+//! their positions (pgjdbc's key queries).
 //!
 //! [`PgArrayLiterals`] runs before DataFusion's type coercion, which cannot compare an array
 //! with text, and replaces such literals with array literals of the other side's type.
 
 use crate::error::{Error, ErrorKind};
 use crate::pgcast::rewrite_expressions;
-use datafusion::arrow::array::{Array, AsArray, Int32Array, new_null_array};
+use datafusion::arrow::array::{
+    Array, AsArray, Int32Array, ListArray, StructArray, new_null_array,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, FieldRef, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type};
 use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
@@ -274,5 +278,100 @@ impl ScalarUDFImpl for ArrayBound {
             })
             .collect();
         Ok(ColumnarValue::Array(Arc::new(bounds)))
+    }
+}
+
+/// `information_schema._pg_expandarray(array)`'s elements as records: [`ExpandArray`] gives
+/// the list of `(x, n)` records (element, 1-based position) that `unnest` turns into rows, as
+/// PostgreSQL's set-returning function returns them.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ExpandArray {
+    signature: Signature,
+}
+
+/// [`ExpandArray`]'s name, which [`crate::pgsyntax`] calls.
+pub const EXPAND_ARRAY: &str = "__driftdb_expandarray";
+
+impl ExpandArray {
+    pub fn new() -> ExpandArray {
+        ExpandArray {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+
+    fn record_fields(element: &DataType) -> Fields {
+        Fields::from(vec![
+            Field::new("x", element.clone(), true),
+            Field::new("n", DataType::Int32, false),
+        ])
+    }
+}
+
+impl ScalarUDFImpl for ExpandArray {
+    fn name(&self) -> &str {
+        EXPAND_ARRAY
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        let element = list_element(&arg_types[0]).map_or(DataType::Null, |f| f.data_type().clone());
+        Ok(DataType::new_list(
+            DataType::Struct(Self::record_fields(&element)),
+            true,
+        ))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let DataType::List(_) = arrays[0].data_type() else {
+            return Err(Error::new(
+                ErrorKind::UndefinedFunction,
+                format!(
+                    "function _pg_expandarray({}) does not exist",
+                    arrays[0].data_type()
+                ),
+            )
+            .into_datafusion());
+        };
+        let lists = arrays[0].as_list::<i32>();
+        let offsets = lists.value_offsets();
+        let positions: Int32Array = (0..lists.len())
+            .flat_map(|row| {
+                let length = offsets[row + 1] - offsets[row];
+                1..=length
+            })
+            .map(Some)
+            .collect();
+        let element = lists.values().data_type().clone();
+        // Positions count from the first element of each list, so values and offsets must
+        // start at the same place.
+        let start = offsets[0] as usize;
+        let end = offsets[lists.len()] as usize;
+        let values = lists.values().slice(start, end - start);
+        let records = StructArray::try_new(
+            Self::record_fields(&element),
+            vec![values, Arc::new(positions)],
+            None,
+        )?;
+        let rebased = OffsetBuffer::new(
+            offsets
+                .iter()
+                .map(|offset| offset - offsets[0])
+                .collect::<Vec<i32>>()
+                .into(),
+        );
+        let list = ListArray::try_new(
+            Arc::new(Field::new_list_field(
+                DataType::Struct(Self::record_fields(&element)),
+                true,
+            )),
+            rebased,
+            Arc::new(records),
+            lists.nulls().cloned(),
+        )?;
+        Ok(ColumnarValue::Array(Arc::new(list)))
     }
 }

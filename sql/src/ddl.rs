@@ -104,6 +104,7 @@ fn identity(table: &str, column: &str, always: bool) -> Identity {
     Identity {
         always,
         sequence: format!("{table}_{column}_seq"),
+        serial: false,
     }
 }
 
@@ -136,7 +137,10 @@ fn column_def(
     );
     if serial.is_some() {
         def.nullable = false;
-        def.identity = Some(identity(table, &name, false));
+        def.identity = Some(Identity {
+            serial: true,
+            ..identity(table, &name, false)
+        });
     }
     let both = || {
         Error::new(

@@ -187,6 +187,12 @@ impl NextVal {
 
     /// The table and slot of the identity column whose counter is called `name`.
     fn resolve(&self, name: &str) -> Result<(TableId, usize)> {
+        // `nextval('t_id_seq'::regclass)` passes the counter's OID.
+        let by_oid = name
+            .parse()
+            .ok()
+            .map(|oid| crate::pgcatalog::regclass_name(&self.scope, oid));
+        let name = by_oid.as_deref().unwrap_or(name);
         let name = name.strip_prefix("public.").unwrap_or(name);
         for table in self.scope.current_table_names() {
             let Some(def) = self.scope.resolve_current(&table) else {

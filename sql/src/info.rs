@@ -245,8 +245,9 @@ fn index_definition(scope: &SessionScope, args: &[ScalarValue]) -> Result<Scalar
     let Some(oid) = int_arg(args, 0) else {
         return Ok(ScalarValue::Utf8(None));
     };
+    let column = int_arg(args, 1).unwrap_or(0);
     Ok(ScalarValue::Utf8(pgcatalog::index_definition_by_oid(
-        scope, oid,
+        scope, oid, column,
     )))
 }
 
@@ -354,6 +355,16 @@ fn regproc_text(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
         0 => "-".to_string(),
         oid => oid.to_string(),
     })))
+}
+
+/// `pg_get_serial_sequence(table, column)`: the counter behind a serial or identity column.
+fn serial_sequence(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    let (Some(table), Some(column)) = (text_arg(args, 0), text_arg(args, 1)) else {
+        return Ok(ScalarValue::Utf8(None));
+    };
+    Ok(ScalarValue::Utf8(pgcatalog::serial_sequence(
+        scope, &table, &column,
+    )))
 }
 
 fn never(_: &SessionScope, _: &[ScalarValue]) -> Result<ScalarValue> {
@@ -684,7 +695,12 @@ pub fn functions(scope: &Arc<SessionScope>) -> Vec<ScalarUDF> {
             no_text,
         ),
         ("pg_get_partkeydef", any(), DataType::Utf8, no_text),
-        ("pg_get_serial_sequence", any(), DataType::Utf8, no_text),
+        (
+            "pg_get_serial_sequence",
+            any(),
+            DataType::Utf8,
+            serial_sequence,
+        ),
         ("pg_get_function_result", any(), DataType::Utf8, no_text),
         ("pg_get_function_arguments", any(), DataType::Utf8, no_text),
         (

@@ -27,6 +27,7 @@ mod foreign;
 mod functions;
 mod info;
 mod json;
+mod jsonbuild;
 mod jsonops;
 mod pgcast;
 mod pgcatalog;
@@ -57,4 +58,4 @@ pub use session::{
     CommandTag, CopyOut, QueryResult, Session, Statement, StatementResult, TransactionStatus,
 };
 pub use transaction::Isolation;
-pub use types::{PG_TYPE, PG_TYPMOD, field as column_field};
+pub use types::{PG_ATTNUM, PG_TABLE_OID, PG_TYPE, PG_TYPMOD, field as column_field};

@@ -18,7 +18,7 @@ use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
-use driftdb_engine::{ColumnType, TableDef};
+use driftdb_engine::{ColumnDef, ColumnType, TableDef};
 use std::sync::Arc;
 
 /// The schema's name.
@@ -530,14 +530,19 @@ pub fn table(scope: &SessionScope, name: &str) -> Result<Option<Arc<dyn TablePro
             for def in relations(scope) {
                 for (number, slot) in def.visible_slots().enumerate() {
                     let column = &def.columns[slot];
-                    if let (Some(default), None) = (&column.default, &column.identity) {
-                        t.push(vec![
-                            oid(800_000_000 + 1000 * def.id.0 as i64 + number as i64),
-                            oid(relation_oid(&def)),
-                            int2(number as i16 + 1),
-                            text(default),
-                        ]);
-                    }
+                    let shown = match (&column.default, &column.identity) {
+                        (_, Some(identity)) if identity.serial => {
+                            format!("nextval('{}'::regclass)", identity.sequence)
+                        }
+                        (Some(default), None) => displayed_default(default, column.ty),
+                        _ => continue,
+                    };
+                    t.push(vec![
+                        oid(800_000_000 + 1000 * def.id.0 as i64 + number as i64),
+                        oid(relation_oid(&def)),
+                        int2(number as i16 + 1),
+                        text(&shown),
+                    ]);
                 }
             }
             t
@@ -630,7 +635,7 @@ fn pg_class(scope: &SessionScope) -> Result<Table> {
             &def.name,
             kind,
             am,
-            def.visible_slots().count(),
+            attributes(&def).len(),
             def.checks.len(),
             !indexes.is_empty(),
         ));
@@ -645,11 +650,86 @@ fn pg_class(scope: &SessionScope) -> Result<Table> {
                 false,
             ));
         }
+        for (sequence_oid, name) in sequences(&def) {
+            rows.push(row(sequence_oid, name, "S", 0, 3, 0, false));
+        }
     }
     for row in rows {
         t.push(row);
     }
     Ok(t)
+}
+
+/// A column default as `pg_get_expr` shows it: PostgreSQL stores the analysed expression, so a
+/// text literal carries its cast to the column's type (`'new'::character varying`) and a
+/// negative number is a constant of the type (`'-1'::integer`). Other expressions are shown
+/// as written.
+fn displayed_default(default: &str, ty: ColumnType) -> String {
+    use datafusion::sql::sqlparser::ast::{Expr, UnaryOperator, Value};
+    let Ok(expr) = datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(default)
+    .and_then(|mut parser| parser.parse_expr()) else {
+        return default.to_string();
+    };
+    let type_oid = type_oid(ty);
+    let type_name = match ty {
+        ColumnType::Char(_) => "bpchar".to_string(),
+        _ => format_type(type_oid, None).unwrap_or_default(),
+    };
+    let numeric = matches!(
+        ty,
+        ColumnType::Int16
+            | ColumnType::Int32
+            | ColumnType::Int64
+            | ColumnType::Float32
+            | ColumnType::Float64
+            | ColumnType::Numeric { .. }
+            | ColumnType::UnconstrainedNumeric
+    );
+    match expr {
+        Expr::Value(value) => match value.value {
+            Value::SingleQuotedString(text) if !numeric && ty != ColumnType::Bool => {
+                format!("'{}'::{type_name}", text.replace('\'', "''"))
+            }
+            _ => default.to_string(),
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } if numeric => match *expr {
+            Expr::Value(value) if matches!(value.value, Value::Number(..)) => {
+                format!("'-{}'::{type_name}", value.value)
+            }
+            _ => default.to_string(),
+        },
+        _ => default.to_string(),
+    }
+}
+
+/// The counters of `def`'s identity and serial columns, as PostgreSQL's sequences: (OID, name).
+fn sequences(def: &TableDef) -> Vec<(i64, &str)> {
+    def.columns
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| !column.dropped && !column.hidden)
+        .filter_map(|(slot, column)| {
+            let identity = column.identity.as_ref()?;
+            Some((
+                3_000_000 + 1000 * def.id.0 as i64 + slot as i64,
+                identity.sequence.as_str(),
+            ))
+        })
+        .collect()
+}
+
+/// The columns `pg_attribute` lists for `def`: a table's visible ones, a view's output.
+fn attributes(def: &TableDef) -> Vec<&ColumnDef> {
+    match &def.view {
+        Some(view) => view.output.iter().collect(),
+        None => def.visible_slots().map(|slot| &def.columns[slot]).collect(),
+    }
 }
 
 /// `pg_attribute`: the visible columns of tables and views.
@@ -677,18 +757,19 @@ fn pg_attribute(scope: &SessionScope) -> Table {
         ("attoptions", Text),
     ]);
     for def in relations(scope) {
-        for (number, slot) in def.visible_slots().enumerate() {
-            let column = &def.columns[slot];
+        for (number, column) in attributes(&def).into_iter().enumerate() {
             let type_oid = type_oid(column.ty);
             let length = TYPES
                 .iter()
                 .find(|(oid, ..)| *oid == type_oid)
                 .map_or(-1, |(_, _, length, ..)| *length);
             let identity = match &column.identity {
+                Some(identity) if identity.serial => "",
                 Some(identity) if identity.always => "a",
                 Some(_) => "d",
                 None => "",
             };
+            let serial = column.identity.as_ref().is_some_and(|i| i.serial);
             let collation = matches!(
                 column.ty,
                 ColumnType::Text | ColumnType::Varchar(_) | ColumnType::Char(_)
@@ -704,7 +785,7 @@ fn pg_attribute(scope: &SessionScope) -> Table {
                 int4(types::type_modifier(column.ty)),
                 boolean((1..=8).contains(&length)),
                 boolean(!column.nullable),
-                boolean(column.default.is_some() && column.identity.is_none()),
+                boolean((column.default.is_some() && column.identity.is_none()) || serial),
                 boolean(false),
                 text(identity),
                 text(""),
@@ -845,7 +926,8 @@ pub fn constraints(relations: &[Arc<TableDef>], def: &TableDef) -> Vec<Constrain
                 names(&foreign.columns)
             ),
             slots: foreign.columns.clone(),
-            index: 0,
+            // The parent's key the constraint references (always its primary key).
+            index: parent.map_or(0, |parent| index_oid(parent, PRIMARY_KEY_POSITION)),
             parent: Some((parent_oid, parent_keys)),
             on_delete,
         });
@@ -1024,13 +1106,20 @@ impl SchemaProvider for PgCatalogSchema {
     }
 }
 
-/// `pg_get_indexdef` of the index with OID `oid`.
-pub fn index_definition_by_oid(scope: &SessionScope, oid: i64) -> Option<String> {
+/// `pg_get_indexdef(oid, column)` of the index with OID `oid`: its definition for column 0,
+/// else the name of its `column`th column (1-based; empty past the last, as in PostgreSQL).
+pub fn index_definition_by_oid(scope: &SessionScope, oid: i64, column: i64) -> Option<String> {
     relations(scope).into_iter().find_map(|def| {
-        indexes(&def)
-            .into_iter()
-            .find(|index| index.oid == oid)
-            .map(|index| index_definition(&def, &index))
+        let index = indexes(&def).into_iter().find(|index| index.oid == oid)?;
+        match column {
+            0 => Some(index_definition(&def, &index)),
+            n => Some(
+                usize::try_from(n - 1)
+                    .ok()
+                    .and_then(|position| index.slots.get(position))
+                    .map_or_else(String::new, |&slot| def.columns[slot].name.clone()),
+            ),
+        }
     })
 }
 
@@ -1089,10 +1178,13 @@ pub fn regclass(scope: &SessionScope, text: &str) -> Option<i64> {
         if def.name == name {
             return Some(relation_oid(&def));
         }
-        indexes(&def)
+        if let Some(index) = indexes(&def).into_iter().find(|index| index.name == name) {
+            return Some(index.oid);
+        }
+        sequences(&def)
             .into_iter()
-            .find(|index| index.name == name)
-            .map(|index| index.oid)
+            .find(|(_, sequence)| *sequence == name)
+            .map(|(oid, _)| oid)
     })
 }
 
@@ -1107,10 +1199,13 @@ pub fn regclass_name(scope: &SessionScope, oid: i64) -> String {
             if relation_oid(&def) == oid {
                 return Some(def.name.clone());
             }
-            indexes(&def)
+            if let Some(index) = indexes(&def).into_iter().find(|index| index.oid == oid) {
+                return Some(index.name);
+            }
+            sequences(&def)
                 .into_iter()
-                .find(|index| index.oid == oid)
-                .map(|index| index.name)
+                .find(|(sequence_oid, _)| *sequence_oid == oid)
+                .map(|(_, name)| name.to_string())
         })
         .unwrap_or_else(|| oid.to_string())
 }
@@ -1156,4 +1251,17 @@ pub fn regnamespace_name(oid: i64) -> String {
         .iter()
         .find(|(namespace_oid, _, _)| *namespace_oid == oid)
         .map_or_else(|| oid.to_string(), |(_, name, _)| name.to_string())
+}
+
+/// `pg_get_serial_sequence(table, column)`: `public.<counter>` of a serial or identity column.
+pub fn serial_sequence(scope: &SessionScope, table: &str, column: &str) -> Option<String> {
+    let oid = regclass(scope, table)?;
+    let def = relation_by_oid(scope, oid)?;
+    let column = column.to_lowercase();
+    def.columns
+        .iter()
+        .find(|c| !c.dropped && c.name == column)?
+        .identity
+        .as_ref()
+        .map(|identity| format!("public.{}", identity.sequence))
 }

@@ -4,13 +4,15 @@
 //! types, and a scalar subquery of one plain column selects it through
 //! [`crate::single::SINGLE`]. psql, drivers and tools send all of these.
 
+use crate::arrays;
 use crate::colnames;
 use crate::single;
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType as SqlType, Expr, FunctionArguments,
-    GroupByExpr, ObjectName, Query, Select, SelectItem, SetExpr, Statement as Ast, TableFactor,
-    Value, VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType as SqlType, Expr,
+    FunctionArguments, GroupByExpr, ObjectName, Query, Select, SelectItem, SetExpr,
+    Statement as Ast, TableFactor, Value, VisitMut, VisitorMut, visit_expressions,
+    visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -150,6 +152,51 @@ fn rewrite_expressions(statement: &mut Ast) {
                 }
             }
             Expr::Collate { expr: inner, .. } => *expr = (**inner).clone(),
+            // `(record).field`, which DataFusion reads only as a qualified column name.
+            Expr::CompoundFieldAccess { root, access_chain }
+                if access_chain.len() == 1
+                    && matches!(&access_chain[0], AccessExpr::Dot(Expr::Identifier(_))) =>
+            {
+                let AccessExpr::Dot(Expr::Identifier(field)) = &access_chain[0] else {
+                    unreachable!("matched a field name");
+                };
+                let field = field.value.to_lowercase().replace('\'', "''");
+                if let Some(call) = call_text(&format!("get_field({root}, '{field}')")) {
+                    *expr = call;
+                }
+            }
+            // Set-returning `generate_subscripts(a, 1)`: the positions of a's elements.
+            Expr::Function(function)
+                if function
+                    .name
+                    .to_string()
+                    .eq_ignore_ascii_case("generate_subscripts")
+                    && let FunctionArguments::List(list) = &function.args
+                    && list.args.len() == 2 =>
+            {
+                let array = &list.args[0];
+                if let Some(call) = call_text(&format!(
+                    "unnest(generate_series(1, CAST(cardinality({array}) AS BIGINT)))"
+                )) {
+                    *expr = call;
+                }
+            }
+            // PostgreSQL's set-returning `_pg_expandarray(a)`: rows of `(x, n)` records.
+            Expr::Function(function)
+                if function
+                    .name
+                    .to_string()
+                    .eq_ignore_ascii_case("information_schema._pg_expandarray")
+                    && let FunctionArguments::List(list) = &function.args
+                    && list.args.len() == 1 =>
+            {
+                let argument = &list.args[0];
+                if let Some(call) =
+                    call_text(&format!("unnest({}({argument}))", arrays::EXPAND_ARRAY))
+                {
+                    *expr = call;
+                }
+            }
             Expr::Function(function)
                 if function.name.to_string().eq_ignore_ascii_case("array")
                     && matches!(function.args, FunctionArguments::Subquery(_)) =>
@@ -529,8 +576,13 @@ fn is_text_type(data_type: &SqlType) -> bool {
 
 /// `function(argument)`.
 fn call(function: &str, argument: &Expr) -> Option<Expr> {
+    call_text(&format!("{function}({argument})"))
+}
+
+/// The expression `text` spells.
+fn call_text(text: &str) -> Option<Expr> {
     Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&format!("{function}({argument})"))
+        .try_with_sql(text)
         .and_then(|mut parser| parser.parse_expr())
         .ok()
 }

@@ -297,6 +297,8 @@ impl Session {
         ctx.register_udf(ScalarUDF::from(CurrentSeq::new(scope.clone())));
         ctx.register_udf(ScalarUDF::from(NextVal::new(scope.clone())));
         ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(Single::new()));
+        ctx.register_udf(ScalarUDF::from(crate::arrays::ExpandArray::new()));
+        ctx.register_udf(ScalarUDF::from(crate::jsonbuild::JsonBuildObject::new()));
         for upper in [false, true] {
             ctx.register_udf(ScalarUDF::from(crate::arrays::ArrayBound::new(upper)));
         }

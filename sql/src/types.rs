@@ -26,6 +26,13 @@ pub const PG_TYPE: &str = "driftdb.pg_type";
 /// `numeric(12,3)` is `(12 << 16 | 3) + 4`), for the row description.
 pub const PG_TYPMOD: &str = "driftdb.pg_typmod";
 
+/// Field-metadata key holding the OID of the table a result column reads (`table_oid` in the
+/// row description, which pgjdbc and psycopg use to find the column in `pg_attribute`).
+pub const PG_TABLE_OID: &str = "driftdb.pg_table_oid";
+
+/// Field-metadata key holding that column's attribute number in its table.
+pub const PG_ATTNUM: &str = "driftdb.pg_attnum";
+
 /// The largest numeric precision DriftDB stores (Arrow's Decimal128).
 pub const MAX_NUMERIC_PRECISION: u8 = 38;
 
@@ -168,7 +175,13 @@ pub fn column_type(sql: &SqlType) -> Result<ColumnType> {
     })
 }
 
-/// The column type that holds values of `field` (for CREATE TABLE … AS).
+/// The length a `varchar(n)` or `char(n)` field declares in its [`PG_TYPMOD`].
+fn declared_length(field: &Field) -> Option<u32> {
+    let modifier: i64 = field.metadata().get(PG_TYPMOD)?.parse().ok()?;
+    u32::try_from(modifier - 4).ok()
+}
+
+/// The column type that holds values of `field` (for CREATE TABLE … AS, and a view's columns).
 pub fn column_type_of(field: &Field) -> Result<ColumnType> {
     let pg = field.metadata().get(PG_TYPE).map(String::as_str);
     Ok(match (field.data_type(), pg) {
@@ -180,6 +193,12 @@ pub fn column_type_of(field: &Field) -> Result<ColumnType> {
         }
         (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, Some("jsonb")) => {
             ColumnType::Jsonb
+        }
+        (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, Some("varchar")) => {
+            ColumnType::Varchar(declared_length(field))
+        }
+        (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, Some("bpchar")) => {
+            ColumnType::Char(declared_length(field).unwrap_or(1))
         }
         (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, _) => ColumnType::Text,
         (DataType::Boolean, _) => ColumnType::Bool,
@@ -255,12 +274,18 @@ pub fn table_schema_with_hidden(def: &TableDef) -> SchemaRef {
 
 /// The fields of `def`'s visible columns.
 pub fn table_fields(def: &TableDef) -> Vec<Field> {
+    let table = crate::pgcatalog::relation_oid(def).to_string();
     def.visible_slots()
-        .map(|slot| {
+        .enumerate()
+        .map(|(position, slot)| {
             let column = &def.columns[slot];
             // Nullability is enforced on write with proper errors; readers treat every column as
             // nullable so that DataFusion's own check never pre-empts them.
-            field(&column.name, column.ty)
+            let field = field(&column.name, column.ty);
+            let mut metadata = field.metadata().clone();
+            metadata.insert(PG_TABLE_OID.to_string(), table.clone());
+            metadata.insert(PG_ATTNUM.to_string(), (position + 1).to_string());
+            field.with_metadata(metadata)
         })
         .collect()
 }

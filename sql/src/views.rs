@@ -13,7 +13,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
-use driftdb_engine::{TableDef, ViewDef};
+use driftdb_engine::{ColumnDef, ColumnType, TableDef, ViewDef};
 use std::ops::ControlFlow;
 
 /// How deep views may nest (a view that reaches itself would otherwise never end).
@@ -130,9 +130,20 @@ pub(crate) async fn create_view(session: &Session, create: &CreateView) -> Resul
             "CREATE VIEW specifies more column names than columns",
         ));
     }
+    let output = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(position, field)| {
+            let name = columns.get(position).unwrap_or(field.name());
+            let ty = crate::types::column_type_of(field).unwrap_or(ColumnType::Text);
+            ColumnDef::new(name.clone(), ty)
+        })
+        .collect();
     let view = ViewDef {
         query: create.query.to_string(),
         columns,
+        output,
     };
     let existing = scope.resolve_current(&name);
     let id = match existing {
@@ -154,7 +165,7 @@ pub(crate) async fn create_view(session: &Session, create: &CreateView) -> Resul
         indexes: Vec::new(),
         checks: Vec::new(),
         foreign_keys: Vec::new(),
-        view: Some(view),
+        view: Some(Box::new(view)),
     };
     scope.with_transaction(|txn| txn.redefine(id, Some(def)))
 }
