@@ -1,5 +1,3 @@
-# Not yet run by tests/clients.rs: it passes against PostgreSQL, and DriftDB does not pass it
-# yet (the README says what is missing).
 """SQLAlchemy ORM over psycopg2: DDL from declarative models, reflection through the
 inspector (pg_catalog queries), and an ORM session round trip with a failing flush.
 

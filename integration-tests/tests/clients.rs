@@ -1,6 +1,7 @@
 //! Client drivers, each running its scenario (`integration-tests/clients/*_scenario.*`) against
 //! DriftDB and against a real PostgreSQL: psycopg2 (client-side parameters), psycopg 3
-//! (server-side parameters, binary results, prepared statements, pipelines, COPY), asyncpg
+//! (server-side parameters, binary results, prepared statements, pipelines, COPY), SQLAlchemy
+//! (create_all, the inspector's reflection, an ORM session round trip), asyncpg
 //! (prepared statements with inferred parameter types, binary everywhere), node-postgres and
 //! pgjdbc (server-prepared statements past its threshold, batches, update counts, and
 //! DatabaseMetaData: tables, columns, keys, indexes, result-set metadata).
@@ -116,6 +117,11 @@ fn node_postgres_sees_driftdb_as_it_sees_postgresql() {
 #[test]
 fn pgjdbc_sees_driftdb_as_it_sees_postgresql() {
     same_story("JdbcScenario.java");
+}
+
+#[test]
+fn sqlalchemy_orm_and_inspector_see_driftdb_as_postgresql() {
+    same_story("sqlalchemy_scenario.py");
 }
 
 #[test]

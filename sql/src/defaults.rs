@@ -18,7 +18,7 @@ use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, lit,
 };
 use datafusion::sql::sqlparser::ast::{
-    Expr as SqlExpr, Ident, Insert, ObjectNamePart, SetExpr, Value,
+    Expr as SqlExpr, Ident, Insert, ObjectName, ObjectNamePart, SetExpr, Value,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -104,6 +104,25 @@ fn generated_always(column: &ColumnDef) -> Error {
 /// default, `DEFAULT VALUES` a row of defaults, and a value for a `GENERATED ALWAYS` column is
 /// refused.
 pub fn prepare_insert(def: &TableDef, insert: &mut Insert) -> Result<()> {
+    // `VALUES` rows shorter than the table fill its first columns, the rest take defaults.
+    if insert.columns.is_empty()
+        && let Some(source) = &insert.source
+        && let SetExpr::Values(values) = source.body.as_ref()
+        && let Some(first) = values.rows.first()
+        && values
+            .rows
+            .iter()
+            .all(|row| row.content.len() == first.content.len())
+        && first.content.len() < def.visible_slots().count()
+    {
+        insert.columns = def
+            .visible_slots()
+            .take(first.content.len())
+            .map(|slot| {
+                ObjectName::from(vec![Ident::with_quote('"', def.columns[slot].name.clone())])
+            })
+            .collect();
+    }
     let slots: Vec<usize> = if insert.columns.is_empty() {
         def.visible_slots().collect()
     } else {

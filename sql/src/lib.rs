@@ -29,6 +29,7 @@ mod info;
 mod json;
 mod jsonbuild;
 mod jsonops;
+mod nested_values;
 mod pgcast;
 mod pgcatalog;
 mod pgschema;

@@ -152,6 +152,42 @@ fn int2_list(values: impl IntoIterator<Item = i16>) -> ScalarValue {
     ScalarValue::List(ScalarValue::new_list_nullable(&values, &DataType::Int16))
 }
 
+fn oid_list(values: impl IntoIterator<Item = i64>) -> ScalarValue {
+    let values: Vec<ScalarValue> = values.into_iter().map(oid).collect();
+    ScalarValue::List(ScalarValue::new_list_nullable(&values, &Oid))
+}
+
+/// The collation of a column of type `ty`: `default` (100) for text, none (0) otherwise.
+fn collation(ty: ColumnType) -> i64 {
+    match ty {
+        ColumnType::Text | ColumnType::Varchar(_) | ColumnType::Char(_) => 100,
+        _ => 0,
+    }
+}
+
+/// The default B-tree operator class of type `ty`, as PostgreSQL 15 numbers them.
+fn operator_class(ty: ColumnType) -> i64 {
+    match ty {
+        ColumnType::Bool => 10003,
+        ColumnType::Int16 => 1979,
+        ColumnType::Int32 => 1978,
+        ColumnType::Int64 => 3124,
+        ColumnType::Float32 => 10012,
+        ColumnType::Float64 => 3123,
+        ColumnType::Numeric { .. } | ColumnType::UnconstrainedNumeric => 3125,
+        ColumnType::Text | ColumnType::Varchar(_) => 3126,
+        ColumnType::Char(_) => 10004,
+        ColumnType::Date => 3122,
+        ColumnType::Time => 10038,
+        ColumnType::Timestamp => 3128,
+        ColumnType::Timestamptz => 3127,
+        ColumnType::Interval => 10022,
+        ColumnType::Bytea => 10006,
+        ColumnType::Uuid => 10065,
+        ColumnType::Json | ColumnType::Jsonb => 10088,
+    }
+}
+
 impl Table {
     fn new(columns: &[(&str, DataType)]) -> Table {
         Table {
@@ -819,8 +855,12 @@ fn pg_index(scope: &SessionScope) -> Table {
         ("indislive", Bool),
         ("indisreplident", Bool),
         ("indkey", int2_vector()),
+        ("indcollation", DataType::new_list(Oid, true)),
+        ("indclass", DataType::new_list(Oid, true)),
+        ("indoption", int2_vector()),
         ("indexprs", Text),
         ("indpred", Text),
+        ("indnullsnotdistinct", Bool),
     ]);
     for def in relations(scope) {
         for index in indexes(&def) {
@@ -840,9 +880,24 @@ fn pg_index(scope: &SessionScope) -> Table {
                 boolean(true),
                 boolean(true),
                 boolean(false),
-                int2_list(keys),
+                int2_list(keys.iter().copied()),
+                oid_list(
+                    index
+                        .slots
+                        .iter()
+                        .map(|&slot| collation(def.columns[slot].ty)),
+                ),
+                oid_list(
+                    index
+                        .slots
+                        .iter()
+                        .map(|&slot| operator_class(def.columns[slot].ty)),
+                ),
+                // Every key ascending, NULLs last: no option bits.
+                int2_list(keys.iter().map(|_| 0)),
                 null_text(),
                 null_text(),
+                boolean(false),
             ]);
         }
     }

@@ -10,7 +10,7 @@ use crate::single;
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType as SqlType, Expr,
-    FunctionArguments, GroupByExpr, ObjectName, Query, Select, SelectItem, SetExpr,
+    FunctionArguments, GroupByExpr, Ident, ObjectName, Query, Select, SelectItem, SetExpr,
     Statement as Ast, TableFactor, Value, VisitMut, VisitorMut, visit_expressions,
     visit_expressions_mut,
 };
@@ -29,7 +29,162 @@ pub(crate) fn rewrite(statement: &mut Ast) {
     if let (Some(original), Some(select)) = (original, top_select(statement)) {
         keep_names(&original, select);
     }
+    let _ = statement.visit(&mut OuterColumnDomains);
     let _ = statement.visit(&mut DistinctNames);
+}
+
+/// Rewrites scalar subqueries that select columns of the outer row (SQLAlchemy's
+/// `(SELECT json_build_object('always', pg_attribute.attidentity = 'a', …) FROM pg_sequence
+/// WHERE …)`), which DataFusion cannot decorrelate: such a column is read from a copy of the
+/// outer table joined in the subquery (`(SELECT DISTINCT attidentity FROM pg_attribute) AS
+/// __driftdb_outer_pg_attribute`) and equated with the outer row's, so the subquery is
+/// correlated by equality alone. A NULL in such a column gives the subquery no row (NULL),
+/// where PostgreSQL would compute with the NULL. Only scalar columns of plain tables are
+/// treated this way.
+struct OuterColumnDomains;
+
+impl VisitorMut for OuterColumnDomains {
+    type Break = ();
+
+    fn post_visit_select(&mut self, select: &mut Select) -> std::ops::ControlFlow<()> {
+        let mut outer_tables = Vec::new();
+        for table in &select.from {
+            for factor in
+                std::iter::once(&table.relation).chain(table.joins.iter().map(|j| &j.relation))
+            {
+                if let (TableFactor::Table { args: None, .. }, Some(name)) =
+                    (factor, relation_name(factor))
+                {
+                    outer_tables.push((name, factor.clone()));
+                }
+            }
+        }
+        if outer_tables.is_empty() {
+            return std::ops::ControlFlow::Continue(());
+        }
+        for item in &mut select.projection {
+            let (SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) = item
+            else {
+                continue;
+            };
+            let _ = visit_expressions_mut(expr, |expr| {
+                if let Expr::Subquery(query) = expr {
+                    select_outer_columns_from_domains(query, &outer_tables);
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// [`OuterColumnDomains`] for one subquery, whose outer query reads `outer_tables`.
+fn select_outer_columns_from_domains(query: &mut Query, outer_tables: &[(String, TableFactor)]) {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let mut inner_names = Vec::new();
+    for table in &select.from {
+        for factor in
+            std::iter::once(&table.relation).chain(table.joins.iter().map(|j| &j.relation))
+        {
+            match relation_name(factor) {
+                Some(name) => inner_names.push(name),
+                None => return,
+            }
+        }
+    }
+    // (outer table, column) pairs the subquery's columns read.
+    let mut read: Vec<(String, Ident)> = Vec::new();
+    for item in &select.projection {
+        let (SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) = item else {
+            return;
+        };
+        let _ = visit_expressions(expr, |expr| {
+            if let Expr::CompoundIdentifier(parts) = expr
+                && parts.len() >= 2
+            {
+                let table = parts[parts.len() - 2].value.to_lowercase();
+                let column = parts[parts.len() - 1].clone();
+                if !inner_names.contains(&table)
+                    && outer_tables.iter().any(|(name, _)| *name == table)
+                    && !read
+                        .iter()
+                        .any(|(t, c)| *t == table && c.value == column.value)
+                {
+                    read.push((table, column));
+                }
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+    }
+    if read.is_empty() {
+        return;
+    }
+    let mut conditions: Vec<Expr> = select.selection.iter().cloned().collect();
+    for (table, factor) in outer_tables {
+        let columns: Vec<&Ident> = read
+            .iter()
+            .filter(|(t, _)| t == table)
+            .map(|(_, column)| column)
+            .collect();
+        if columns.is_empty() {
+            continue;
+        }
+        let alias = format!("__driftdb_outer_{table}");
+        // Each domain column gets a name of its own: DataFusion 55 mixes up a decorrelated
+        // subquery's grouping columns that share a name (`p.id`, `d.id`).
+        let domain_column =
+            |column: &Ident| Ident::with_quote('"', format!("__driftdb_{table}_{}", column.value));
+        let list = columns
+            .iter()
+            .map(|column| format!("{table}.{column} AS {}", domain_column(column)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let Ok(domain) = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(&format!(
+                "SELECT 1 FROM (SELECT DISTINCT {list} FROM {factor}) AS {alias}"
+            ))
+            .and_then(|mut parser| parser.parse_query())
+        else {
+            return;
+        };
+        let SetExpr::Select(parsed) = *domain.body else {
+            return;
+        };
+        select.from.extend(parsed.from);
+        for column in columns {
+            let inner =
+                Expr::CompoundIdentifier(vec![Ident::new(alias.clone()), domain_column(column)]);
+            for item in &mut select.projection {
+                let (SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) = item
+                else {
+                    continue;
+                };
+                let _ = visit_expressions_mut(expr, |expr| {
+                    if let Expr::CompoundIdentifier(parts) = expr
+                        && parts.len() >= 2
+                        && parts[parts.len() - 2].value.to_lowercase() == *table
+                        && parts[parts.len() - 1].value == column.value
+                    {
+                        *expr = inner.clone();
+                    }
+                    std::ops::ControlFlow::<()>::Continue(())
+                });
+            }
+            let outer = Expr::CompoundIdentifier(vec![Ident::new(table.clone()), column.clone()]);
+            conditions.push(Expr::BinaryOp {
+                left: Box::new(inner),
+                op: BinaryOperator::Eq,
+                right: Box::new(outer),
+            });
+        }
+    }
+    select.selection = conditions.into_iter().reduce(|left, right| Expr::BinaryOp {
+        left: Box::new(left),
+        op: BinaryOperator::And,
+        right: Box::new(right),
+    });
 }
 
 /// Aliases the columns of a SELECT that DataFusion would name alike (`SELECT NULL, NULL`,

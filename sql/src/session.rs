@@ -1028,22 +1028,18 @@ impl Session {
                 command("TRUNCATE TABLE")
             }
             Ast::Insert(mut insert) => {
-                if let TableObject::TableName(name) = &insert.table
-                    && let Some(def) = scope.resolve_current(&ddl::table_name(name)?)
-                {
-                    if def.view.is_some() {
-                        return Err(Error::unsupported(format!("writing to view \"{name}\"")));
-                    }
-                    defaults::prepare_insert(&def, &mut insert)?;
-                    if insert.returning.is_some() || insert.on.is_some() {
-                        return upsert::insert(self, def, insert).await;
-                    }
+                let nested = crate::nested_values::take(&mut insert);
+                for (name, query) in &nested {
+                    let stream = self.stream(Ast::Query(Box::new(query.clone()))).await?;
+                    let schema = stream.schema();
+                    let batches: Vec<RecordBatch> = stream.try_collect().await?;
+                    self.register_statement_table(name, schema, batches)?;
                 }
-                let batches = self.collect(Ast::Insert(insert)).await?;
-                let rows = dml::count_of(&batches)?;
-                Ok(StatementResult::Command(CommandTag::with_rows(
-                    "INSERT", rows,
-                )))
+                let result = self.insert(insert).await;
+                for (name, _) in &nested {
+                    self.deregister_statement_table(name)?;
+                }
+                result
             }
             Ast::Update(update) => dml::update(self, &update).await,
             Ast::Delete(delete) => dml::delete(self, &delete).await,
@@ -1136,6 +1132,26 @@ impl Session {
             self.deregister_statement_table(name)?;
         }
         result
+    }
+
+    /// Runs an INSERT (its nested VALUES lists already computed).
+    async fn insert(&self, mut insert: Insert) -> Result<StatementResult> {
+        if let TableObject::TableName(name) = &insert.table
+            && let Some(def) = self.scope.resolve_current(&ddl::table_name(name)?)
+        {
+            if def.view.is_some() {
+                return Err(Error::unsupported(format!("writing to view \"{name}\"")));
+            }
+            defaults::prepare_insert(&def, &mut insert)?;
+            if insert.returning.is_some() || insert.on.is_some() {
+                return upsert::insert(self, def, insert).await;
+            }
+        }
+        let batches = self.collect(Ast::Insert(insert)).await?;
+        let rows = dml::count_of(&batches)?;
+        Ok(StatementResult::Command(CommandTag::with_rows(
+            "INSERT", rows,
+        )))
     }
 
     /// Makes `batches` readable as `driftdb_statement.public.<name>` until deregistered.
