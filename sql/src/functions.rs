@@ -1,5 +1,6 @@
-//! DriftDB's functions: `driftdb_current_seq()` and the table functions that temporal clauses
-//! are rewritten into (see [`crate::temporal`]).
+//! DriftDB's functions: `driftdb_current_seq()`, the table functions that temporal clauses
+//! are rewritten into (see [`crate::temporal`]), and `generate_series` in FROM with
+//! PostgreSQL's integer arguments.
 
 use crate::catalog::{CATALOG_NAME, SCHEMA_NAME, SessionScope};
 use crate::error::{Error, ErrorKind};
@@ -309,5 +310,38 @@ impl TableFunctionImpl for VersionsFunction {
             snapshot,
             window,
         )))
+    }
+}
+
+/// `generate_series` (and `range`) in FROM as PostgreSQL takes them: integer bounds of any
+/// width (`array_upper(…)` is an `integer`), where DataFusion's take `bigint` only.
+#[derive(Debug)]
+pub struct WideningSeries {
+    pub inner: Arc<dyn TableFunctionImpl>,
+}
+
+impl TableFunctionImpl for WideningSeries {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let widened = args
+            .exprs()
+            .iter()
+            .map(|expr| match expr {
+                Expr::Literal(
+                    value @ (ScalarValue::Int8(_)
+                    | ScalarValue::Int16(_)
+                    | ScalarValue::Int32(_)
+                    | ScalarValue::UInt8(_)
+                    | ScalarValue::UInt16(_)
+                    | ScalarValue::UInt32(_)),
+                    metadata,
+                ) => Ok(Expr::Literal(
+                    value.cast_to(&DataType::Int64)?,
+                    metadata.clone(),
+                )),
+                other => Ok(other.clone()),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.inner
+            .call_with_args(TableFunctionArgs::new(&widened, args.session()))
     }
 }

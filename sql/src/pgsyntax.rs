@@ -11,8 +11,8 @@ use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType as SqlType, Expr,
     FunctionArguments, GroupByExpr, Ident, ObjectName, Query, Select, SelectItem, SetExpr,
-    Statement as Ast, TableFactor, Value, VisitMut, VisitorMut, visit_expressions,
-    visit_expressions_mut,
+    Statement as Ast, TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
+    visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -281,6 +281,19 @@ impl VisitorMut for CatalogTableFunctions {
                 .is_some_and(|schema| schema.value.eq_ignore_ascii_case("pg_catalog"))
         {
             name.0.remove(0);
+        }
+        // `generate_series(…) AS s` names its one column `s`, as PostgreSQL's functions in FROM
+        // do (DataFusion's is `value`).
+        if let TableFactor::Table {
+            name,
+            args: Some(_),
+            alias: Some(alias),
+            ..
+        } = factor
+            && alias.columns.is_empty()
+            && name.to_string().eq_ignore_ascii_case("generate_series")
+        {
+            alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
         }
         std::ops::ControlFlow::Continue(())
     }

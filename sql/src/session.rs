@@ -305,6 +305,12 @@ impl Session {
         for function in info::functions(&scope) {
             ctx.register_udf(function);
         }
+        for series in ["generate_series", "range"] {
+            if let Ok(builtin) = ctx.table_function(series) {
+                let inner = builtin.function().clone();
+                ctx.register_udtf(series, Arc::new(crate::functions::WideningSeries { inner }));
+            }
+        }
         ctx.register_udtf(
             AS_OF_FUNCTION,
             Arc::new(AsOfFunction {
