@@ -702,11 +702,7 @@ fn pg_class(scope: &SessionScope) -> Result<Table> {
 /// as written.
 fn displayed_default(default: &str, ty: ColumnType) -> String {
     use datafusion::sql::sqlparser::ast::{Expr, UnaryOperator, Value};
-    let Ok(expr) = datafusion::sql::sqlparser::parser::Parser::new(
-        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
-    )
-    .try_with_sql(default)
-    .and_then(|mut parser| parser.parse_expr()) else {
+    let Ok(expr) = crate::defaults::parse_stored(default) else {
         return default.to_string();
     };
     let type_oid = type_oid(ty);
@@ -1212,6 +1208,25 @@ fn name_parts(text: &str) -> Vec<String> {
     parts
 }
 
+/// Every relation of `public` with its OID: tables, views, their indexes and their sequences.
+fn named_relations(scope: &SessionScope) -> Vec<(i64, String)> {
+    let mut named = Vec::new();
+    for def in relations(scope) {
+        named.push((relation_oid(&def), def.name.clone()));
+        named.extend(
+            indexes(&def)
+                .into_iter()
+                .map(|index| (index.oid, index.name)),
+        );
+        named.extend(
+            sequences(&def)
+                .into_iter()
+                .map(|(oid, name)| (oid, name.to_string())),
+        );
+    }
+    named
+}
+
 /// `'name'::regclass`: the OID of the relation (table, view, index or system catalog) `text`
 /// names, looked up as PostgreSQL's search path does (`pg_catalog` first, then `public`).
 pub fn regclass(scope: &SessionScope, text: &str) -> Option<i64> {
@@ -1229,18 +1244,10 @@ pub fn regclass(scope: &SessionScope, text: &str) -> Option<i64> {
     if schema.is_some_and(|schema| schema != "public") {
         return None;
     }
-    relations(scope).into_iter().find_map(|def| {
-        if def.name == name {
-            return Some(relation_oid(&def));
-        }
-        if let Some(index) = indexes(&def).into_iter().find(|index| index.name == name) {
-            return Some(index.oid);
-        }
-        sequences(&def)
-            .into_iter()
-            .find(|(_, sequence)| *sequence == name)
-            .map(|(oid, _)| oid)
-    })
+    named_relations(scope)
+        .into_iter()
+        .find(|(_, relation)| relation == name)
+        .map(|(oid, _)| oid)
 }
 
 /// `oid::regclass::text`: the relation's name (the number itself for no relation).
@@ -1248,20 +1255,10 @@ pub fn regclass_name(scope: &SessionScope, oid: i64) -> String {
     if let Some(name) = pgschema::name(oid) {
         return name.to_string();
     }
-    relations(scope)
+    named_relations(scope)
         .into_iter()
-        .find_map(|def| {
-            if relation_oid(&def) == oid {
-                return Some(def.name.clone());
-            }
-            if let Some(index) = indexes(&def).into_iter().find(|index| index.oid == oid) {
-                return Some(index.name);
-            }
-            sequences(&def)
-                .into_iter()
-                .find(|(sequence_oid, _)| *sequence_oid == oid)
-                .map(|(_, name)| name.to_string())
-        })
+        .find(|(relation_oid, _)| *relation_oid == oid)
+        .map(|(_, name)| name)
         .unwrap_or_else(|| oid.to_string())
 }
 

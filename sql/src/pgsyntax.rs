@@ -47,18 +47,10 @@ impl VisitorMut for OuterColumnDomains {
     type Break = ();
 
     fn post_visit_select(&mut self, select: &mut Select) -> std::ops::ControlFlow<()> {
-        let mut outer_tables = Vec::new();
-        for table in &select.from {
-            for factor in
-                std::iter::once(&table.relation).chain(table.joins.iter().map(|j| &j.relation))
-            {
-                if let (TableFactor::Table { args: None, .. }, Some(name)) =
-                    (factor, relation_name(factor))
-                {
-                    outer_tables.push((name, factor.clone()));
-                }
-            }
-        }
+        let outer_tables: Vec<(String, TableFactor)> = from_items(select)
+            .filter(|factor| matches!(factor, TableFactor::Table { args: None, .. }))
+            .filter_map(|factor| Some((relation_name(factor)?, factor.clone())))
+            .collect();
         if outer_tables.is_empty() {
             return std::ops::ControlFlow::Continue(());
         }
@@ -83,17 +75,9 @@ fn select_outer_columns_from_domains(query: &mut Query, outer_tables: &[(String,
     let SetExpr::Select(select) = query.body.as_mut() else {
         return;
     };
-    let mut inner_names = Vec::new();
-    for table in &select.from {
-        for factor in
-            std::iter::once(&table.relation).chain(table.joins.iter().map(|j| &j.relation))
-        {
-            match relation_name(factor) {
-                Some(name) => inner_names.push(name),
-                None => return,
-            }
-        }
-    }
+    let Some(inner_names) = from_names(select) else {
+        return;
+    };
     // (outer table, column) pairs the subquery's columns read.
     let mut read: Vec<(String, Ident)> = Vec::new();
     for item in &select.projection {
@@ -101,10 +85,7 @@ fn select_outer_columns_from_domains(query: &mut Query, outer_tables: &[(String,
             return;
         };
         let _ = visit_expressions(expr, |expr| {
-            if let Expr::CompoundIdentifier(parts) = expr
-                && parts.len() >= 2
-            {
-                let table = parts[parts.len() - 2].value.to_lowercase();
+            if let (Some(table), Expr::CompoundIdentifier(parts)) = (qualifier(expr), expr) {
                 let column = parts[parts.len() - 1].clone();
                 if !inner_names.contains(&table)
                     && outer_tables.iter().any(|(name, _)| *name == table)
@@ -162,9 +143,8 @@ fn select_outer_columns_from_domains(query: &mut Query, outer_tables: &[(String,
                     continue;
                 };
                 let _ = visit_expressions_mut(expr, |expr| {
-                    if let Expr::CompoundIdentifier(parts) = expr
-                        && parts.len() >= 2
-                        && parts[parts.len() - 2].value.to_lowercase() == *table
+                    if qualifier(expr).as_ref() == Some(table)
+                        && let Expr::CompoundIdentifier(parts) = expr
                         && parts[parts.len() - 1].value == column.value
                     {
                         *expr = inner.clone();
@@ -180,11 +160,7 @@ fn select_outer_columns_from_domains(query: &mut Query, outer_tables: &[(String,
             });
         }
     }
-    select.selection = conditions.into_iter().reduce(|left, right| Expr::BinaryOp {
-        left: Box::new(left),
-        op: BinaryOperator::And,
-        right: Box::new(right),
-    });
+    select.selection = conjunction(conditions);
 }
 
 /// Aliases the columns of a SELECT that DataFusion would name alike (`SELECT NULL, NULL`,
@@ -437,10 +413,7 @@ fn array_subquery(query: &Query) -> Option<Expr> {
         .order_by
         .as_ref()
         .map_or(String::new(), |order| format!(" {order}"));
-    let aggregate = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&format!("array_agg({value}{order})"))
-        .and_then(|mut parser| parser.parse_expr())
-        .ok()?;
+    let aggregate = call_text(&format!("array_agg({value}{order})"))?;
     let mut select = Box::new(select.clone());
     select.projection = vec![SelectItem::UnnamedExpr(aggregate)];
     let mut query = query.clone();
@@ -510,10 +483,7 @@ fn single_row_subquery(query: &Query) -> Option<Query> {
     if aggregated {
         return None;
     }
-    let single = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&format!("{}({value})", single::SINGLE))
-        .and_then(|mut parser| parser.parse_expr())
-        .ok()?;
+    let single = call(single::SINGLE, value)?;
     let mut select = Box::new(select.clone());
     select.projection = vec![SelectItem::UnnamedExpr(single)];
     let mut query = query.clone();
@@ -531,14 +501,7 @@ fn hoist_outer_conditions(query: &Query) -> Option<(Expr, Query)> {
         return None;
     };
     let selection = select.selection.as_ref()?;
-    let mut inner_names = Vec::new();
-    for table in &select.from {
-        for factor in
-            std::iter::once(&table.relation).chain(table.joins.iter().map(|j| &j.relation))
-        {
-            inner_names.push(relation_name(factor)?);
-        }
-    }
+    let inner_names = from_names(select)?;
     let conditions = conjuncts(selection);
     let bindings = outer_bindings(&conditions, &inner_names);
     let mut substituted = false;
@@ -568,19 +531,12 @@ fn hoist_outer_conditions(query: &Query) -> Option<(Expr, Query)> {
     if outer.is_empty() && !substituted {
         return None;
     }
-    let and = |conditions: Vec<Expr>| {
-        conditions.into_iter().reduce(|left, right| Expr::BinaryOp {
-            left: Box::new(left),
-            op: BinaryOperator::And,
-            right: Box::new(right),
-        })
-    };
     let mut select = select.clone();
-    select.selection = and(inner);
+    select.selection = conjunction(inner);
     let mut query = query.clone();
     query.body = Box::new(SetExpr::Select(select));
     let always = Expr::Value(Value::Boolean(true).into());
-    Some((and(outer).unwrap_or(always), query))
+    Some((conjunction(outer).unwrap_or(always), query))
 }
 
 /// The subquery's `inner.col = outer.col` conditions: (the condition, the outer column, the
@@ -588,12 +544,7 @@ fn hoist_outer_conditions(query: &Query) -> Option<(Expr, Query)> {
 /// turns psql's `a.attcollation <> t.typcollation` (next to `c.oid = a.attcollation`) into a
 /// condition on the subquery's own rows; DataFusion cannot decorrelate an inequality.
 fn outer_bindings(conditions: &[Expr], inner_names: &[String]) -> Vec<(Expr, Expr, Expr)> {
-    let is_inner = |expr: &Expr| match expr {
-        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-            Some(inner_names.contains(&parts[parts.len() - 2].value.to_lowercase()))
-        }
-        _ => None,
-    };
+    let is_inner = |expr: &Expr| qualifier(expr).map(|table| inner_names.contains(&table));
     conditions
         .iter()
         .filter_map(|condition| {
@@ -612,6 +563,37 @@ fn outer_bindings(conditions: &[Expr], inner_names: &[String]) -> Vec<(Expr, Exp
             }
         })
         .collect()
+}
+
+/// A SELECT's FROM items, joined ones included.
+fn from_items(select: &Select) -> impl Iterator<Item = &TableFactor> {
+    select.from.iter().flat_map(|table| {
+        std::iter::once(&table.relation).chain(table.joins.iter().map(|join| &join.relation))
+    })
+}
+
+/// The names a SELECT's columns can be qualified with; `None` if a FROM item has none.
+fn from_names(select: &Select) -> Option<Vec<String>> {
+    from_items(select).map(relation_name).collect()
+}
+
+/// The table (or alias) a qualified column reference names: `b` of `a.b.c`, lower case.
+fn qualifier(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+            Some(parts[parts.len() - 2].value.to_lowercase())
+        }
+        _ => None,
+    }
+}
+
+/// `[a, b, c]` as `a AND b AND c` (`None` for no conditions).
+fn conjunction(conditions: Vec<Expr>) -> Option<Expr> {
+    conditions.into_iter().reduce(|left, right| Expr::BinaryOp {
+        left: Box::new(left),
+        op: BinaryOperator::And,
+        right: Box::new(right),
+    })
 }
 
 /// The name a FROM item's columns are qualified with: its alias, else a table's own name.
@@ -660,14 +642,14 @@ fn conjuncts(condition: &Expr) -> Vec<Expr> {
 fn reads_only_outer(condition: &Expr, inner_names: &[String]) -> bool {
     let mut outer_columns = 0;
     let verdict = visit_expressions(condition, |expr| {
-        match expr {
-            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-                let qualifier = parts[parts.len() - 2].value.to_lowercase();
-                if inner_names.contains(&qualifier) {
-                    return std::ops::ControlFlow::Break(());
-                }
-                outer_columns += 1;
+        if let Some(table) = qualifier(expr) {
+            if inner_names.contains(&table) {
+                return std::ops::ControlFlow::Break(());
             }
+            outer_columns += 1;
+            return std::ops::ControlFlow::Continue(());
+        }
+        match expr {
             Expr::Identifier(_)
             | Expr::CompoundIdentifier(_)
             | Expr::Subquery(_)
@@ -681,8 +663,8 @@ fn reads_only_outer(condition: &Expr, inner_names: &[String]) -> bool {
 }
 
 /// The SQL type a `pg_catalog`-qualified or catalog-only type name casts to: `pg_catalog.text`
-/// is `text`; `oid`, `regclass` and their kin are DriftDB's bigint OIDs; `name` and `"char"`
-/// are text.
+/// is `text`; `oid` and `xid` are DriftDB's bigint OIDs; `name` and `"char"` are text. (Casts
+/// to `regclass` and its kin become lookups: [`object_identifier_type`].)
 fn catalog_type(name: &ObjectName) -> Option<SqlType> {
     let parts: Vec<&str> = name
         .0
