@@ -1,7 +1,8 @@
 //! Measures the event store (not a test: it reports, it asserts nothing).
 //!
 //! `store_bench DIR` fills a fresh database under DIR and prints:
-//! - commits/s with the WAL synced, from 1 writer and from 8 concurrent writers (group commit);
+//! - commits/s with the WAL synced, from 1 writer and from 8 and 32 concurrent writers (group
+//!   commit);
 //! - current-state scan rows/s of 100k rows with 1 and with 50 versions per row, through the
 //!   latest-state family and, for comparison, by skipping versions;
 //! - as-of scan rows/s in the middle of the 50-version history;
@@ -76,14 +77,34 @@ fn commit_rate(dir: &Path, sync: bool, writers: i64) -> (f64, f64) {
     (commits / start.elapsed().as_secs_f64(), per_sync)
 }
 
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Synced commit rates from 1, 8 and 32 writers: the median of three rounds, the rounds
+/// interleaved so that a slow spell of the disk does not land on one writer count only.
 fn commit_rates(dir: &Path) {
-    let (one, _) = commit_rate(dir, true, 1);
-    println!("commits, 1 writer, synced      {one:>12.0}/s");
-    let (eight, per_sync) = commit_rate(dir, true, 8);
-    println!(
-        "commits, 8 writers, synced     {eight:>12.0}/s  ({:.1}x one writer, {per_sync:.1} commits per WAL sync)",
-        eight / one
-    );
+    const WRITERS: [i64; 3] = [1, 8, 32];
+    let mut rates = vec![Vec::new(); WRITERS.len()];
+    let mut per_sync = vec![Vec::new(); WRITERS.len()];
+    for round in 0..3 {
+        for (i, writers) in WRITERS.into_iter().enumerate() {
+            let (rate, batch) = commit_rate(&dir.join(round.to_string()), true, writers);
+            rates[i].push(rate);
+            per_sync[i].push(batch);
+        }
+    }
+    let one = median(rates[0].clone());
+    println!("commits, 1 writer, synced      {one:>12.0}/s  (median of 3 rounds)");
+    for (i, writers) in WRITERS.into_iter().enumerate().skip(1) {
+        let rate = median(rates[i].clone());
+        println!(
+            "commits, {writers} writers, synced    {rate:>12.0}/s  ({:.1}x one writer, {:.1} commits per WAL sync)",
+            rate / one,
+            median(per_sync[i].clone())
+        );
+    }
     let (unsynced, _) = commit_rate(dir, false, 1);
     println!("commits, 1 writer, not synced  {unsynced:>12.0}/s  (the CPU cost alone, for scale)");
     let (unsynced8, _) = commit_rate(dir, false, 8);

@@ -7,9 +7,10 @@
 //! covered by the next leader's. Because the log is sequential, a crash never keeps a commit
 //! without every commit before it.
 //!
-//! Before syncing, the leader waits (briefly, and only while there are any) for commits that are
-//! being built right now, so one sync covers them too instead of the next one; without it about
-//! half of the committers miss each sync.
+//! Before syncing, the leader waits briefly (at most [`MAX_GATHER`]) for the commits being built
+//! right now and for as many commits as the previous sync covered: committers woken by a sync come
+//! back with their next commit a few microseconds apart, and one that misses a sync waits for the
+//! whole next one. A lone committer never waits (the previous sync covered one commit, its own).
 //!
 //! A failed sync leaves the durability of everything after the last good one unknown, so it is
 //! fatal: every later commit fails until the database is reopened (PostgreSQL makes the same
@@ -33,13 +34,43 @@ struct SyncState {
     failure: Option<String>,
     /// Commits being built and written right now.
     in_flight: usize,
+    /// The last seq written (durable or not).
+    written: Seq,
+    /// How many seqs the previous sync made durable (at least 1).
+    last_batch: u64,
+    /// While a leader gathers: the written seq it waits for.
+    gather_target: Seq,
+}
+
+impl SyncState {
+    /// A leader starts gathering: it waits for as many seqs as the previous sync covered.
+    fn start_gathering(&mut self) {
+        self.syncing = true;
+        self.gather_target = Seq(self.durable.0 + self.last_batch);
+    }
+
+    /// Whether a gathering leader has what it waits for.
+    fn gathered(&self) -> bool {
+        self.in_flight == 0 && self.written >= self.gather_target
+    }
+
+    /// A sync made every seq up to `covered` durable.
+    fn synced(&mut self, covered: Seq) {
+        self.syncing = false;
+        self.last_batch = covered.0.saturating_sub(self.durable.0).max(1);
+        self.durable = self.durable.max(covered);
+    }
 }
 
 /// Coordinates waiting committers; see the module docs.
 #[derive(Debug)]
 pub(crate) struct GroupSync {
     state: Mutex<SyncState>,
+    /// Committers waiting for a sync to finish.
     wake: Condvar,
+    /// The leader waiting for the commits in flight (its own condvar, so the last commit written
+    /// wakes only the leader and not every committer waiting for the sync).
+    gathered: Condvar,
 }
 
 impl GroupSync {
@@ -51,8 +82,12 @@ impl GroupSync {
                 syncing: false,
                 failure: None,
                 in_flight: 0,
+                written: durable,
+                last_batch: 1,
+                gather_target: durable,
             }),
             wake: Condvar::new(),
+            gathered: Condvar::new(),
         }
     }
 
@@ -80,12 +115,15 @@ impl GroupSync {
         self.lock().in_flight += 1;
     }
 
-    /// A commit was written (or abandoned).
-    pub(crate) fn end_commit(&self) {
+    /// A commit was written as `written`, or took no seq, or was abandoned (`None`).
+    pub(crate) fn end_commit(&self, written: Option<Seq>) {
         let mut state = self.lock();
         state.in_flight -= 1;
-        if state.in_flight == 0 && state.syncing {
-            self.wake.notify_all();
+        if let Some(seq) = written {
+            state.written = state.written.max(seq);
+        }
+        if state.syncing && state.gathered() {
+            self.gathered.notify_one();
         }
     }
 
@@ -110,15 +148,15 @@ impl GroupSync {
                 state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
-            state.syncing = true;
+            state.start_gathering();
             let gather_until = Instant::now() + MAX_GATHER;
-            while gather && state.in_flight > 0 {
+            while gather && !state.gathered() {
                 let left = gather_until.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break;
                 }
                 state = self
-                    .wake
+                    .gathered
                     .wait_timeout(state, left)
                     .unwrap_or_else(|p| p.into_inner())
                     .0;
@@ -126,10 +164,12 @@ impl GroupSync {
             drop(state);
             let outcome = sync();
             state = self.lock();
-            state.syncing = false;
             match outcome {
-                Ok(covered) => state.durable = state.durable.max(covered),
-                Err(e) => state.failure = Some(e.to_string()),
+                Ok(covered) => state.synced(covered),
+                Err(e) => {
+                    state.syncing = false;
+                    state.failure = Some(e.to_string());
+                }
             }
             self.wake.notify_all();
         }
@@ -155,6 +195,27 @@ mod tests {
             .wait(Seq(5), true, || panic!("already durable"))
             .unwrap();
         assert_eq!(syncs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_leader_gathers_as_many_commits_as_the_previous_sync_covered() {
+        let group = GroupSync::new(Seq(10));
+        let mut state = group.lock();
+        state.synced(Seq(13));
+        state.start_gathering();
+        state.written = Seq(14);
+        assert!(!state.gathered(), "one of three commits is back");
+        state.written = Seq(16);
+        state.in_flight = 1;
+        assert!(!state.gathered(), "a commit is still being written");
+        state.in_flight = 0;
+        assert!(state.gathered());
+        // A lone committer: the sync covered its one commit, so its next one is enough.
+        state.synced(Seq(16));
+        state.synced(Seq(17));
+        state.start_gathering();
+        state.written = Seq(18);
+        assert!(state.gathered());
     }
 
     #[test]

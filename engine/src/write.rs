@@ -498,7 +498,8 @@ impl Engine {
     ) -> Result<Option<Seq>> {
         self.group.begin_commit();
         let written = self.write_commit(user, tables, build);
-        self.group.end_commit();
+        self.group
+            .end_commit(written.as_ref().ok().copied().flatten());
         match written? {
             Some(seq) => {
                 self.wait_durable(seq)?;
