@@ -12,6 +12,7 @@
 //! This crate never speaks the wire protocol and never touches RocksDB directly; Arrow is used
 //! only through `datafusion::arrow`.
 
+mod apply;
 mod arrays;
 mod catalog;
 mod checks;

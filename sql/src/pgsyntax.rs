@@ -9,9 +9,9 @@ use crate::colnames;
 use crate::single;
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType as SqlType, Expr,
-    FunctionArguments, GroupByExpr, Ident, ObjectName, Query, Select, SelectItem, SetExpr,
-    Statement as Ast, TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType as SqlType, Expr, FunctionArg,
+    FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query, Select, SelectItem,
+    SetExpr, Statement as Ast, TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
     visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -27,6 +27,7 @@ pub(crate) fn rewrite(statement: &mut Ast) {
     let original = top_select(statement).map(|select| select.projection.clone());
     rewrite_expressions(statement);
     if let (Some(original), Some(select)) = (original, top_select(statement)) {
+        identifiers_shown_as_names(select);
         keep_names(&original, select);
     }
     let _ = statement.visit(&mut OuterColumnDomains);
@@ -214,6 +215,22 @@ fn top_select(statement: &mut Ast) -> Option<&mut Select> {
     }
 }
 
+/// A result column that is an object identifier (`conrelid::regclass`) shows the name, as
+/// PostgreSQL prints a `regclass`; everywhere else the cast stays the OID it compares as.
+fn identifiers_shown_as_names(select: &mut Select) {
+    for item in &mut select.projection {
+        let expr = match item {
+            SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => expr,
+            _ => continue,
+        };
+        if let Some(kind) = object_identifier_call(expr)
+            && let Some(named) = call(&format!("__driftdb_{kind}_text"), expr)
+        {
+            *expr = named;
+        }
+    }
+}
+
 /// Aliases the result columns whose expressions the rewrite changed with the names their
 /// original expressions give them, and, next to a wildcard, plain column references (which
 /// the wildcard may repeat).
@@ -258,6 +275,10 @@ impl VisitorMut for CatalogTableFunctions {
         {
             name.0.remove(0);
         }
+        if let Some(rewritten) = function_in_from(factor) {
+            *factor = rewritten;
+            return std::ops::ControlFlow::Continue(());
+        }
         // `generate_series(…) AS s` names its one column `s`, as PostgreSQL's functions in FROM
         // do (DataFusion's is `value`).
         if let TableFactor::Table {
@@ -272,6 +293,131 @@ impl VisitorMut for CatalogTableFunctions {
             alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
         }
         std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// Functions in FROM that DataFusion's table functions do not cover, in forms it plans:
+/// - `unnest(a) x` becomes `(SELECT UNNEST(a) AS x) AS x` (DataFusion's `UNNEST` relation
+///   does not take column aliases);
+/// - `generate_series(…)` with arguments that are not literals (an outer row's column, an
+///   expression) becomes the same over `generate_series(…)`'s array: DataFusion's table
+///   function takes literals only;
+/// - an array-returning scalar function, `string_to_array(…) s`, becomes the one-row
+///   `(SELECT string_to_array(…) AS s) AS s`, as PostgreSQL reads a scalar function in FROM;
+/// - `pg_partition_ancestors(t)` is the one row `relid = t` (at depth 1).
+///
+/// Without an alias the relation and its column are named after the function, as in
+/// PostgreSQL.
+fn function_in_from(factor: &TableFactor) -> Option<TableFactor> {
+    if let TableFactor::UNNEST {
+        alias,
+        array_exprs,
+        with_offset: false,
+        with_ordinality: false,
+        ..
+    } = factor
+    {
+        // sqlparser reads `unnest(…)` in FROM as its own relation.
+        let alias = alias.as_ref()?;
+        if !alias.columns.is_empty() || array_exprs.len() != 1 {
+            return None;
+        }
+        let name = &alias.name;
+        return derived_table(&format!(
+            "(SELECT UNNEST({}) AS {name}) AS {name}",
+            array_exprs[0]
+        ));
+    }
+    let TableFactor::Table {
+        name,
+        args: Some(args),
+        alias,
+        ..
+    } = factor
+    else {
+        return None;
+    };
+    let function = name.to_string().to_lowercase();
+    if function == "pg_partition_ancestors" {
+        // Tables are never partitions here: a table's only ancestor is itself, at depth 1
+        // (`WITH ORDINALITY AS a(relid, depth)`).
+        let relation = alias
+            .as_ref()
+            .map_or(function.clone(), |a| a.name.to_string());
+        let columns = alias.as_ref().map_or(Vec::new(), |a| a.columns.clone());
+        let relid = columns
+            .first()
+            .map_or("relid".to_string(), |c| c.name.to_string());
+        let depth = columns
+            .get(1)
+            .map(|c| format!(", 1 AS {}", c.name))
+            .unwrap_or_default();
+        let argument = args.args.first()?;
+        return derived_table(&format!(
+            "(SELECT CAST({argument} AS pg_catalog.regclass) AS {relid}{depth}) AS {relation}"
+        ));
+    }
+    let (relation, column) = match alias {
+        Some(alias) if alias.columns.len() > 1 => return None,
+        Some(alias) => (
+            alias.name.to_string(),
+            alias
+                .columns
+                .first()
+                .map_or_else(|| alias.name.to_string(), |c| c.name.to_string()),
+        ),
+        None => (function.clone(), function.clone()),
+    };
+    let arguments = args
+        .args
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = match function.as_str() {
+        "unnest" => format!("(SELECT UNNEST({arguments}) AS {column}) AS {relation}"),
+        "generate_series" if !args.args.iter().all(literal_argument) => {
+            format!("(SELECT UNNEST(generate_series({arguments})) AS {column}) AS {relation}")
+        }
+        "string_to_array" | "regexp_split_to_array" => {
+            format!("(SELECT {function}({arguments}) AS {column}) AS {relation}")
+        }
+        _ => return None,
+    };
+    derived_table(&text)
+}
+
+/// The FROM item `text` as parsed.
+fn derived_table(text: &str) -> Option<TableFactor> {
+    let query = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(&format!("SELECT * FROM {text}"))
+        .and_then(|mut parser| parser.parse_query())
+        .ok()?;
+    let SetExpr::Select(select) = *query.body else {
+        return None;
+    };
+    select.from.into_iter().next().map(|from| from.relation)
+}
+
+/// Whether a function argument is a literal (possibly negated or cast), which DataFusion's table
+/// functions accept.
+fn literal_argument(argument: &FunctionArg) -> bool {
+    fn literal(expr: &Expr) -> bool {
+        match expr {
+            Expr::Value(_) | Expr::Interval(_) | Expr::TypedString { .. } => true,
+            Expr::UnaryOp { expr, .. } | Expr::Nested(expr) | Expr::Cast { expr, .. } => {
+                literal(expr)
+            }
+            _ => false,
+        }
+    }
+    match argument {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(expr))
+        | FunctionArg::Named {
+            arg: FunctionArgExpr::Expr(expr),
+            ..
+        } => literal(expr),
+        _ => false,
     }
 }
 
@@ -296,6 +442,22 @@ fn rewrite_expressions(statement: &mut Ast) {
                 }
             }
             Expr::Collate { expr: inner, .. } => *expr = (**inner).clone(),
+            // PostgreSQL's `user` (a reserved word, so never an unquoted column) is current_user.
+            Expr::Identifier(ident)
+                if ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("user") =>
+            {
+                if let Some(call) = call_text("current_user") {
+                    *expr = call;
+                }
+            }
+            Expr::Function(function)
+                if matches!(function.args, FunctionArguments::None)
+                    && function.name.to_string().eq_ignore_ascii_case("user") =>
+            {
+                if let Some(call) = call_text("current_user") {
+                    *expr = call;
+                }
+            }
             // `(record).field`, which DataFusion reads only as a qualified column name.
             Expr::CompoundFieldAccess { root, access_chain }
                 if access_chain.len() == 1

@@ -280,6 +280,7 @@ impl Session {
             .with_default_features()
             .with_type_planner(Arc::new(PgTypePlanner))
             .with_analyzer_rules(analyzer_rules())
+            .with_query_planner(Arc::new(crate::apply::ApplyPlanner))
             .build();
         // The JSON operators come first: DataFusion's own planners would take `@>` for arrays.
         let mut planners: Vec<Arc<dyn ExprPlanner>> = vec![Arc::new(JsonPlanner)];
@@ -1107,7 +1108,7 @@ impl Session {
             let frame = self.ctx.execute_logical_plan(plan).await?;
             return Ok(frame.execute_stream().await?);
         }
-        let physical = self.state.create_physical_plan(&plan).await?;
+        let physical = crate::apply::physical_plan(&self.state, &plan).await?;
         Ok(execute_stream(physical, self.task_ctx.clone())?)
     }
 
@@ -1190,7 +1191,7 @@ impl Session {
             ));
         };
         let input = Arc::unwrap_or_clone(dml.input);
-        let physical = self.state.create_physical_plan(&input).await?;
+        let physical = crate::apply::physical_plan(&self.state, &input).await?;
         Ok(collect(physical, self.task_ctx.clone()).await?)
     }
 

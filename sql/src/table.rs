@@ -163,21 +163,22 @@ impl TableProvider for DriftTable {
         }
         // The current state is the transaction's: its pending rows over the snapshot's, and
         // (SERIALIZABLE) a record of what it read. The past is the same for everyone.
-        let pending = match self.view {
-            View::Current => self
-                .scope
-                .with_transaction(|txn| {
-                    // Rows found through an index may sit anywhere in the table.
-                    let all = [KeyRange::all()];
-                    let read = match (&index, &ranges) {
-                        (None, Some(ranges)) => ranges.as_slice(),
-                        _ => &all,
-                    };
-                    txn.record_read(self.def.id, read);
-                    txn.pending_rows(self.def.id)
-                })
-                .map_err(Error::into_datafusion)?,
-            View::AsOf | View::Versions => None,
+        // A subquery run row by row (`crate::apply`) plans its scans while the rows of a
+        // statement stream, which for a read in a transaction of its own is after that
+        // transaction closed: such a statement wrote nothing and has nothing to certify, so
+        // the snapshot alone is its current state.
+        let pending = match (self.view, self.scope.transaction_guard().as_mut()) {
+            (View::Current, Some(txn)) => {
+                // Rows found through an index may sit anywhere in the table.
+                let all = [KeyRange::all()];
+                let read = match (&index, &ranges) {
+                    (None, Some(ranges)) => ranges.as_slice(),
+                    _ => &all,
+                };
+                txn.record_read(self.def.id, read);
+                txn.pending_rows(self.def.id)
+            }
+            _ => None,
         };
         let partition = Arc::new(TableScan {
             engine: self.scope.db.engine.clone(),
