@@ -157,6 +157,10 @@ pub struct IndexDef {
     /// in PostgreSQL).
     #[serde(default)]
     pub unique: bool,
+    /// Made by a UNIQUE constraint (in CREATE TABLE or ADD CONSTRAINT) rather than by CREATE
+    /// UNIQUE INDEX: catalogs list it among the table's constraints too.
+    #[serde(default)]
+    pub constraint: bool,
 }
 
 impl TableDef {

@@ -87,6 +87,7 @@ impl Engine {
             name: name.to_string(),
             columns,
             unique,
+            constraint: false,
         };
         let mut new_def = (*def).clone();
         new_def.indexes.push(index.clone());

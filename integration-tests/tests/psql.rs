@@ -1,6 +1,8 @@
-//! psql's meta-commands that list relations (`\dt`, `\dv`, `\di`, `\dn`) print the same on
-//! DriftDB as on PostgreSQL for the same schema; `\l` and `\du` work (their listings differ:
-//! DriftDB has one database and one role).
+//! psql's meta-commands that list relations (`\dt`, `\dv`, `\di`, `\dn`) and describe them
+//! (`\d NAME`, `\d+ NAME` of tables and indexes, `\df`) print the same on DriftDB as on
+//! PostgreSQL for the same schema; `\l` and `\du` work (their listings differ: DriftDB has one
+//! database and one role), and so do `\d` of a table with a CHECK constraint and `\d+` of a view,
+//! whose expressions PostgreSQL prints deparsed (`amount > 0::numeric`) and DriftDB as written.
 
 use driftdb_integration_tests::TestServer;
 use driftdb_integration_tests::postgres::ReferencePostgres;
@@ -37,7 +39,7 @@ fn psql(port: u16, database: &str, command: &str) -> String {
 }
 
 #[test]
-fn psql_lists_relations_as_postgresql_does() {
+fn psql_lists_and_describes_relations_as_postgresql_does() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path());
     let ours = server.addr().port();
@@ -45,13 +47,36 @@ fn psql_lists_relations_as_postgresql_does() {
     let theirs = reference.port();
     psql(ours, "driftdb", SCHEMA);
     psql(theirs, "postgres", SCHEMA);
-    for command in ["\\dt", "\\dv", "\\di", "\\dn", "\\dt child*"] {
+    for command in [
+        "\\dt",
+        "\\dv",
+        "\\di",
+        "\\dn",
+        "\\dt child*",
+        "\\d parent",
+        "\\d+ parent",
+        "\\d child_parent",
+        "\\d+ child_parent",
+        "\\d parent_name_key",
+        "\\df",
+    ] {
         assert_eq!(
             psql(ours, "driftdb", command),
             psql(theirs, "postgres", command),
             "{command}"
         );
     }
+    let child = psql(ours, "driftdb", "\\d child");
+    for section in [
+        "Indexes:",
+        "\"child_parent\" btree (parent_id)",
+        "Check constraints:",
+        "Foreign-key constraints:",
+        "FOREIGN KEY (parent_id) REFERENCES parent(id)",
+    ] {
+        assert!(child.contains(section), "{section} in {child}");
+    }
+    assert!(psql(ours, "driftdb", "\\d+ big").contains("View definition:"));
     assert!(psql(ours, "driftdb", "\\l").contains(" driftdb "));
     assert!(psql(ours, "driftdb", "\\du").contains(" postgres "));
 }

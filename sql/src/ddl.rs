@@ -390,6 +390,7 @@ pub(crate) fn create_index(scope: &SessionScope, create: &CreateIndex) -> Result
         name,
         columns,
         unique: create.unique,
+        constraint: false,
     });
     scope.with_transaction(|txn| txn.redefine(def.id, Some(def)))
 }
@@ -560,6 +561,7 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
             name: index_name,
             columns: slots,
             unique: true,
+            constraint: true,
         });
     }
     let id = scope.db.engine.reserve_table_id();
@@ -791,6 +793,7 @@ async fn add_constraint(
                 name,
                 columns,
                 unique: true,
+                constraint: true,
             });
         }
         TableConstraint::Check(check) => {

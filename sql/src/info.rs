@@ -679,6 +679,8 @@ pub fn functions(scope: &Arc<SessionScope>) -> Vec<ScalarUDF> {
             constraint_definition,
         ),
         ("pg_get_viewdef", any(), DataType::Utf8, view_definition),
+        // There are no triggers (`pg_trigger` is empty); psql asks when a table has foreign keys.
+        ("pg_get_triggerdef", any(), DataType::Utf8, no_text),
         ("pg_get_expr", any(), DataType::Utf8, expression),
         ("pg_relation_size", any(), DataType::Int64, zero_size),
         ("pg_table_size", any(), DataType::Int64, zero_size),
@@ -743,6 +745,9 @@ pub fn functions(scope: &Arc<SessionScope>) -> Vec<ScalarUDF> {
         ("quote_literal", any(), DataType::Utf8, quote_literal),
         ("to_regclass", any(), DataType::Int64, to_regclass),
         ("__driftdb_regclass", any(), DataType::Int64, regclass),
+        // Set-returning in PostgreSQL; tables are never partitions here, so a table's only
+        // ancestor is itself: one row, which a scalar function gives as well.
+        ("pg_partition_ancestors", any(), DataType::Int64, regclass),
         ("__driftdb_regtype", any(), DataType::Int64, regtype),
         (
             "__driftdb_regnamespace",
@@ -788,5 +793,53 @@ pub fn functions(scope: &Arc<SessionScope>) -> Vec<ScalarUDF> {
                 compute,
             })
         })
+        .chain([ScalarUDF::from(PgTypeOf::new())])
         .collect()
+}
+
+/// `pg_typeof(x)`: the name of x's type, as its `regtype` prints (`integer`,
+/// `character varying`, `text[]`, `unknown` for a bare NULL).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgTypeOf {
+    signature: Signature,
+}
+
+impl PgTypeOf {
+    fn new() -> PgTypeOf {
+        PgTypeOf {
+            signature: Signature::any(1, Volatility::Stable),
+        }
+    }
+
+    fn name_of(field: &datafusion::arrow::datatypes::Field) -> String {
+        if let DataType::List(element) | DataType::LargeList(element) = field.data_type() {
+            return format!("{}[]", Self::name_of(element));
+        }
+        if field.data_type() == &DataType::Null {
+            return "unknown".to_string();
+        }
+        crate::types::column_type_of(field)
+            .ok()
+            .and_then(|ty| pgcatalog::format_type(pgcatalog::type_oid(ty), None))
+            .unwrap_or_else(|| "unknown".to_string())
+    }
+}
+
+impl ScalarUDFImpl for PgTypeOf {
+    fn name(&self) -> &str {
+        "pg_typeof"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let name = Self::name_of(&args.arg_fields[0]);
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))))
+    }
 }

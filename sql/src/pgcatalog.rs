@@ -92,6 +92,9 @@ pub fn format_type(oid: i64, modifier: Option<i32>) -> Option<String> {
 }
 
 /// The types `pg_type` lists: (oid, name, length, category, `format_type` name).
+/// The OID of `numeric`.
+const NUMERIC_OID: i64 = 1700;
+
 const TYPES: &[(i64, &str, i16, &str, &str)] = &[
     (16, "bool", 1, "B", "boolean"),
     (17, "bytea", -1, "U", "bytea"),
@@ -308,6 +311,8 @@ pub struct IndexInfo {
     pub slots: Vec<usize>,
     pub unique: bool,
     pub primary: bool,
+    /// A primary key or UNIQUE constraint (not a CREATE UNIQUE INDEX).
+    pub constraint: bool,
 }
 
 /// `def`'s indexes, its primary key's first (tables without a primary key have none).
@@ -321,6 +326,7 @@ pub fn indexes(def: &TableDef) -> Vec<IndexInfo> {
             slots: def.primary_key.clone(),
             unique: true,
             primary: true,
+            constraint: true,
         });
     }
     for (position, index) in def.indexes.iter().enumerate() {
@@ -330,6 +336,7 @@ pub fn indexes(def: &TableDef) -> Vec<IndexInfo> {
             slots: index.columns.clone(),
             unique: index.unique,
             primary: false,
+            constraint: index.constraint,
         });
     }
     indexes
@@ -619,16 +626,18 @@ fn pg_class(scope: &SessionScope) -> Result<Table> {
         ("relreplident", Text),
         ("relispartition", Bool),
         ("relacl", Text),
-        ("reloptions", Text),
+        ("reloptions", DataType::new_list(Text, true)),
         ("relpartbound", Text),
     ]);
+    let no_options = ScalarValue::try_from(&DataType::new_list(Text, true))?;
     let row = |oid_value: i64,
                name: &str,
                kind: &str,
                am: i64,
                columns: usize,
                checks: usize,
-               indexed: bool| {
+               indexed: bool,
+               triggers: bool| {
         vec![
             oid(oid_value),
             text(name),
@@ -649,7 +658,9 @@ fn pg_class(scope: &SessionScope) -> Result<Table> {
             int2(columns as i16),
             int2(checks as i16),
             boolean(false),
-            boolean(false),
+            // Foreign keys are enforced by triggers in PostgreSQL, and psql lists a table's
+            // foreign keys (both ways) only when it has some.
+            boolean(triggers),
             boolean(false),
             boolean(false),
             boolean(false),
@@ -657,23 +668,30 @@ fn pg_class(scope: &SessionScope) -> Result<Table> {
             text("d"),
             boolean(false),
             null_text(),
-            null_text(),
+            no_options.clone(),
             null_text(),
         ]
     };
+    let relations = relations(scope);
+    let referenced: std::collections::HashSet<_> = relations
+        .iter()
+        .flat_map(|def| def.foreign_keys.iter().map(|foreign| foreign.parent))
+        .collect();
     let mut rows = Vec::new();
-    for def in relations(scope) {
+    for def in &relations {
         let kind = if def.view.is_some() { "v" } else { "r" };
+        let triggers = !def.foreign_keys.is_empty() || referenced.contains(&def.id);
         let am = if def.view.is_some() { 0 } else { HEAP_AM };
-        let indexes = indexes(&def);
+        let indexes = indexes(def);
         rows.push(row(
-            relation_oid(&def),
+            relation_oid(def),
             &def.name,
             kind,
             am,
-            attributes(&def).len(),
+            attributes(def).len(),
             def.checks.len(),
             !indexes.is_empty(),
+            triggers,
         ));
         for index in &indexes {
             rows.push(row(
@@ -684,10 +702,11 @@ fn pg_class(scope: &SessionScope) -> Result<Table> {
                 index.slots.len(),
                 0,
                 false,
+                false,
             ));
         }
-        for (sequence_oid, name) in sequences(&def) {
-            rows.push(row(sequence_oid, name, "S", 0, 3, 0, false));
+        for (sequence_oid, name) in sequences(def) {
+            rows.push(row(sequence_oid, name, "S", 0, 3, 0, false, false));
         }
     }
     for row in rows {
@@ -776,6 +795,7 @@ fn pg_attribute(scope: &SessionScope) -> Table {
         ("attndims", I32),
         ("atttypmod", I32),
         ("attbyval", Bool),
+        ("attstorage", Text),
         ("attnotnull", Bool),
         ("atthasdef", Bool),
         ("atthasmissing", Bool),
@@ -790,47 +810,71 @@ fn pg_attribute(scope: &SessionScope) -> Table {
     ]);
     for def in relations(scope) {
         for (number, column) in attributes(&def).into_iter().enumerate() {
-            let type_oid = type_oid(column.ty);
-            let length = TYPES
-                .iter()
-                .find(|(oid, ..)| *oid == type_oid)
-                .map_or(-1, |(_, _, length, ..)| *length);
-            let identity = match &column.identity {
-                Some(identity) if identity.serial => "",
-                Some(identity) if identity.always => "a",
-                Some(_) => "d",
-                None => "",
-            };
-            let serial = column.identity.as_ref().is_some_and(|i| i.serial);
-            let collation = matches!(
-                column.ty,
-                ColumnType::Text | ColumnType::Varchar(_) | ColumnType::Char(_)
-            );
-            t.push(vec![
-                oid(relation_oid(&def)),
-                text(&column.name),
-                oid(type_oid),
-                int4(-1),
-                int2(length),
-                int2(number as i16 + 1),
-                int4(0),
-                int4(types::type_modifier(column.ty)),
-                boolean((1..=8).contains(&length)),
-                boolean(!column.nullable),
-                boolean((column.default.is_some() && column.identity.is_none()) || serial),
-                boolean(false),
-                text(identity),
-                text(""),
-                boolean(false),
-                boolean(true),
-                int4(0),
-                oid(if collation { 100 } else { 0 }),
-                null_text(),
-                null_text(),
-            ]);
+            t.push(attribute_row(relation_oid(&def), number, column, true));
+        }
+        // An index lists its key columns as its own attributes (what `\d index` shows).
+        for index in indexes(&def) {
+            for (number, &slot) in index.slots.iter().enumerate() {
+                t.push(attribute_row(index.oid, number, &def.columns[slot], false));
+            }
         }
     }
     t
+}
+
+/// The `pg_attribute` row of `column`, attribute `number` (0-based) of relation `relation`;
+/// `of_table` is false for an index's attribute, which has no constraint or default of its own.
+fn attribute_row(
+    relation: i64,
+    number: usize,
+    column: &ColumnDef,
+    of_table: bool,
+) -> Vec<ScalarValue> {
+    let type_oid = type_oid(column.ty);
+    let length = TYPES
+        .iter()
+        .find(|(oid, ..)| *oid == type_oid)
+        .map_or(-1, |(_, _, length, ..)| *length);
+    let identity = match &column.identity {
+        Some(identity) if identity.serial || !of_table => "",
+        Some(identity) if identity.always => "a",
+        Some(_) => "d",
+        None => "",
+    };
+    let serial = column.identity.as_ref().is_some_and(|i| i.serial);
+    let has_default = (column.default.is_some() && column.identity.is_none()) || serial;
+    let collation = matches!(
+        column.ty,
+        ColumnType::Text | ColumnType::Varchar(_) | ColumnType::Char(_)
+    );
+    vec![
+        oid(relation),
+        text(&column.name),
+        oid(type_oid),
+        int4(-1),
+        int2(length),
+        int2(number as i16 + 1),
+        int4(0),
+        int4(types::type_modifier(column.ty)),
+        boolean((1..=8).contains(&length)),
+        // PostgreSQL's storage strategies: fixed-length plain, numeric main, the rest extended.
+        text(match (length, type_oid) {
+            (1.., _) => "p",
+            (_, NUMERIC_OID) => "m",
+            _ => "x",
+        }),
+        boolean(of_table && !column.nullable),
+        boolean(of_table && has_default),
+        boolean(false),
+        text(identity),
+        text(""),
+        boolean(false),
+        boolean(true),
+        int4(0),
+        oid(if collation { 100 } else { 0 }),
+        null_text(),
+        null_text(),
+    ]
 }
 
 /// `pg_index`: the primary key and secondary indexes of each table.
@@ -923,7 +967,7 @@ pub fn constraints(relations: &[Arc<TableDef>], def: &TableDef) -> Vec<Constrain
             .join(", ")
     };
     let mut constraints = Vec::new();
-    for index in indexes(def).into_iter().filter(|index| index.unique) {
+    for index in indexes(def).into_iter().filter(|index| index.constraint) {
         let kind = if index.primary { "p" } else { "u" };
         let keyword = if index.primary {
             "PRIMARY KEY"

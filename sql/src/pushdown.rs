@@ -225,6 +225,7 @@ mod tests {
             name: format!("i{id}"),
             columns: vec![slot],
             unique: false,
+            constraint: false,
         };
         let def = TableDef {
             id: TableId(1),
