@@ -538,6 +538,83 @@ fn quote_ident(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
     })))
 }
 
+/// `parse_ident(text [, strict])`: a possibly qualified, possibly quoted identifier split into
+/// its parts, unquoted parts folded to lower case (`'"Sales".Orders'` is `{Sales,orders}`). With
+/// `strict` false, text after the identifier is ignored instead of an error.
+fn parse_ident(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
+    let Some(text) = text_arg(args, 0) else {
+        return ScalarValue::try_from(&DataType::new_list(DataType::Utf8, true));
+    };
+    let strict = !matches!(args.get(1), Some(ScalarValue::Boolean(Some(false))));
+    let invalid = || {
+        Error::new(
+            ErrorKind::InvalidParameterValue,
+            format!("string is not a valid identifier: \"{text}\""),
+        )
+        .into_datafusion()
+    };
+    let chars: Vec<char> = text.chars().collect();
+    let mut at = 0;
+    let skip_space = |at: &mut usize| {
+        while *at < chars.len() && chars[*at].is_whitespace() {
+            *at += 1;
+        }
+    };
+    let mut parts = Vec::new();
+    loop {
+        skip_space(&mut at);
+        let mut part = String::new();
+        if chars.get(at) == Some(&'"') {
+            at += 1;
+            loop {
+                match (chars.get(at), chars.get(at + 1)) {
+                    (Some('"'), Some('"')) => {
+                        part.push('"');
+                        at += 2;
+                    }
+                    (Some('"'), _) => {
+                        at += 1;
+                        break;
+                    }
+                    (Some(&c), _) => {
+                        part.push(c);
+                        at += 1;
+                    }
+                    (None, _) => return Err(invalid()),
+                }
+            }
+            if part.is_empty() {
+                return Err(invalid());
+            }
+        } else {
+            let starts = chars
+                .get(at)
+                .is_some_and(|c| c.is_alphabetic() || *c == '_');
+            if !starts {
+                return Err(invalid());
+            }
+            while let Some(&c) = chars.get(at) {
+                if !(c.is_alphanumeric() || c == '_' || c == '$') {
+                    break;
+                }
+                part.extend(c.to_lowercase());
+                at += 1;
+            }
+        }
+        parts.push(ScalarValue::Utf8(Some(part)));
+        skip_space(&mut at);
+        match chars.get(at) {
+            Some('.') => at += 1,
+            Some(_) if strict => return Err(invalid()),
+            _ => break,
+        }
+    }
+    Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+        &parts,
+        &DataType::Utf8,
+    )))
+}
+
 /// `quote_literal(text)`: the text as a string literal (`E'…'` when it holds a backslash).
 fn quote_literal(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
     let value = match args.first() {
@@ -742,6 +819,12 @@ pub fn functions(scope: &Arc<SessionScope>) -> Vec<ScalarUDF> {
             always_true,
         ),
         ("quote_ident", any(), DataType::Utf8, quote_ident),
+        (
+            "parse_ident",
+            any(),
+            DataType::new_list(DataType::Utf8, true),
+            parse_ident,
+        ),
         ("quote_literal", any(), DataType::Utf8, quote_literal),
         ("to_regclass", any(), DataType::Int64, to_regclass),
         ("__driftdb_regclass", any(), DataType::Int64, regclass),
