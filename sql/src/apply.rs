@@ -44,8 +44,8 @@ impl QueryPlanner for ApplyPlanner {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let rewritten;
         let plan = match session.as_any().downcast_ref::<SessionState>() {
-            Some(state) if holds_subquery_expressions(plan)? => {
-                // DataFusion runs uncorrelated subqueries itself.
+            // DataFusion runs uncorrelated subqueries itself.
+            Some(state) if holds(plan, &reads_outer)? => {
                 rewritten = apply_subqueries(plan.clone(), state, &reads_outer)?;
                 &rewritten
             }
@@ -57,19 +57,14 @@ impl QueryPlanner for ApplyPlanner {
     }
 }
 
-fn is_subquery_expression(expr: &Expr) -> bool {
-    matches!(
-        expr,
-        Expr::ScalarSubquery(_) | Expr::Exists(_) | Expr::InSubquery(_)
-    )
-}
-
-fn holds_subquery_expressions(plan: &LogicalPlan) -> Result<bool> {
+/// Whether `plan` (not counting its subqueries' own plans) holds a subquery expression that
+/// `wanted` picks.
+fn holds(plan: &LogicalPlan, wanted: &dyn Fn(&Subquery) -> bool) -> Result<bool> {
     plan.exists(|node| {
-        node.expressions()
-            .iter()
-            .map(|e| e.exists(|e| Ok(is_subquery_expression(e))))
-            .try_fold(false, |found, e| Ok(found || e?))
+        Ok(node.expressions().iter().any(|expr| {
+            expr.exists(|e| Ok(subquery_of(e).is_some_and(wanted)))
+                .unwrap_or(false)
+        }))
     })
 }
 
@@ -77,20 +72,13 @@ fn holds_subquery_expressions(plan: &LogicalPlan) -> Result<bool> {
 /// filters (`unnest(outer.array)`, an outer column in what they select), or that are correlated
 /// and have a LIMIT, go through [`ApplySubquery`] before DataFusion's analyzer and optimizer see
 /// them: its decorrelation pulls up only filters, and would leave the other outer references
-/// dangling in a join. The rest are left to
-/// DataFusion, and [`ApplyPlanner`] catches whatever it could not decorrelate.
+/// dangling in a join. The rest are left to DataFusion, and [`ApplyPlanner`] catches whatever it
+/// could not decorrelate.
 pub(crate) async fn physical_plan(
     state: &SessionState,
     plan: &LogicalPlan,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let early = holds_subquery_expressions(plan)?
-        && plan.exists(|node| {
-            Ok(node.expressions().iter().any(|e| {
-                e.exists(|e| Ok(subquery_of(e).is_some_and(beyond_decorrelation)))
-                    .unwrap_or(false)
-            }))
-        })?;
-    if early {
+    if holds(plan, &beyond_decorrelation)? {
         let plan = apply_subqueries(plan.clone(), state, &beyond_decorrelation)?;
         return state.create_physical_plan(&plan).await;
     }
@@ -106,14 +94,17 @@ fn subquery_of(expr: &Expr) -> Option<&Subquery> {
     }
 }
 
+/// Whether `expr` reads a column of an outer query.
+fn has_outer_reference(expr: &Expr) -> bool {
+    expr.exists(|e| Ok(matches!(e, Expr::OuterReferenceColumn(..))))
+        .unwrap_or(false)
+}
+
 /// Whether a subquery reads an outer column.
 fn reads_outer(subquery: &Subquery) -> bool {
     let mut found = false;
     let _ = subquery.subquery.apply_with_subqueries(|node| {
-        found = node.expressions().iter().any(|expr| {
-            expr.exists(|e| Ok(matches!(e, Expr::OuterReferenceColumn(..))))
-                .unwrap_or(false)
-        });
+        found = node.expressions().iter().any(has_outer_reference);
         Ok(if found {
             TreeNodeRecursion::Stop
         } else {
@@ -136,10 +127,6 @@ fn beyond_decorrelation(subquery: &Subquery) -> bool {
 
 /// Whether a subquery reads an outer column anywhere but in a filter.
 fn reads_outer_beyond_filters(subquery: &Subquery) -> bool {
-    let reads_outer = |expr: &Expr| {
-        expr.exists(|e| Ok(matches!(e, Expr::OuterReferenceColumn(..))))
-            .unwrap_or(false)
-    };
     subquery
         .subquery
         .exists(|node| {
@@ -147,7 +134,7 @@ fn reads_outer_beyond_filters(subquery: &Subquery) -> bool {
                 LogicalPlan::Filter(_) => false,
                 // A derived table reading outer columns (`FROM unnest(outer.a)`).
                 LogicalPlan::Subquery(_) => true,
-                other => other.expressions().iter().any(reads_outer),
+                other => other.expressions().iter().any(has_outer_reference),
             })
         })
         .unwrap_or(false)

@@ -322,11 +322,8 @@ fn function_in_from(factor: &TableFactor) -> Option<TableFactor> {
         if !alias.columns.is_empty() || array_exprs.len() != 1 {
             return None;
         }
-        let name = &alias.name;
-        return derived_table(&format!(
-            "(SELECT UNNEST({}) AS {name}) AS {name}",
-            array_exprs[0]
-        ));
+        let name = alias.name.to_string();
+        return derived_table(&unnested(&array_exprs[0].to_string(), &name, &name));
     }
     let TableFactor::Table {
         name,
@@ -375,9 +372,9 @@ fn function_in_from(factor: &TableFactor) -> Option<TableFactor> {
         .collect::<Vec<_>>()
         .join(", ");
     let text = match function.as_str() {
-        "unnest" => format!("(SELECT UNNEST({arguments}) AS {column}) AS {relation}"),
+        "unnest" => unnested(&arguments, &column, &relation),
         "generate_series" if !args.args.iter().all(literal_argument) => {
-            format!("(SELECT UNNEST(generate_series({arguments})) AS {column}) AS {relation}")
+            unnested(&format!("generate_series({arguments})"), &column, &relation)
         }
         "string_to_array" | "regexp_split_to_array" => {
             format!("(SELECT {function}({arguments}) AS {column}) AS {relation}")
@@ -385,6 +382,11 @@ fn function_in_from(factor: &TableFactor) -> Option<TableFactor> {
         _ => return None,
     };
     derived_table(&text)
+}
+
+/// The FROM item with one row per element of `array`, in column `column` of `relation`.
+fn unnested(array: &str, column: &str, relation: &str) -> String {
+    format!("(SELECT UNNEST({array}) AS {column}) AS {relation}")
 }
 
 /// The FROM item `text` as parsed.
@@ -397,6 +399,21 @@ fn derived_table(text: &str) -> Option<TableFactor> {
         return None;
     };
     select.from.into_iter().next().map(|from| from.relation)
+}
+
+/// Whether `expr` is a bare `user`, which sqlparser reads as a name or as a call without
+/// parentheses.
+fn is_bare_user(expr: &Expr) -> bool {
+    match expr {
+        Expr::Identifier(ident) => {
+            ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("user")
+        }
+        Expr::Function(function) => {
+            matches!(function.args, FunctionArguments::None)
+                && function.name.to_string().eq_ignore_ascii_case("user")
+        }
+        _ => false,
+    }
 }
 
 /// Whether a function argument is a literal (possibly negated or cast), which DataFusion's table
@@ -443,17 +460,7 @@ fn rewrite_expressions(statement: &mut Ast) {
             }
             Expr::Collate { expr: inner, .. } => *expr = (**inner).clone(),
             // PostgreSQL's `user` (a reserved word, so never an unquoted column) is current_user.
-            Expr::Identifier(ident)
-                if ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("user") =>
-            {
-                if let Some(call) = call_text("current_user") {
-                    *expr = call;
-                }
-            }
-            Expr::Function(function)
-                if matches!(function.args, FunctionArguments::None)
-                    && function.name.to_string().eq_ignore_ascii_case("user") =>
-            {
+            _ if is_bare_user(expr) => {
                 if let Some(call) = call_text("current_user") {
                     *expr = call;
                 }
