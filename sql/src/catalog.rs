@@ -7,6 +7,7 @@
 
 use crate::database::Database;
 use crate::error::Error;
+use crate::infoschema::{INFORMATION_SCHEMA, InformationSchema};
 use crate::pgcatalog::{self, PG_CATALOG, PgCatalogSchema};
 use crate::settings::Settings;
 use crate::system::{COMMITS_TABLE, CommitsTable};
@@ -96,17 +97,21 @@ impl Drop for ExposedHidden<'_> {
     }
 }
 
-/// The `driftdb` catalog: `public` and `pg_catalog`.
+/// The `driftdb` catalog: `public`, `pg_catalog` and `information_schema`.
 #[derive(Debug)]
 pub struct DriftCatalog {
     schema: Arc<DriftSchema>,
     pg_catalog: Arc<PgCatalogSchema>,
+    information_schema: Arc<InformationSchema>,
 }
 
 impl DriftCatalog {
     pub fn new(scope: Arc<SessionScope>) -> DriftCatalog {
         DriftCatalog {
             pg_catalog: Arc::new(PgCatalogSchema {
+                scope: scope.clone(),
+            }),
+            information_schema: Arc::new(InformationSchema {
                 scope: scope.clone(),
             }),
             schema: Arc::new(DriftSchema { scope }),
@@ -116,13 +121,18 @@ impl DriftCatalog {
 
 impl CatalogProvider for DriftCatalog {
     fn schema_names(&self) -> Vec<String> {
-        vec![SCHEMA_NAME.to_string(), PG_CATALOG.to_string()]
+        vec![
+            SCHEMA_NAME.to_string(),
+            PG_CATALOG.to_string(),
+            INFORMATION_SCHEMA.to_string(),
+        ]
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         match name {
             SCHEMA_NAME => Some(self.schema.clone() as Arc<dyn SchemaProvider>),
             PG_CATALOG => Some(self.pg_catalog.clone() as Arc<dyn SchemaProvider>),
+            INFORMATION_SCHEMA => Some(self.information_schema.clone() as Arc<dyn SchemaProvider>),
             _ => None,
         }
     }

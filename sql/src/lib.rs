@@ -27,6 +27,7 @@ mod error;
 mod foreign;
 mod functions;
 mod info;
+mod infoschema;
 mod json;
 mod jsonbuild;
 mod jsonops;

@@ -36,7 +36,7 @@ const HEAP_AM: i64 = 2;
 const BTREE_AM: i64 = 403;
 
 /// The schemas: (OID, name, owner).
-const NAMESPACES: &[(i64, &str, i64)] = &[
+pub(crate) const NAMESPACES: &[(i64, &str, i64)] = &[
     (PG_CATALOG_OID, PG_CATALOG, ROLE_OID),
     (PUBLIC_OID, "public", DATABASE_OWNER_OID),
     (INFORMATION_SCHEMA_OID, "information_schema", ROLE_OID),
@@ -91,6 +91,11 @@ pub fn format_type(oid: i64, modifier: Option<i32>) -> Option<String> {
     })
 }
 
+/// The `pg_type` name of type `oid` (`int4`, `varchar`).
+pub(crate) fn type_name(oid: i64) -> Option<&'static str> {
+    TYPES.iter().find(|t| t.0 == oid).map(|t| t.1)
+}
+
 /// The types `pg_type` lists: (oid, name, length, category, `format_type` name).
 /// The OID of `numeric`.
 const NUMERIC_OID: i64 = 1700;
@@ -121,16 +126,16 @@ const TYPES: &[(i64, &str, i16, &str, &str)] = &[
 ];
 
 /// A catalog table under construction: its columns and rows of values.
-struct Table {
+pub(crate) struct Table {
     fields: Vec<Field>,
     rows: Vec<Vec<ScalarValue>>,
 }
 
-fn text(value: &str) -> ScalarValue {
+pub(crate) fn text(value: &str) -> ScalarValue {
     ScalarValue::Utf8(Some(value.to_string()))
 }
 
-fn null_text() -> ScalarValue {
+pub(crate) fn null_text() -> ScalarValue {
     ScalarValue::Utf8(None)
 }
 
@@ -142,7 +147,7 @@ fn int2(value: i16) -> ScalarValue {
     ScalarValue::Int16(Some(value))
 }
 
-fn int4(value: i32) -> ScalarValue {
+pub(crate) fn int4(value: i32) -> ScalarValue {
     ScalarValue::Int32(Some(value))
 }
 
@@ -192,7 +197,7 @@ fn operator_class(ty: ColumnType) -> i64 {
 }
 
 impl Table {
-    fn new(columns: &[(&str, DataType)]) -> Table {
+    pub(crate) fn new(columns: &[(&str, DataType)]) -> Table {
         Table {
             fields: columns
                 .iter()
@@ -202,7 +207,7 @@ impl Table {
         }
     }
 
-    fn push(&mut self, row: Vec<ScalarValue>) {
+    pub(crate) fn push(&mut self, row: Vec<ScalarValue>) {
         debug_assert_eq!(row.len(), self.fields.len());
         self.rows.push(row);
     }
@@ -210,6 +215,16 @@ impl Table {
     /// The table as a provider with every column PostgreSQL's catalog `name` has, in its
     /// order: the ones built here, NULL for the rest (then any of DriftDB's own).
     fn provider(self, name: &str) -> Result<Arc<dyn TableProvider>> {
+        self.provider_with(pgschema::columns(name).into_iter().flatten())
+    }
+
+    /// The table as a provider with `columns` (name, `pg_type` name), in their order: the ones
+    /// built here, NULL for the rest (then any of DriftDB's own).
+    pub(crate) fn provider_with(
+        self,
+        columns: impl Iterator<Item = (&'static str, &'static str)>,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let pg_columns = columns;
         let rows = self.rows.len();
         let mut built: Vec<Option<(Field, ArrayRef)>> = self
             .fields
@@ -224,7 +239,7 @@ impl Table {
             })
             .collect::<Result<_>>()?;
         let mut columns: Vec<(Field, ArrayRef)> = Vec::with_capacity(built.len());
-        for (column, pg_type) in pgschema::columns(name).into_iter().flatten() {
+        for (column, pg_type) in pg_columns {
             let found = built
                 .iter_mut()
                 .find(|slot| slot.as_ref().is_some_and(|(f, _)| f.name() == column))
@@ -266,7 +281,7 @@ pub fn is_catalog(name: &str) -> bool {
 }
 
 /// The Arrow type a catalog column of PostgreSQL type `pg` (a `pg_type` name) is served as.
-fn arrow_type(pg: &str) -> DataType {
+pub(crate) fn arrow_type(pg: &str) -> DataType {
     match pg.strip_prefix('_') {
         Some(element) => DataType::new_list(arrow_type(element), true),
         None => match pg {
@@ -289,7 +304,7 @@ fn arrow_type(pg: &str) -> DataType {
 }
 
 /// Every current table and view, sorted by name.
-fn relations(scope: &SessionScope) -> Vec<Arc<TableDef>> {
+pub(crate) fn relations(scope: &SessionScope) -> Vec<Arc<TableDef>> {
     scope
         .current_table_names()
         .iter()
@@ -572,13 +587,8 @@ pub fn table(scope: &SessionScope, name: &str) -> Result<Option<Arc<dyn TablePro
             ]);
             for def in relations(scope) {
                 for (number, slot) in def.visible_slots().enumerate() {
-                    let column = &def.columns[slot];
-                    let shown = match (&column.default, &column.identity) {
-                        (_, Some(identity)) if identity.serial => {
-                            format!("nextval('{}'::regclass)", identity.sequence)
-                        }
-                        (Some(default), None) => displayed_default(default, column.ty),
-                        _ => continue,
+                    let Some(shown) = column_default(&def.columns[slot]) else {
+                        continue;
                     };
                     t.push(vec![
                         oid(800_000_000 + 1000 * def.id.0 as i64 + number as i64),
@@ -759,6 +769,18 @@ fn displayed_default(default: &str, ty: ColumnType) -> String {
     }
 }
 
+/// The default of `column` as `pg_get_expr` shows it (`nextval('t_id_seq'::regclass)` for a
+/// serial); `None` without one (an identity column has none).
+pub(crate) fn column_default(column: &ColumnDef) -> Option<String> {
+    match (&column.default, &column.identity) {
+        (_, Some(identity)) if identity.serial => {
+            Some(format!("nextval('{}'::regclass)", identity.sequence))
+        }
+        (Some(default), None) => Some(displayed_default(default, column.ty)),
+        _ => None,
+    }
+}
+
 /// The counters of `def`'s identity and serial columns, as PostgreSQL's sequences: (OID, name).
 fn sequences(def: &TableDef) -> Vec<(i64, &str)> {
     def.columns
@@ -776,7 +798,7 @@ fn sequences(def: &TableDef) -> Vec<(i64, &str)> {
 }
 
 /// The columns `pg_attribute` lists for `def`: a table's visible ones, a view's output.
-fn attributes(def: &TableDef) -> Vec<&ColumnDef> {
+pub(crate) fn attributes(def: &TableDef) -> Vec<&ColumnDef> {
     match &def.view {
         Some(view) => view.output.iter().collect(),
         None => def.visible_slots().map(|slot| &def.columns[slot]).collect(),

@@ -266,7 +266,8 @@ impl Session {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG_NAME, SCHEMA_NAME)
             .with_create_default_catalog_and_schema(false)
-            .with_information_schema(true)
+            // `information_schema` is PostgreSQL's ([`crate::infoschema`]), not DataFusion's.
+            .with_information_schema(false)
             // A table scan is one partition (one RocksDB iterator, decoded on one thread), so
             // repartitioning after it buys little on a 1M-row GROUP BY or join (within 10%, measured
             // on 2 cores) and costs every small statement a fifth of its time (point select by key
