@@ -139,7 +139,8 @@ impl<'a> ColumnBinary<'a> {
 
     /// Appends row `row`'s value (length, then bytes; length -1 for NULL) to `out`.
     pub fn write(&self, row: usize, out: &mut BytesMut, scratch: &mut String) {
-        if self.array.is_null(row) {
+        // A NULL-typed column has no validity buffer: every value is NULL all the same.
+        if self.array.is_null(row) || self.array.data_type().is_null() {
             out.put_i32(-1);
             return;
         }
@@ -151,7 +152,8 @@ impl<'a> ColumnBinary<'a> {
                 let offsets = array.as_list::<i32>().value_offsets();
                 let (first, end) = (offsets[row] as usize, offsets[row + 1] as usize);
                 let values = array.as_list::<i32>().values();
-                let has_nulls = (first..end).any(|i| values.is_null(i));
+                let has_nulls =
+                    values.data_type().is_null() || (first..end).any(|i| values.is_null(i));
                 out.put_i32(i32::from(end > first));
                 out.put_i32(i32::from(has_nulls));
                 out.put_u32(element.oid());

@@ -291,7 +291,8 @@ impl<'a> ColumnText<'a> {
 
     /// Appends the value at `row` to `text`; false (and nothing appended) for NULL.
     pub fn write(&self, row: usize, text: &mut String) -> bool {
-        if self.array.is_null(row) {
+        // A NULL-typed column (`SELECT NULL AS r` in a CTE) has no validity buffer.
+        if self.array.is_null(row) || self.array.data_type().is_null() {
             return false;
         }
         let a = self.array;
