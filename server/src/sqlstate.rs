@@ -16,6 +16,7 @@ pub const UNIQUE_VIOLATION: &str = "23505";
 pub const NOT_NULL_VIOLATION: &str = "23502";
 pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
 pub const INVALID_PARAMETER_VALUE: &str = "22023";
+pub const NULL_VALUE_NOT_ALLOWED: &str = "22004";
 pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
 pub const INVALID_DATETIME_FORMAT: &str = "22007";
 pub const DIVISION_BY_ZERO: &str = "22012";
@@ -67,6 +68,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::NotNullViolation => NOT_NULL_VIOLATION,
         ErrorKind::FeatureNotSupported => FEATURE_NOT_SUPPORTED,
         ErrorKind::InvalidParameterValue => INVALID_PARAMETER_VALUE,
+        ErrorKind::NullValueNotAllowed => NULL_VALUE_NOT_ALLOWED,
         ErrorKind::InvalidTextRepresentation => INVALID_TEXT_REPRESENTATION,
         ErrorKind::InvalidDatetimeFormat => INVALID_DATETIME_FORMAT,
         ErrorKind::DivisionByZero => DIVISION_BY_ZERO,

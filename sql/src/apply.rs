@@ -44,9 +44,11 @@ impl QueryPlanner for ApplyPlanner {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let rewritten;
         let plan = match session.as_any().downcast_ref::<SessionState>() {
-            // DataFusion runs uncorrelated subqueries itself.
-            Some(state) if holds(plan, &reads_outer)? => {
-                rewritten = apply_subqueries(plan.clone(), state, &reads_outer)?;
+            // Whatever subquery expression the optimizer left is run here: a correlated one it
+            // could not decorrelate, or an uncorrelated one it did not turn into a join (a
+            // predicate subquery its common-subexpression pass moved out of reach).
+            Some(state) if holds(plan, &|_| true)? => {
+                rewritten = apply_subqueries(plan.clone(), state, &|_| true)?;
                 &rewritten
             }
             _ => plan,

@@ -27,6 +27,8 @@ pub enum ErrorKind {
     NotNullViolation,
     FeatureNotSupported,
     InvalidParameterValue,
+    /// A NULL where a function needs a value (`format('%I', NULL)`).
+    NullValueNotAllowed,
     InvalidTextRepresentation,
     InvalidDatetimeFormat,
     DivisionByZero,

@@ -522,20 +522,25 @@ const QUOTED_KEYWORDS: &[&str] = &[
 
 /// `quote_ident(text)`: the identifier, double-quoted unless it needs no quotes.
 fn quote_ident(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
-    Ok(ScalarValue::Utf8(text_arg(args, 0).map(|name| {
-        let plain = name
+    Ok(ScalarValue::Utf8(
+        text_arg(args, 0).map(|name| quoted_ident(&name)),
+    ))
+}
+
+/// `name` as an identifier, double-quoted unless it needs no quotes.
+pub(crate) fn quoted_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
             .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            && !QUOTED_KEYWORDS.contains(&name.as_str());
-        match plain {
-            true => name,
-            false => format!("\"{}\"", name.replace('"', "\"\"")),
-        }
-    })))
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !QUOTED_KEYWORDS.contains(&name);
+    match plain {
+        true => name.to_string(),
+        false => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
 }
 
 /// `parse_ident(text [, strict])`: a possibly qualified, possibly quoted identifier split into
@@ -623,13 +628,16 @@ fn quote_literal(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> 
         Some(value) => Some(value.to_string()),
         None => None,
     };
-    Ok(ScalarValue::Utf8(value.map(|value| {
-        let quoted = value.replace('\'', "''");
-        match quoted.contains('\\') {
-            true => format!("E'{}'", quoted.replace('\\', "\\\\")),
-            false => format!("'{quoted}'"),
-        }
-    })))
+    Ok(ScalarValue::Utf8(value.map(|value| quoted_literal(&value))))
+}
+
+/// `value` as a string literal (`E'…'` when it holds a backslash).
+pub(crate) fn quoted_literal(value: &str) -> String {
+    let quoted = value.replace('\'', "''");
+    match quoted.contains('\\') {
+        true => format!("E'{}'", quoted.replace('\\', "\\\\")),
+        false => format!("'{quoted}'"),
+    }
 }
 
 /// Every function of this module, for `scope`'s session.
@@ -758,6 +766,11 @@ pub fn functions(scope: &Arc<SessionScope>) -> Vec<ScalarUDF> {
         ("pg_get_viewdef", any(), DataType::Utf8, view_definition),
         // There are no triggers (`pg_trigger` is empty); psql asks when a table has foreign keys.
         ("pg_get_triggerdef", any(), DataType::Utf8, no_text),
+        // Nor rules (`pg_rewrite` is empty); DBeaver asks for a table's.
+        ("pg_get_ruledef", any(), DataType::Utf8, no_text),
+        ("format", any(), DataType::Utf8, |_, args| {
+            crate::pgformat::format(args)
+        }),
         ("pg_get_expr", any(), DataType::Utf8, expression),
         ("pg_relation_size", any(), DataType::Int64, zero_size),
         ("pg_table_size", any(), DataType::Int64, zero_size),

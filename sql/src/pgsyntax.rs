@@ -32,6 +32,7 @@ pub(crate) fn rewrite(statement: &mut Ast) {
     }
     let _ = statement.visit(&mut OuterColumnDomains);
     let _ = statement.visit(&mut DistinctNames);
+    let _ = statement.visit(&mut crate::order_subquery::SortedBySubquery);
 }
 
 /// Rewrites scalar subqueries that select columns of the outer row (SQLAlchemy's
