@@ -212,6 +212,25 @@ impl Table {
         self.rows.push(row);
     }
 
+    /// The table without the columns PostgreSQL's catalog `name` does not have.
+    fn only_columns_of(mut self, name: &str) -> Table {
+        let wanted: Vec<&str> = pgschema::columns(name)
+            .into_iter()
+            .flatten()
+            .map(|(column, _)| column)
+            .collect();
+        let keep: Vec<bool> = self
+            .fields
+            .iter()
+            .map(|field| wanted.contains(&field.name().as_str()))
+            .collect();
+        retain_positions(&mut self.fields, &keep);
+        for row in &mut self.rows {
+            retain_positions(row, &keep);
+        }
+        self
+    }
+
     /// The table as a provider with every column PostgreSQL's catalog `name` has, in its
     /// order: the ones built here, NULL for the rest (then any of DriftDB's own).
     fn provider(self, name: &str) -> Result<Arc<dyn TableProvider>> {
@@ -267,6 +286,15 @@ impl Table {
         )?;
         Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
     }
+}
+
+/// Keeps the values of `values` whose position `keep` marks.
+fn retain_positions<T>(values: &mut Vec<T>, keep: &[bool]) {
+    let mut position = 0;
+    values.retain(|_| {
+        position += 1;
+        keep[position - 1]
+    });
 }
 
 use DataType::{Boolean as Bool, Int16 as I16, Int32 as I32, Int64 as Oid, Utf8 as Text};
@@ -417,6 +445,13 @@ pub fn table(scope: &SessionScope, name: &str) -> Result<Option<Arc<dyn TablePro
             ]);
             t
         }
+        "pg_tablespace" => {
+            let mut t = Table::new(&[("oid", Oid), ("spcname", Text), ("spcowner", Oid)]);
+            for (id, name) in [(1663, "pg_default"), (1664, "pg_global")] {
+                t.push(vec![oid(id), text(name), oid(ROLE_OID)]);
+            }
+            t
+        }
         "pg_class" => pg_class(scope)?,
         "pg_attribute" => pg_attribute(scope),
         "pg_index" => pg_index(scope),
@@ -538,7 +573,8 @@ pub fn table(scope: &SessionScope, name: &str) -> Result<Option<Arc<dyn TablePro
                 boolean(true),
                 null_text(),
             ]);
-            t
+            // One builder serves both views; each shows only its own columns.
+            t.only_columns_of(name)
         }
         "pg_auth_members" => Table::new(&[
             ("roleid", Oid),

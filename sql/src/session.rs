@@ -410,6 +410,14 @@ impl Session {
                 settings.set_text("client_encoding", &charset_name.value)?;
                 done("SET")
             }
+            // One role exists, the session's user: `SET ROLE` to it (or NONE) changes nothing.
+            Ast::Set(Set::SetRole { role_name, .. }) => match role_name {
+                Some(role) if role.value != self.scope.user => Err(Error::new(
+                    ErrorKind::InvalidParameterValue,
+                    format!("role \"{}\" does not exist", role.value),
+                )),
+                _ => done("SET"),
+            },
             Ast::Set(Set::SetNamesDefault {}) => {
                 settings.reset("client_encoding")?;
                 done("SET")
@@ -421,7 +429,10 @@ impl Session {
             Ast::Reset(ResetStatement {
                 reset: Reset::ConfigurationParameter(name),
             }) => {
-                settings.reset(&settings::setting_name(name))?;
+                let name = settings::setting_name(name);
+                if !name.eq_ignore_ascii_case("role") {
+                    settings.reset(&name)?;
+                }
                 done("RESET")
             }
             Ast::ShowVariable { variable } => {
