@@ -68,4 +68,24 @@ with psycopg.connect("", autocommit=True) as conn:
         with cur.copy("COPY (SELECT id, name, qty FROM items WHERE id >= 10 ORDER BY id) TO STDOUT") as copy:
             print("copy out", list(copy.rows()))
     print("info", conn.info.server_version // 10000, conn.info.encoding)
+    # Notices (NOTICE and WARNING) reach the client with their SQLSTATE, in both protocols,
+    # unless client_min_messages filters them.
+    notices = []
+    conn.add_notice_handler(
+        lambda n: notices.append((n.severity_nonlocalized, n.sqlstate, n.message_primary))
+    )
+    conn.execute("DROP TABLE IF EXISTS no_such_table")
+    conn.execute("CREATE TABLE IF NOT EXISTS items (id INT)")
+    conn.execute("ALTER TABLE items ADD COLUMN IF NOT EXISTS name TEXT")
+    conn.execute("COMMIT", prepare=True)
+    conn.execute("SET client_min_messages = warning")
+    conn.execute("DROP VIEW IF EXISTS no_such_view")
+    conn.execute("ROLLBACK")
+    conn.execute("RESET client_min_messages")
+    print("notices", notices)
+    # A SET of a reported setting comes back as ParameterStatus, in both protocols.
+    conn.execute("SET application_name = 'scenario'")
+    print("application_name", conn.info.parameter_status("application_name"))
+    conn.execute("SELECT set_config('application_name', %s, false)", ("configured",))
+    print("application_name", conn.info.parameter_status("application_name"))
     conn.execute("DROP TABLE items")

@@ -80,3 +80,69 @@ fn psql_lists_and_describes_relations_as_postgresql_does() {
     assert!(psql(ours, "driftdb", "\\l").contains(" driftdb "));
     assert!(psql(ours, "driftdb", "\\du").contains(" postgres "));
 }
+
+/// The statements of a script that make PostgreSQL send a NOTICE or WARNING with its result.
+const NOTICES: &str = "\
+DROP TABLE IF EXISTS nope;
+DROP VIEW IF EXISTS nope;
+DROP INDEX IF EXISTS nope;
+CREATE TABLE n1 (id INT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS n1 (id INT PRIMARY KEY);
+CREATE INDEX IF NOT EXISTS n1_id ON n1 (id);
+CREATE INDEX IF NOT EXISTS n1_id ON n1 (id);
+ALTER TABLE IF EXISTS nope ADD COLUMN x INT;
+ALTER TABLE n1 ADD COLUMN IF NOT EXISTS id INT;
+ALTER TABLE n1 DROP COLUMN IF EXISTS zz;
+COMMIT;
+ROLLBACK;
+BEGIN;
+BEGIN;
+COMMIT;
+SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS nope;
+COMMIT;
+SET client_min_messages = error;
+COMMIT;
+RESET client_min_messages;
+DROP TABLE n1;
+";
+
+/// What psql prints, output and messages interleaved, running `script` from standard input.
+fn psql_script(port: u16, database: &str, script: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("psql")
+        .args(["-X", "-h", "127.0.0.1", "-U", "postgres"])
+        .args(["-p", &port.to_string(), "-d", database])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("psql runs (Debian's postgresql-client)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "psql on port {port} failed");
+    // psql writes results to stdout and messages to stderr; each stream is compared whole.
+    format!(
+        "{}\n---\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn psql_shows_notices_and_warnings_as_postgresql_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let reference = ReferencePostgres::start().expect("the reference PostgreSQL starts");
+    let ours = psql_script(server.addr().port(), "driftdb", NOTICES);
+    let theirs = psql_script(reference.port(), "postgres", NOTICES);
+    assert_eq!(ours, theirs);
+    assert!(ours.contains("NOTICE:  table \"nope\" does not exist, skipping"));
+    assert!(ours.contains("WARNING:  there is already a transaction in progress"));
+}

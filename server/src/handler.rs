@@ -4,6 +4,7 @@
 use crate::binary::decode_param;
 use crate::encode::{declared_param, encode_batch, pg_type, row_description};
 use crate::interrupt::{CancelRequests, Canceller, Cancels, Interrupt};
+use crate::notices::{send_changed_settings, send_notices};
 use crate::sqlstate::{
     FEATURE_NOT_SUPPORTED, INVALID_BINARY_REPRESENTATION, INVALID_CATALOG_NAME,
     INVALID_SQL_STATEMENT_NAME, PROTOCOL_VIOLATION, QUERY_CANCELED, sqlstate,
@@ -11,8 +12,8 @@ use crate::sqlstate::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use driftdb_sql::{
-    CommandTag, CopyOut, Database, Error as SqlError, Prepared, QueryResult, Session, Statement,
-    StatementResult, TransactionStatus,
+    CommandTag, CopyOut, Database, Error as SqlError, Notice, Prepared, QueryResult, Session,
+    Statement, StatementResult, TransactionStatus,
 };
 use futures::{Sink, SinkExt, StreamExt, TryStreamExt, stream};
 use pgwire::api::auth::{
@@ -71,6 +72,7 @@ impl Connection {
         let session = Arc::new(SessionSlot {
             shared: shared.clone(),
             session: tokio::sync::Mutex::new(None),
+            reported: std::sync::Mutex::new(Vec::new()),
         });
         Connection {
             cancels: Arc::new(CancelRequests {
@@ -189,6 +191,8 @@ impl StartupHandler for Startup {
 struct SessionSlot {
     shared: Arc<Shared>,
     session: tokio::sync::Mutex<Option<Session>>,
+    /// The reported settings' values the client was last told (ParameterStatus).
+    reported: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl SessionSlot {
@@ -207,9 +211,38 @@ impl SessionSlot {
                 // session refuses keeps its default, as a bad `options` setting would not.
                 let _ = session.apply_startup_parameter(name, value);
             }
+            // Startup told the client these (pgwire's server parameters and its own).
+            *self.reported_values() = session.reported_settings();
             *guard = Some(session);
         }
         SessionGuard(guard)
+    }
+
+    fn reported_values(&self) -> std::sync::MutexGuard<'_, Vec<(String, String)>> {
+        self.reported
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The reported settings whose values changed since the client was last told, now told.
+    async fn changed_settings(&self) -> Vec<(String, String)> {
+        let Some(now) = self
+            .session
+            .lock()
+            .await
+            .as_ref()
+            .map(Session::reported_settings)
+        else {
+            return Vec::new();
+        };
+        let mut told = self.reported_values();
+        let changed = now
+            .iter()
+            .filter(|setting| !told.contains(setting))
+            .cloned()
+            .collect();
+        *told = now;
+        changed
     }
 
     /// The session's `statement_timeout`.
@@ -277,6 +310,7 @@ fn user_error(e: &SqlError) -> PgWireError {
 
 fn error_info(e: &SqlError) -> ErrorInfo {
     let mut info = ErrorInfo::new("ERROR".into(), sqlstate(e.kind).into(), e.message.clone());
+    info.severity_nonlocalized = Some("ERROR".into());
     info.position = e.position.map(|position| position.to_string());
     info
 }
@@ -365,6 +399,69 @@ impl Queries {
         }
     }
 
+    /// Runs a simple query's statements: what each returns, with the notices it raised.
+    async fn run_statements<C>(
+        &self,
+        client: &mut C,
+        query: &str,
+    ) -> PgWireResult<Vec<(Vec<Notice>, Response)>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut session = self.session.lock(client).await;
+        let statements = match session.parse(query) {
+            Ok(statements) => statements,
+            Err(e) => return Ok(vec![(Vec::new(), error_response(&e))]),
+        };
+        if statements.is_empty() {
+            return Ok(vec![(Vec::new(), Response::EmptyQuery)]);
+        }
+        let last = statements.len() - 1;
+        let mut responses = Vec::with_capacity(statements.len());
+        for (i, mut statement) in statements.into_iter().enumerate() {
+            if let Some(name) = statement.deallocation() {
+                responses.push((Vec::new(), self.deallocate(client, name.as_deref())));
+                continue;
+            }
+            match self.start_copy_in(&mut session, statement) {
+                Ok(Ok(response)) => {
+                    // The rest of the query string waits for the data, which never comes
+                    // back to it: PostgreSQL, too, ends a query string at COPY FROM STDIN.
+                    responses.push((Vec::new(), response));
+                    break;
+                }
+                Ok(Err(not_copy)) => statement = not_copy,
+                Err(e) => {
+                    responses.push((Vec::new(), error_response(&e)));
+                    break;
+                }
+            }
+            let response = match session.execute(statement).await {
+                Ok(StatementResult::Command(tag)) => Ok(Response::Execution(command_tag(&tag))),
+                Ok(StatementResult::CopyOut(copy)) => Ok(copy_out(copy)),
+                Ok(StatementResult::Query(result)) if i == last => {
+                    let fields = row_description(&result.schema, None);
+                    Ok(streamed(result, fields))
+                }
+                Ok(StatementResult::Query(result)) => collected(result).await,
+                Err(e) => Err(e),
+            };
+            let notices = session.take_notices();
+            match response {
+                Ok(response) => responses.push((notices, response)),
+                Err(e) => {
+                    // PostgreSQL stops at the first failing statement of a query string.
+                    responses.push((notices, error_response(&e)));
+                    break;
+                }
+            }
+        }
+        Ok(responses)
+    }
+
     /// Runs a simple query's statements and sends what each returns.
     async fn answer<C>(&self, client: &mut C, query: &Query) -> PgWireResult<Answered>
     where
@@ -373,8 +470,9 @@ impl Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let responses = SimpleQueryHandler::do_query(self, client, &query.query).await?;
-        for response in responses {
+        let answers = self.run_statements(client, &query.query).await?;
+        for (notices, response) in answers {
+            send_notices(client, notices).await?;
             match response {
                 Response::EmptyQuery => {
                     client
@@ -623,6 +721,7 @@ impl SimpleQueryHandler for Queries {
                     .await?;
             }
         }
+        send_changed_settings(client, self.session.changed_settings().await).await?;
         let status = self.session.ready_status().await;
         client.set_state(PgWireConnectionState::ReadyForQuery);
         client.set_transaction_status(status);
@@ -636,54 +735,8 @@ impl SimpleQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let mut session = self.session.lock(client).await;
-        let statements = match session.parse(query) {
-            Ok(statements) => statements,
-            Err(e) => return Ok(vec![error_response(&e)]),
-        };
-        if statements.is_empty() {
-            return Ok(vec![Response::EmptyQuery]);
-        }
-        let last = statements.len() - 1;
-        let mut responses = Vec::with_capacity(statements.len());
-        for (i, mut statement) in statements.into_iter().enumerate() {
-            if let Some(name) = statement.deallocation() {
-                responses.push(self.deallocate(client, name.as_deref()));
-                continue;
-            }
-            match self.start_copy_in(&mut session, statement) {
-                Ok(Ok(response)) => {
-                    // The rest of the query string waits for the data, which never comes
-                    // back to it: PostgreSQL, too, ends a query string at COPY FROM STDIN.
-                    responses.push(response);
-                    break;
-                }
-                Ok(Err(not_copy)) => statement = not_copy,
-                Err(e) => {
-                    responses.push(error_response(&e));
-                    break;
-                }
-            }
-            let response = match session.execute(statement).await {
-                Ok(StatementResult::Command(tag)) => Ok(Response::Execution(command_tag(&tag))),
-                Ok(StatementResult::CopyOut(copy)) => Ok(copy_out(copy)),
-                Ok(StatementResult::Query(result)) if i == last => {
-                    let fields = row_description(&result.schema, None);
-                    Ok(streamed(result, fields))
-                }
-                Ok(StatementResult::Query(result)) => collected(result).await,
-                Err(e) => Err(e),
-            };
-            match response {
-                Ok(response) => responses.push(response),
-                Err(e) => {
-                    // PostgreSQL stops at the first failing statement of a query string.
-                    responses.push(error_response(&e));
-                    break;
-                }
-            }
-        }
-        Ok(responses)
+        let answers = self.run_statements(client, query).await?;
+        Ok(answers.into_iter().map(|(_, response)| response).collect())
     }
 }
 
@@ -848,6 +901,8 @@ impl ExtendedQueryHandler for Queries {
                 .send(PgWireBackendMessage::ErrorResponse(error_info(&e).into()))
                 .await?;
         }
+        // As PostgreSQL, reports the settings the statements changed just before ReadyForQuery.
+        send_changed_settings(client, self.session.changed_settings().await).await?;
         let status = self.session.ready_status().await;
         client.set_transaction_status(status);
         client
@@ -910,11 +965,9 @@ impl ExtendedQueryHandler for Queries {
             Ok(copy_in) => return Ok(copy_in),
             Err(statement) => statement,
         };
-        match session
-            .execute(statement)
-            .await
-            .map_err(|e| user_error(&e))?
-        {
+        let executed = session.execute(statement).await;
+        send_notices(client, session.take_notices()).await?;
+        match executed.map_err(|e| user_error(&e))? {
             StatementResult::Command(tag) => Ok(Response::Execution(command_tag(&tag))),
             StatementResult::CopyOut(copy) => Ok(copy_out(copy)),
             StatementResult::Query(result) => {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod encode;
 pub mod handler;
 pub mod interrupt;
+pub mod notices;
 pub mod sqlstate;
 
 use config::Config;

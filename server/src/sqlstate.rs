@@ -2,6 +2,8 @@
 
 use driftdb_sql::ErrorKind;
 
+/// The SQLSTATE of a notice that reports no condition.
+pub const SUCCESSFUL_COMPLETION: &str = "00000";
 pub const SYNTAX_ERROR: &str = "42601";
 pub const UNDEFINED_TABLE: &str = "42P01";
 pub const UNDEFINED_OBJECT: &str = "42704";

@@ -7,6 +7,7 @@
 
 use crate::database::Database;
 use crate::error::Error;
+use crate::error::Notice;
 use crate::infoschema::{INFORMATION_SCHEMA, InformationSchema};
 use crate::pgcatalog::{self, PG_CATALOG, PgCatalogSchema};
 use crate::settings::Settings;
@@ -38,6 +39,8 @@ pub struct SessionScope {
     exposed: AtomicU64,
     /// Run-time settings (SET, SHOW, `current_setting()`).
     settings: Mutex<Settings>,
+    /// What the statement running now has to tell the client besides its result.
+    notices: Mutex<Vec<Notice>>,
 }
 
 impl SessionScope {
@@ -49,7 +52,27 @@ impl SessionScope {
             transaction: Mutex::new(None),
             exposed: AtomicU64::new(0),
             settings: Mutex::new(Settings::default()),
+            notices: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Tells the client something the statement did not fail over (PostgreSQL's NOTICE or
+    /// WARNING), sent before the statement's result.
+    pub(crate) fn notice(&self, notice: Notice) {
+        self.notices
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(notice);
+    }
+
+    /// The notices raised since the last call.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        std::mem::take(
+            &mut *self
+                .notices
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     /// The session's run-time settings.

@@ -5,7 +5,7 @@ use crate::catalog::SessionScope;
 use crate::catalog::{CATALOG_NAME, SCHEMA_NAME};
 use crate::checks;
 use crate::defaults::plan_default;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Notice, Result};
 use crate::session::Session;
 use crate::types::{arrow_type, column_type};
 use crate::write::{coerce, typed_value};
@@ -380,6 +380,10 @@ pub(crate) fn create_index(scope: &SessionScope, create: &CreateIndex) -> Result
     };
     if scope.relation_exists(&name) {
         if create.if_not_exists {
+            scope.notice(Notice::note(
+                Some(ErrorKind::DuplicateTable),
+                format!("relation \"{name}\" already exists, skipping"),
+            ));
             return Ok(());
         }
         return Err(relation_exists_error(&name));
@@ -414,7 +418,10 @@ pub(crate) fn drop_indexes(
                 def.indexes.retain(|i| i.name != name);
                 scope.with_transaction(|txn| txn.redefine(def.id, Some(def)))?;
             }
-            None if if_exists => {}
+            None if if_exists => scope.notice(Notice::note(
+                None,
+                format!("index \"{name}\" does not exist, skipping"),
+            )),
             None => {
                 return Err(Error::new(
                     ErrorKind::UndefinedObject,
@@ -439,6 +446,10 @@ pub(crate) async fn create_table_as(session: &Session, create: &CreateTable) -> 
     let name = table_name(&create.name)?;
     if scope.relation_exists(&name) {
         if create.if_not_exists {
+            scope.notice(Notice::note(
+                Some(ErrorKind::DuplicateTable),
+                format!("relation \"{name}\" already exists, skipping"),
+            ));
             return Ok(0);
         }
         return Err(relation_exists_error(&name));
@@ -547,6 +558,10 @@ pub(crate) fn create_table(scope: &SessionScope, create: &CreateTable) -> Result
     }
     if scope.relation_exists(&name) {
         if create.if_not_exists {
+            scope.notice(Notice::note(
+                Some(ErrorKind::DuplicateTable),
+                format!("relation \"{name}\" already exists, skipping"),
+            ));
             return Ok(());
         }
         return Err(relation_exists_error(&name));
@@ -624,7 +639,10 @@ pub(crate) fn drop_relations(
                 dropped.push(def.id);
             }
             Some(_) => return Err(crate::views::not_a(&name, kind)),
-            None if if_exists => {}
+            None if if_exists => scope.notice(Notice::note(
+                None,
+                format!("{kind} \"{name}\" does not exist, skipping"),
+            )),
             None => {
                 return Err(Error::new(
                     ErrorKind::UndefinedTable,
@@ -648,7 +666,13 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
     let name = table_name(&alter.name)?;
     let current = match existing(scope, &name) {
         Ok(def) => def,
-        Err(_) if alter.if_exists => return Ok(()),
+        Err(_) if alter.if_exists => {
+            scope.notice(Notice::note(
+                None,
+                format!("relation \"{name}\" does not exist, skipping"),
+            ));
+            return Ok(());
+        }
         Err(e) => return Err(e),
     };
     let mut def: TableDef = (*current).clone();
@@ -663,6 +687,13 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
                 let column = column_def_for_add(session, &def.name, column_def)?;
                 if def.slot_of(&column.name).is_some() {
                     if *if_not_exists {
+                        scope.notice(Notice::note(
+                            Some(ErrorKind::DuplicateColumn),
+                            format!(
+                                "column \"{}\" of relation \"{}\" already exists, skipping",
+                                column.name, def.name
+                            ),
+                        ));
                         continue;
                     }
                     return Err(Error::new(
@@ -687,7 +718,7 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
                 ..
             } => {
                 for column in column_names {
-                    drop_column(&mut def, &normalize(column), *if_exists)?;
+                    drop_column(scope, &mut def, &normalize(column), *if_exists)?;
                 }
             }
             AlterTableOperation::RenameColumn {
@@ -718,9 +749,21 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
 
 /// Marks a column dropped (its slot stays, so older rows still decode); the indexes and
 /// checks that use it go with it, as in PostgreSQL. A primary-key column cannot be dropped.
-fn drop_column(def: &mut TableDef, column: &str, if_exists: bool) -> Result<()> {
+fn drop_column(
+    scope: &SessionScope,
+    def: &mut TableDef,
+    column: &str,
+    if_exists: bool,
+) -> Result<()> {
     let Some(slot) = def.slot_of(column) else {
         if if_exists {
+            scope.notice(Notice::note(
+                None,
+                format!(
+                    "column \"{column}\" of relation \"{}\" does not exist, skipping",
+                    def.name
+                ),
+            ));
             return Ok(());
         }
         return Err(Error::new(

@@ -273,3 +273,37 @@ fn engine_kind(kind: EngineKind) -> ErrorKind {
         EngineKind::FutureSeq | EngineKind::InvalidInput => ErrorKind::InvalidParameterValue,
     }
 }
+
+/// A message a statement sends the client without failing: PostgreSQL's NOTICE (`table "t"
+/// does not exist, skipping`) or WARNING (`there is already a transaction in progress`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// WARNING rather than NOTICE.
+    pub warning: bool,
+    /// The condition (its SQLSTATE); `None` for `00000`.
+    pub kind: Option<ErrorKind>,
+    pub message: String,
+}
+
+impl Notice {
+    pub fn note(kind: Option<ErrorKind>, message: impl Into<String>) -> Notice {
+        Notice {
+            warning: false,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn warning(kind: ErrorKind, message: impl Into<String>) -> Notice {
+        Notice {
+            warning: true,
+            kind: Some(kind),
+            message: message.into(),
+        }
+    }
+
+    /// `NOTICE` or `WARNING`.
+    pub fn severity(&self) -> &'static str {
+        if self.warning { "WARNING" } else { "NOTICE" }
+    }
+}

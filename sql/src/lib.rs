@@ -57,7 +57,7 @@ mod write;
 
 pub use database::Database;
 pub use datafusion::arrow;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Notice, Result};
 pub use prepared::Prepared;
 pub use session::{
     CommandTag, CopyOut, QueryResult, Session, Statement, StatementResult, TransactionStatus,

@@ -15,7 +15,7 @@ use crate::database::Database;
 use crate::ddl;
 use crate::defaults::{self, NextVal};
 use crate::dml;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Notice, Result};
 use crate::functions::{AsOfFunction, CurrentSeq, VersionsFunction};
 use crate::info;
 use crate::jsonops::JsonPlanner;
@@ -258,6 +258,14 @@ impl fmt::Debug for Session {
             .field("user", &self.scope.user)
             .finish()
     }
+}
+
+/// PostgreSQL's warning for COMMIT or ROLLBACK outside a transaction block.
+fn no_transaction() -> Notice {
+    Notice::warning(
+        ErrorKind::NoActiveTransaction,
+        "there is no transaction in progress",
+    )
 }
 
 impl Session {
@@ -849,18 +857,27 @@ impl Session {
                 })??;
                 command("BEGIN")
             }
-            // COMMIT and ROLLBACK end an implicit block as they would an explicit one.
+            // COMMIT and ROLLBACK end an implicit block as they would an explicit one, with
+            // PostgreSQL's warning that no BEGIN opened it.
             Control::Commit if implicit_block => {
+                self.scope.notice(no_transaction());
                 let txn = self.close_transaction();
                 self.commit_transaction(txn).await?;
                 command("COMMIT")
             }
             Control::Rollback if implicit_block => {
+                self.scope.notice(no_transaction());
                 self.close_transaction();
                 command("ROLLBACK")
             }
             // PostgreSQL warns about a BEGIN inside a transaction block and carries on.
-            Control::Begin(_) if in_block => command("BEGIN"),
+            Control::Begin(_) if in_block => {
+                self.scope.notice(Notice::warning(
+                    ErrorKind::ActiveTransaction,
+                    "there is already a transaction in progress",
+                ));
+                command("BEGIN")
+            }
             Control::Begin(modes) => {
                 self.open_transaction(control::begin(modes, self.default_isolation));
                 command("BEGIN")
@@ -870,11 +887,17 @@ impl Session {
                 command("ROLLBACK")
             }
             Control::Commit => {
+                if !in_block {
+                    self.scope.notice(no_transaction());
+                }
                 let txn = self.close_transaction();
                 self.commit_transaction(txn).await?;
                 command("COMMIT")
             }
             Control::Rollback => {
+                if !in_block {
+                    self.scope.notice(no_transaction());
+                }
                 self.close_transaction();
                 command("ROLLBACK")
             }
@@ -903,7 +926,13 @@ impl Session {
                 command("RELEASE")
             }
             // Outside a block PostgreSQL only warns that SET TRANSACTION has no effect.
-            Control::SetTransaction(_) if !in_block => command("SET"),
+            Control::SetTransaction(_) if !in_block => {
+                self.scope.notice(Notice::warning(
+                    ErrorKind::NoActiveTransaction,
+                    "SET TRANSACTION can only be used in transaction blocks",
+                ));
+                command("SET")
+            }
             Control::SetTransaction(modes) => {
                 self.scope
                     .with_transaction(|txn| control::set_transaction(txn, modes))??;
@@ -1251,6 +1280,28 @@ impl Session {
                 "generated query is not one statement",
             )),
         }
+    }
+
+    /// The notices and warnings of the statements run since the last call, to send the client
+    /// before their results.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        let mut notices = self.scope.take_notices();
+        let settings = self.scope.settings();
+        if let Ok((_, threshold)) = settings.get("client_min_messages") {
+            notices.retain(|notice| settings::reaches_client(threshold, notice.warning));
+        }
+        notices
+    }
+
+    /// The values of the settings PostgreSQL reports to clients when they change
+    /// (`client_encoding`, `DateStyle`, `TimeZone`, …), by name.
+    pub fn reported_settings(&self) -> Vec<(String, String)> {
+        let settings = self.scope.settings();
+        settings::REPORTED
+            .iter()
+            .filter_map(|name| settings.get(name).ok())
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
     }
 
     pub(crate) fn scope(&self) -> &SessionScope {

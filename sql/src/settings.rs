@@ -15,6 +15,31 @@ use std::time::Duration;
 /// PostgreSQL's server version as DriftDB reports it (`server_version`, `version()`).
 pub const SERVER_VERSION: &str = "15.0";
 
+/// The settings PostgreSQL reports to the client (ParameterStatus) at startup and whenever
+/// they change (its `GUC_REPORT` ones, as far as DriftDB has them).
+pub const REPORTED: &[&str] = &[
+    "application_name",
+    "client_encoding",
+    "DateStyle",
+    "default_transaction_read_only",
+    "integer_datetimes",
+    "IntervalStyle",
+    "is_superuser",
+    "server_encoding",
+    "standard_conforming_strings",
+    "TimeZone",
+];
+
+/// Whether a message of severity `warning` (else NOTICE) reaches a client whose
+/// `client_min_messages` is `threshold`.
+pub fn reaches_client(threshold: &str, warning: bool) -> bool {
+    match threshold.to_ascii_lowercase().as_str() {
+        "error" | "fatal" | "panic" => false,
+        "warning" => warning,
+        _ => true,
+    }
+}
+
 /// Each known setting: its name as PostgreSQL spells it, its default, and whether it is fixed.
 const KNOWN: &[(&str, &str, bool)] = &[
     ("application_name", "", false),
