@@ -15,6 +15,7 @@
 mod apply;
 mod arrays;
 mod catalog;
+mod checked;
 mod checks;
 mod colnames;
 mod control;
@@ -28,6 +29,7 @@ mod foreign;
 mod functions;
 mod info;
 mod infoschema;
+mod intliterals;
 mod json;
 mod jsonbuild;
 mod jsonops;

@@ -26,6 +26,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 pub(crate) fn rewrite(statement: &mut Ast) {
     let original = top_select(statement).map(|select| select.projection.clone());
     rewrite_expressions(statement);
+    crate::intliterals::type_integer_literals(statement);
     if let (Some(original), Some(select)) = (original, top_select(statement)) {
         identifiers_shown_as_names(select);
         keep_names(&original, select);

@@ -68,6 +68,7 @@ fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> = vec![Arc::new(PgArrayLiterals)];
     rules.extend(Analyzer::new().rules);
     rules.push(Arc::new(PgCasts));
+    rules.push(Arc::new(crate::checked::CheckedArithmetic));
     rules
 }
 

@@ -1,0 +1,141 @@
+//! Integer arithmetic that fails on overflow, as PostgreSQL's does (`integer out of range`,
+//! 22003), where DataFusion's wraps around (`2147483647 + 1` would be `-2147483648`): after
+//! type coercion, `+`, `-` and `*` of two `smallint`, `integer` or `bigint` operands become
+//! calls of checked functions built on Arrow's overflow-checking kernels. The calls are
+//! immutable, so constant operands still fold at planning time.
+
+use crate::error::{Error, ErrorKind};
+use crate::pgcast::rewrite_expressions;
+use datafusion::arrow::array::Array;
+use datafusion::arrow::compute::kernels::numeric;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
+use datafusion::error::Result;
+use datafusion::logical_expr::{
+    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::optimizer::AnalyzerRule;
+use std::sync::{Arc, LazyLock};
+
+/// The checked operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Op {
+    Add,
+    Subtract,
+    Multiply,
+}
+
+/// `a op b` for two integers of the same type, an error where the result does not fit.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Checked {
+    op: Op,
+    name: &'static str,
+    signature: Signature,
+}
+
+static FUNCTIONS: LazyLock<[(Op, Arc<ScalarUDF>); 3]> = LazyLock::new(|| {
+    [
+        (Op::Add, "__driftdb_checked_add"),
+        (Op::Subtract, "__driftdb_checked_subtract"),
+        (Op::Multiply, "__driftdb_checked_multiply"),
+    ]
+    .map(|(op, name)| {
+        let checked = Checked {
+            op,
+            name,
+            signature: Signature::any(2, Volatility::Immutable),
+        };
+        (op, Arc::new(ScalarUDF::from(checked)))
+    })
+});
+
+/// PostgreSQL's message for a result out of `ty`'s range.
+fn out_of_range(ty: &DataType) -> datafusion::error::DataFusionError {
+    let name = match ty {
+        DataType::Int16 => "smallint",
+        DataType::Int32 => "integer",
+        _ => "bigint",
+    };
+    Error::new(ErrorKind::NumericOutOfRange, format!("{name} out of range")).into_datafusion()
+}
+
+impl ScalarUDFImpl for Checked {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(arg_types[0].clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let constant = args
+            .args
+            .iter()
+            .all(|arg| matches!(arg, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (left, right) = (&arrays[0], &arrays[1]);
+        let result = match self.op {
+            Op::Add => numeric::add(left, right),
+            Op::Subtract => numeric::sub(left, right),
+            Op::Multiply => numeric::mul(left, right),
+        }
+        .map_err(|_| out_of_range(left.data_type()))?;
+        Ok(match constant && result.len() == 1 {
+            true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
+            false => ColumnarValue::Array(result),
+        })
+    }
+}
+
+fn is_integer(ty: &DataType) -> bool {
+    matches!(ty, DataType::Int16 | DataType::Int32 | DataType::Int64)
+}
+
+/// Replaces integer `+`, `-` and `*` by their checked functions.
+#[derive(Debug)]
+pub struct CheckedArithmetic;
+
+impl AnalyzerRule for CheckedArithmetic {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        rewrite_expressions(plan, |expr, input_schema| {
+            let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
+                return Ok(Transformed::no(expr));
+            };
+            let op = match op {
+                Operator::Plus => Op::Add,
+                Operator::Minus => Op::Subtract,
+                Operator::Multiply => Op::Multiply,
+                _ => return Ok(Transformed::no(expr)),
+            };
+            let (Ok(left_type), Ok(right_type)) =
+                (left.get_type(input_schema), right.get_type(input_schema))
+            else {
+                return Ok(Transformed::no(expr));
+            };
+            if left_type != right_type || !is_integer(&left_type) {
+                return Ok(Transformed::no(expr));
+            }
+            let function = &FUNCTIONS
+                .iter()
+                .find(|(o, _)| *o == op)
+                .expect("every operator has a function")
+                .1;
+            let Expr::BinaryExpr(BinaryExpr { left, right, .. }) = expr else {
+                unreachable!("matched a binary expression");
+            };
+            Ok(Transformed::yes(function.call(vec![*left, *right])))
+        })
+    }
+
+    fn name(&self) -> &str {
+        "driftdb_checked_arithmetic"
+    }
+}
