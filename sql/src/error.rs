@@ -224,7 +224,11 @@ fn classify(e: &DataFusionError) -> Error {
                 }
                 _ => ErrorKind::Internal,
             };
-            Error::new(kind, e.message())
+            match kind {
+                // PostgreSQL's wording (Arrow says "Divide by zero error").
+                ErrorKind::DivisionByZero => Error::new(kind, "division by zero"),
+                _ => Error::new(kind, e.message()),
+            }
         }
         DataFusionError::Plan(message) => {
             Error::new(classify_plan_message(message), message.clone())

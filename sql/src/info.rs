@@ -166,11 +166,31 @@ fn set_config(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue>
         )
         .into_datafusion());
     };
-    let mut settings = scope.settings();
-    settings
-        .set_text(&name, &value)
-        .map_err(Error::into_datafusion)?;
-    let (_, value) = settings.get(&name).map_err(Error::into_datafusion)?;
+    // `is_local`: until the transaction block ends, like SET LOCAL; outside a block, that is
+    // the end of this statement, so nothing stays.
+    let local = matches!(args.get(2), Some(ScalarValue::Boolean(Some(true))));
+    let in_block = scope
+        .with_transaction(|txn| txn.settings_at_begin.is_some())
+        .unwrap_or(false);
+    if local && !in_block {
+        let mut scratch = scope.settings().clone();
+        scratch
+            .set_text(&name, &value)
+            .map_err(Error::into_datafusion)?;
+        let (_, value) = scratch.get(&name).map_err(Error::into_datafusion)?;
+        return Ok(text(value));
+    }
+    let value = {
+        let mut settings = scope.settings();
+        settings
+            .set_text(&name, &value)
+            .map_err(Error::into_datafusion)?;
+        let (_, value) = settings.get(&name).map_err(Error::into_datafusion)?;
+        value.to_string()
+    };
+    if local {
+        let _ = scope.with_transaction(|txn| txn.local_settings.push(name));
+    }
     Ok(text(value))
 }
 

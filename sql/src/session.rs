@@ -51,8 +51,8 @@ use datafusion::physical_plan::{collect, execute_stream};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    CascadeOption, CopySource, CopyTarget, Ident, Insert, ObjectType, Reset, ResetStatement, Set,
-    Statement as Ast, TableObject, Truncate,
+    CascadeOption, ContextModifier, CopySource, CopyTarget, Ident, Insert, ObjectType, Reset,
+    ResetStatement, Set, Statement as Ast, TableObject, Truncate,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -261,6 +261,15 @@ impl fmt::Debug for Session {
     }
 }
 
+impl Session {
+    /// Puts the settings back as they were when `txn`'s block began (ROLLBACK).
+    fn roll_back_settings(&self, txn: Option<Transaction>) {
+        if let Some(settings) = txn.and_then(|txn| txn.settings_at_begin) {
+            *self.scope.settings() = settings;
+        }
+    }
+}
+
 /// PostgreSQL's warning for COMMIT or ROLLBACK outside a transaction block.
 fn no_transaction() -> Notice {
     Notice::warning(
@@ -402,11 +411,33 @@ impl Session {
         let mut settings = self.scope.settings();
         match statement {
             Ast::Set(Set::SingleAssignment {
-                variable, values, ..
+                scope,
+                variable,
+                values,
+                ..
             }) => {
                 let name = settings::setting_name(variable);
                 if name.starts_with("datafusion.") {
                     return Ok(None);
+                }
+                if matches!(scope, Some(ContextModifier::Local)) {
+                    // SET LOCAL lasts until the block ends; outside one it does nothing.
+                    let in_block = self
+                        .scope
+                        .with_transaction(|txn| txn.settings_at_begin.is_some())
+                        .unwrap_or(false);
+                    if !in_block {
+                        self.scope.notice(Notice::warning(
+                            ErrorKind::NoActiveTransaction,
+                            "SET LOCAL can only be used in transaction blocks",
+                        ));
+                        return done("SET");
+                    }
+                    settings.set(&name, values)?;
+                    let _ = self
+                        .scope
+                        .with_transaction(|txn| txn.local_settings.push(name));
+                    return done("SET");
                 }
                 settings.set(&name, values)?;
                 done("SET")
@@ -852,8 +883,10 @@ impl Session {
         match control {
             // BEGIN inside an implicit block makes it an explicit one, keeping its changes.
             Control::Begin(modes) if implicit_block => {
+                let settings = self.scope.settings().clone();
                 self.scope.with_transaction(|txn| {
                     txn.explicit = true;
+                    txn.settings_at_begin = Some(settings);
                     control::set_transaction(txn, modes)
                 })??;
                 command("BEGIN")
@@ -880,26 +913,49 @@ impl Session {
                 command("BEGIN")
             }
             Control::Begin(modes) => {
-                self.open_transaction(control::begin(modes, self.default_isolation));
+                let mut txn = control::begin(modes, self.default_isolation);
+                txn.settings_at_begin = Some(self.scope.settings().clone());
+                self.open_transaction(txn);
                 command("BEGIN")
             }
             Control::Commit if failed => {
-                self.close_transaction();
+                self.roll_back_settings(self.close_transaction());
                 command("ROLLBACK")
             }
             Control::Commit => {
                 if !in_block {
                     self.scope.notice(no_transaction());
                 }
-                let txn = self.close_transaction();
-                self.commit_transaction(txn).await?;
-                command("COMMIT")
+                let mut txn = self.close_transaction();
+                let settings = txn.as_mut().map(|txn| {
+                    let locals = std::mem::take(&mut txn.local_settings);
+                    (txn.settings_at_begin.take(), locals)
+                });
+                match self.commit_transaction(txn).await {
+                    Ok(()) => {
+                        // SET LOCAL ends with the transaction.
+                        if let Some((Some(begin), locals)) = &settings {
+                            let mut current = self.scope.settings();
+                            for name in locals {
+                                current.restore(begin, name);
+                            }
+                        }
+                        command("COMMIT")
+                    }
+                    Err(e) => {
+                        // A failed COMMIT rolls back, settings included.
+                        if let Some((Some(begin), _)) = settings {
+                            *self.scope.settings() = begin;
+                        }
+                        Err(e)
+                    }
+                }
             }
             Control::Rollback => {
                 if !in_block {
                     self.scope.notice(no_transaction());
                 }
-                self.close_transaction();
+                self.roll_back_settings(self.close_transaction());
                 command("ROLLBACK")
             }
             Control::Savepoint(_) | Control::RollbackTo(_) | Control::Release(_) if !in_block => {
@@ -914,12 +970,16 @@ impl Session {
                 "current transaction is aborted, commands ignored until end of transaction block",
             )),
             Control::Savepoint(name) => {
-                self.scope.with_transaction(|txn| txn.savepoint(name))?;
+                let settings = self.scope.settings().clone();
+                self.scope
+                    .with_transaction(|txn| txn.savepoint(name, settings))?;
                 command("SAVEPOINT")
             }
             Control::RollbackTo(name) => {
-                self.scope
+                let settings = self
+                    .scope
                     .with_transaction(|txn| txn.rollback_to(&name))??;
+                *self.scope.settings() = settings;
                 command("ROLLBACK")
             }
             Control::Release(name) => {

@@ -204,6 +204,19 @@ impl Settings {
             .ok_or_else(|| unknown(name))
     }
 
+    /// Sets `name` back to the value it has in `earlier`.
+    pub fn restore(&mut self, earlier: &Settings, name: &str) {
+        let key = name.to_ascii_lowercase();
+        match earlier.values.get(&key) {
+            Some(value) => {
+                self.values.insert(key, value.clone());
+            }
+            None => {
+                self.values.remove(&key);
+            }
+        }
+    }
+
     /// Every setting, by name.
     pub fn all(&self) -> impl Iterator<Item = (&str, &str)> {
         self.values

@@ -17,6 +17,7 @@
 
 use crate::catalog::SessionScope;
 use crate::error::{Error, ErrorKind, Result};
+use crate::settings::Settings;
 use driftdb_engine::row::delete_event;
 use driftdb_engine::{
     CatalogPoint, KeyRange, RowWrite, Seq, TableDef, TableId, Transaction as EngineTransaction,
@@ -105,7 +106,13 @@ pub(crate) struct Transaction {
     /// Current-state key ranges read (SERIALIZABLE only). Kept by ROLLBACK TO, like
     /// PostgreSQL's predicate locks: what was read still shaped what the transaction did.
     reads: HashMap<TableId, HashSet<KeyRange>>,
-    savepoints: Vec<(String, Changes)>,
+    /// Each savepoint: its name, the changes and the run-time settings at that point.
+    savepoints: Vec<(String, Changes, Settings)>,
+    /// The run-time settings when BEGIN opened the block, which ROLLBACK restores (settings are
+    /// transactional in PostgreSQL); `None` for an implicit transaction.
+    pub(crate) settings_at_begin: Option<Settings>,
+    /// The settings `SET LOCAL` changed, which end with the transaction.
+    pub(crate) local_settings: Vec<String>,
 }
 
 impl Transaction {
@@ -120,6 +127,8 @@ impl Transaction {
             changes: Changes::default(),
             reads: HashMap::new(),
             savepoints: Vec::new(),
+            settings_at_begin: None,
+            local_settings: Vec::new(),
         }
     }
 
@@ -139,14 +148,14 @@ impl Transaction {
         }
     }
 
-    pub(crate) fn savepoint(&mut self, name: String) {
-        self.savepoints.push((name, self.changes.clone()));
+    pub(crate) fn savepoint(&mut self, name: String, settings: Settings) {
+        self.savepoints.push((name, self.changes.clone(), settings));
     }
 
     fn savepoint_position(&self, name: &str) -> Result<usize> {
         self.savepoints
             .iter()
-            .rposition(|(n, _)| n == name)
+            .rposition(|(n, ..)| n == name)
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidSavepoint,
@@ -155,13 +164,14 @@ impl Transaction {
             })
     }
 
-    /// `ROLLBACK TO name`: undoes everything since the savepoint, which stays.
-    pub(crate) fn rollback_to(&mut self, name: &str) -> Result<()> {
+    /// `ROLLBACK TO name`: undoes everything since the savepoint, which stays; the settings to
+    /// go back to are returned.
+    pub(crate) fn rollback_to(&mut self, name: &str) -> Result<Settings> {
         let position = self.savepoint_position(name)?;
         self.savepoints.truncate(position + 1);
         self.changes = self.savepoints[position].1.clone();
         self.failed = false;
-        Ok(())
+        Ok(self.savepoints[position].2.clone())
     }
 
     /// `RELEASE name`: forgets the savepoint and every later one, keeping their changes.
