@@ -1,5 +1,5 @@
 //! psql's meta-commands that list relations (`\dt`, `\dv`, `\di`, `\dn`) and describe them
-//! (`\d NAME`, `\d+ NAME` of tables and indexes, `\df`) print the same on DriftDB as on
+//! (`\d`, `\d NAME`, `\d+ NAME` of tables and indexes, `\df`, `\dp`) print the same on DriftDB as on
 //! PostgreSQL for the same schema; `\l` and `\du` work (their listings differ: DriftDB has one
 //! database and one role), and so do `\d` of a table with a CHECK constraint and `\d+` of a view,
 //! whose expressions PostgreSQL prints deparsed (`amount > 0::numeric`) and DriftDB as written.
@@ -59,6 +59,9 @@ fn psql_lists_and_describes_relations_as_postgresql_does() {
         "\\d+ child_parent",
         "\\d parent_name_key",
         "\\df",
+        "\\d",
+        "\\dp",
+        "\\z parent",
     ] {
         assert_eq!(
             psql(ours, "driftdb", command),

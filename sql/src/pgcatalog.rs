@@ -155,6 +155,11 @@ fn boolean(value: bool) -> ScalarValue {
     ScalarValue::Boolean(Some(value))
 }
 
+/// An ACL (`aclitem[]`) that is NULL: the owner holds every privilege.
+fn no_acl() -> ScalarValue {
+    ScalarValue::new_null_list(Text, true, 1)
+}
+
 fn int2_list(values: impl IntoIterator<Item = i16>) -> ScalarValue {
     let values: Vec<ScalarValue> = values.into_iter().map(int2).collect();
     ScalarValue::List(ScalarValue::new_list_nullable(&values, &DataType::Int16))
@@ -671,7 +676,8 @@ fn pg_class(scope: &SessionScope) -> Result<Table> {
         ("relispopulated", Bool),
         ("relreplident", Text),
         ("relispartition", Bool),
-        ("relacl", Text),
+        // No ACL: the owner has every privilege (an `aclitem[]`, NULL).
+        ("relacl", DataType::new_list(Text, true)),
         ("reloptions", DataType::new_list(Text, true)),
         ("relpartbound", Text),
     ]);
@@ -713,7 +719,7 @@ fn pg_class(scope: &SessionScope) -> Result<Table> {
             boolean(true),
             text("d"),
             boolean(false),
-            null_text(),
+            no_acl(),
             no_options.clone(),
             null_text(),
         ]
@@ -863,7 +869,7 @@ fn pg_attribute(scope: &SessionScope) -> Table {
         ("attislocal", Bool),
         ("attinhcount", I32),
         ("attcollation", Oid),
-        ("attacl", Text),
+        ("attacl", DataType::new_list(Text, true)),
         ("attoptions", Text),
     ]);
     for def in relations(scope) {
@@ -930,7 +936,7 @@ fn attribute_row(
         boolean(true),
         int4(0),
         oid(if collation { 100 } else { 0 }),
-        null_text(),
+        no_acl(),
         null_text(),
     ]
 }
