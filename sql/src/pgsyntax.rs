@@ -26,6 +26,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 pub(crate) fn rewrite(statement: &mut Ast) {
     let original = top_select(statement).map(|select| select.projection.clone());
     rewrite_expressions(statement);
+    set_returning_calls(statement);
     crate::intliterals::type_integer_literals(statement);
     if let (Some(original), Some(select)) = (original, top_select(statement)) {
         identifiers_shown_as_names(select);
@@ -438,6 +439,55 @@ fn literal_argument(argument: &FunctionArg) -> bool {
         } => literal(expr),
         _ => false,
     }
+}
+
+/// `generate_series(…)` called as an expression (`SELECT generate_series(1, 3)`) returns rows
+/// in PostgreSQL, as a set-returning function does; DataFusion's returns one array. Such a call
+/// is unnested into rows (several in one select list run in lockstep, as in PostgreSQL 10 and
+/// later); one the query already unnests is left alone.
+fn set_returning_calls(statement: &mut Ast) {
+    const MARK: &str = "__driftdb_set_returning";
+    let named = |expr: &Expr, name: &str| {
+        matches!(expr, Expr::Function(function)
+            if function.name.0.len() == 1
+                && function.name.0[0]
+                    .as_ident()
+                    .is_some_and(|ident| ident.value.eq_ignore_ascii_case(name)))
+    };
+    let only_argument = |expr: &Expr| match expr {
+        Expr::Function(function) => match &function.args {
+            FunctionArguments::List(list) => match list.args.as_slice() {
+                [FunctionArg::Unnamed(FunctionArgExpr::Expr(inner))] => Some(inner.clone()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    let _ = visit_expressions_mut(statement, |expr| {
+        if named(expr, "generate_series")
+            && let Some(marked) = call(MARK, expr)
+        {
+            *expr = marked;
+        } else if named(expr, "unnest")
+            && let Some(inner) = only_argument(expr)
+            && named(&inner, MARK)
+            && let Some(series) = only_argument(&inner)
+            && let Some(unnested) = call("unnest", &series)
+        {
+            *expr = unnested;
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    let _ = visit_expressions_mut(statement, |expr| {
+        if named(expr, MARK)
+            && let Some(series) = only_argument(expr)
+            && let Some(unnested) = call("unnest", &series)
+        {
+            *expr = unnested;
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// The expression-level rewrites of [`rewrite`].
