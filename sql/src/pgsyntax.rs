@@ -168,7 +168,8 @@ fn select_outer_columns_from_domains(query: &mut Query, outer_tables: &[(String,
 }
 
 /// Aliases the columns of a SELECT that DataFusion would name alike (`SELECT NULL, NULL`,
-/// `SELECT 1, 1`), which it cannot plan and PostgreSQL can; each keeps its PostgreSQL name.
+/// `SELECT 1, 1`, `SELECT id, id`), which it cannot plan and PostgreSQL can; each keeps its
+/// PostgreSQL name.
 struct DistinctNames;
 
 impl VisitorMut for DistinctNames {
@@ -179,11 +180,14 @@ impl VisitorMut for DistinctNames {
             .projection
             .iter()
             .map(|item| match item {
-                SelectItem::UnnamedExpr(expr)
-                    if !matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) =>
-                {
-                    Some(expr.to_string())
+                // A column named twice (`SELECT id, id`, `o.id, id`) is one name to DataFusion.
+                SelectItem::UnnamedExpr(Expr::Identifier(ident)) => {
+                    Some(format!("column {}", ident.value))
                 }
+                SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+                    parts.last().map(|part| format!("column {}", part.value))
+                }
+                SelectItem::UnnamedExpr(expr) => Some(expr.to_string()),
                 _ => None,
             })
             .collect();
