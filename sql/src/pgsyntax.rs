@@ -11,8 +11,8 @@ use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType as SqlType, Expr, FunctionArg,
     FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query, Select, SelectItem,
-    SetExpr, Statement as Ast, TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
-    visit_expressions, visit_expressions_mut,
+    SetExpr, Statement as Ast, TableAlias, TableAliasColumnDef, TableFactor, Value, VisitMut,
+    VisitorMut, visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -286,18 +286,25 @@ impl VisitorMut for CatalogTableFunctions {
             *factor = rewritten;
             return std::ops::ControlFlow::Continue(());
         }
-        // `generate_series(…) AS s` names its one column `s`, as PostgreSQL's functions in FROM
-        // do (DataFusion's is `value`).
+        // `generate_series(…) AS s` names its one column `s`, and without an alias the column
+        // is `generate_series`, as PostgreSQL's functions in FROM do (DataFusion's is `value`).
         if let TableFactor::Table {
             name,
             args: Some(_),
-            alias: Some(alias),
+            alias,
             ..
         } = factor
-            && alias.columns.is_empty()
             && name.to_string().eq_ignore_ascii_case("generate_series")
         {
-            alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
+            let alias = alias.get_or_insert_with(|| TableAlias {
+                explicit: false,
+                name: Ident::new("generate_series"),
+                columns: Vec::new(),
+                at: None,
+            });
+            if alias.columns.is_empty() {
+                alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
+            }
         }
         std::ops::ControlFlow::Continue(())
     }
