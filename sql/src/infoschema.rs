@@ -151,6 +151,37 @@ fn schemata(user: &str) -> Table {
     t
 }
 
+/// A relation of `pg_catalog` or of this schema: its schema, name, columns (as
+/// [`pgschema`] lists them) and whether it is a table (else a view).
+struct SystemRelation {
+    schema: &'static str,
+    name: &'static str,
+    columns: &'static str,
+    table: bool,
+}
+
+fn system_relations() -> impl Iterator<Item = SystemRelation> {
+    // PostgreSQL's system catalogs have OIDs below 10000, its system views above; four of
+    // information_schema's relations are tables.
+    let catalogs = pgschema::CATALOGS
+        .iter()
+        .map(|&(name, oid, columns)| SystemRelation {
+            schema: pgcatalog::PG_CATALOG,
+            name,
+            columns,
+            table: oid < 10_000,
+        });
+    let views = pgschema::INFORMATION_SCHEMA
+        .iter()
+        .map(|&(name, columns)| SystemRelation {
+            schema: INFORMATION_SCHEMA,
+            name,
+            columns,
+            table: name.starts_with("sql_"),
+        });
+    catalogs.chain(views)
+}
+
 /// Every relation a reader can name: (schema, name, is a view, can be written to).
 fn all_relations(relations: &[Arc<TableDef>]) -> Vec<(&'static str, String, bool, bool)> {
     let mut all: Vec<(&'static str, String, bool, bool)> = relations
@@ -161,18 +192,9 @@ fn all_relations(relations: &[Arc<TableDef>]) -> Vec<(&'static str, String, bool
             (PUBLIC, def.name.clone(), !table, table)
         })
         .collect();
-    // PostgreSQL's system catalogs have OIDs below 10000; its system views above.
-    for &(name, oid, _) in pgschema::CATALOGS {
-        all.push((
-            pgcatalog::PG_CATALOG,
-            name.to_string(),
-            oid >= 10_000,
-            oid < 10_000,
-        ));
-    }
-    for &(name, _) in pgschema::INFORMATION_SCHEMA {
-        let table = name.starts_with("sql_");
-        all.push((INFORMATION_SCHEMA, name.to_string(), !table, table));
+    for relation in system_relations() {
+        let table = relation.table;
+        all.push((relation.schema, relation.name.to_string(), !table, table));
     }
     all
 }
@@ -420,25 +442,20 @@ fn columns(relations: &[Arc<TableDef>]) -> Table {
             });
         }
     }
-    let system = pgschema::CATALOGS
-        .iter()
-        .map(|&(name, _, columns)| (pgcatalog::PG_CATALOG, name, columns))
-        .chain(
-            pgschema::INFORMATION_SCHEMA
-                .iter()
-                .map(|&(name, columns)| (INFORMATION_SCHEMA, name, columns)),
-        );
-    for (schema, table, columns) in system {
-        let columns = columns.split(' ').filter_map(|c| c.split_once(':'));
+    for relation in system_relations() {
+        let columns = relation
+            .columns
+            .split(' ')
+            .filter_map(|c| c.split_once(':'));
         for (position, (name, ty)) in columns.enumerate() {
             push(ColumnRow {
-                schema,
-                table,
+                schema: relation.schema,
+                table: relation.name,
                 name,
                 position: position + 1,
                 facts: system_type_facts(ty),
                 column: None,
-                updatable: table.starts_with("sql_") || schema == pgcatalog::PG_CATALOG,
+                updatable: relation.table,
             });
         }
     }
