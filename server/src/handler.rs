@@ -212,7 +212,7 @@ impl SessionSlot {
                 let _ = session.apply_startup_parameter(name, value);
             }
             // Startup told the client these (pgwire's server parameters and its own).
-            *self.reported_values() = session.reported_settings();
+            session.changed_reported_settings(&mut self.reported_values());
             *guard = Some(session);
         }
         SessionGuard(guard)
@@ -226,23 +226,10 @@ impl SessionSlot {
 
     /// The reported settings whose values changed since the client was last told, now told.
     async fn changed_settings(&self) -> Vec<(String, String)> {
-        let Some(now) = self
-            .session
-            .lock()
-            .await
-            .as_ref()
-            .map(Session::reported_settings)
-        else {
-            return Vec::new();
-        };
-        let mut told = self.reported_values();
-        let changed = now
-            .iter()
-            .filter(|setting| !told.contains(setting))
-            .cloned()
-            .collect();
-        *told = now;
-        changed
+        match self.session.lock().await.as_ref() {
+            Some(session) => session.changed_reported_settings(&mut self.reported_values()),
+            None => Vec::new(),
+        }
     }
 
     /// The session's `statement_timeout`.

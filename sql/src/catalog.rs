@@ -66,7 +66,7 @@ impl SessionScope {
     }
 
     /// The notices raised since the last call.
-    pub fn take_notices(&self) -> Vec<Notice> {
+    pub(crate) fn take_notices(&self) -> Vec<Notice> {
         std::mem::take(
             &mut *self
                 .notices

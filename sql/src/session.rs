@@ -1347,6 +1347,9 @@ impl Session {
     /// before their results.
     pub fn take_notices(&self) -> Vec<Notice> {
         let mut notices = self.scope.take_notices();
+        if notices.is_empty() {
+            return notices;
+        }
         let settings = self.scope.settings();
         if let Ok((_, threshold)) = settings.get("client_min_messages") {
             notices.retain(|notice| settings::reaches_client(threshold, notice.warning));
@@ -1354,15 +1357,28 @@ impl Session {
         notices
     }
 
-    /// The values of the settings PostgreSQL reports to clients when they change
-    /// (`client_encoding`, `DateStyle`, `TimeZone`, …), by name.
-    pub fn reported_settings(&self) -> Vec<(String, String)> {
+    /// The settings PostgreSQL reports to clients (`client_encoding`, `DateStyle`, `TimeZone`,
+    /// …) whose values differ from what `told` says the client knows, as (name, value);
+    /// `told` is brought up to date. Nothing is copied while nothing changed (this runs after
+    /// every query).
+    pub fn changed_reported_settings(
+        &self,
+        told: &mut Vec<(String, String)>,
+    ) -> Vec<(String, String)> {
         let settings = self.scope.settings();
-        settings::REPORTED
-            .iter()
-            .filter_map(|name| settings.get(name).ok())
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect()
+        let mut changed = Vec::new();
+        for name in settings::REPORTED {
+            let Ok((name, value)) = settings.get(name) else {
+                continue;
+            };
+            match told.iter_mut().find(|(known, _)| known == name) {
+                Some((_, known)) if known == value => continue,
+                Some((_, known)) => *known = value.to_string(),
+                None => told.push((name.to_string(), value.to_string())),
+            }
+            changed.push((name.to_string(), value.to_string()));
+        }
+        changed
     }
 
     pub(crate) fn scope(&self) -> &SessionScope {
