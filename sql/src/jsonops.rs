@@ -5,14 +5,15 @@
 //! parses its document with [`crate::json`]. Extracted values print in jsonb's form.
 
 use crate::json::{self, Json};
+use crate::types::PG_TYPE;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, StringBuilder};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
+    ColumnarValue, Expr, ExprSchemable, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::sql::sqlparser::ast::BinaryOperator;
 use std::sync::{Arc, LazyLock};
@@ -175,6 +176,20 @@ impl ScalarUDFImpl for JsonFunction {
             Op::Contains | Op::HasKey => DataType::Boolean,
             _ => DataType::Utf8,
         })
+    }
+
+    /// `->` and `#>` give JSON of the document's type (`json` or `jsonb`; `jsonb` for text).
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let field = Field::new(self.name(), self.return_type(&[])?, true);
+        if !matches!(self.op, Op::Get | Op::Path) {
+            return Ok(Arc::new(field));
+        }
+        let document_type = match args.arg_fields[0].metadata().get(PG_TYPE) {
+            Some(json) if json == "json" => "json",
+            _ => "jsonb",
+        };
+        let metadata = [(PG_TYPE.to_string(), document_type.to_string())].into();
+        Ok(Arc::new(field.with_metadata(metadata)))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
