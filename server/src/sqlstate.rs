@@ -10,6 +10,7 @@ pub const UNDEFINED_OBJECT: &str = "42704";
 pub const UNDEFINED_COLUMN: &str = "42703";
 pub const UNDEFINED_FUNCTION: &str = "42883";
 pub const AMBIGUOUS_COLUMN: &str = "42702";
+pub const GROUPING_ERROR: &str = "42803";
 pub const DUPLICATE_TABLE: &str = "42P07";
 pub const DUPLICATE_COLUMN: &str = "42701";
 pub const INVALID_TABLE_DEFINITION: &str = "42P16";
@@ -62,6 +63,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::UndefinedColumn => UNDEFINED_COLUMN,
         ErrorKind::UndefinedFunction => UNDEFINED_FUNCTION,
         ErrorKind::AmbiguousColumn => AMBIGUOUS_COLUMN,
+        ErrorKind::GroupingError => GROUPING_ERROR,
         ErrorKind::DuplicateTable => DUPLICATE_TABLE,
         ErrorKind::DuplicateColumn => DUPLICATE_COLUMN,
         ErrorKind::InvalidTableDefinition => INVALID_TABLE_DEFINITION,

@@ -19,6 +19,8 @@ pub enum ErrorKind {
     UndefinedColumn,
     UndefinedFunction,
     AmbiguousColumn,
+    /// A column outside GROUP BY and outside any aggregate (42803).
+    GroupingError,
     DuplicateTable,
     DuplicateColumn,
     InvalidTableDefinition,
@@ -230,9 +232,10 @@ fn classify(e: &DataFusionError) -> Error {
                 _ => Error::new(kind, e.message()),
             }
         }
-        DataFusionError::Plan(message) => {
-            Error::new(classify_plan_message(message), message.clone())
-        }
+        DataFusionError::Plan(message) => match grouping_error(message) {
+            Some(error) => error,
+            None => Error::new(classify_plan_message(message), message.clone()),
+        },
         DataFusionError::NotImplemented(message) => {
             Error::new(ErrorKind::FeatureNotSupported, message.clone())
         }
@@ -244,6 +247,23 @@ fn classify(e: &DataFusionError) -> Error {
         }
         other => Error::new(ErrorKind::Internal, other.message()),
     }
+}
+
+/// DataFusion's "column … must appear in the GROUP BY clause" in PostgreSQL's words.
+fn grouping_error(message: &str) -> Option<Error> {
+    let (_, rest) = message.split_once("column \"")?;
+    let (column, rest) = rest.split_once('"')?;
+    rest.trim_start()
+        .starts_with("must appear in the GROUP BY clause")
+        .then(|| {
+            Error::new(
+                ErrorKind::GroupingError,
+                format!(
+                    "column \"{column}\" must appear in the GROUP BY clause or be used in an \
+                     aggregate function"
+                ),
+            )
+        })
 }
 
 /// DataFusion's planning errors carry no code; their wording is all there is.

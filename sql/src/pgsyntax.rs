@@ -180,14 +180,7 @@ impl VisitorMut for DistinctNames {
             .projection
             .iter()
             .map(|item| match item {
-                // A column named twice (`SELECT id, id`, `o.id, id`) is one name to DataFusion.
-                SelectItem::UnnamedExpr(Expr::Identifier(ident)) => {
-                    Some(format!("column {}", ident.value))
-                }
-                SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
-                    parts.last().map(|part| format!("column {}", part.value))
-                }
-                SelectItem::UnnamedExpr(expr) => Some(expr.to_string()),
+                SelectItem::UnnamedExpr(expr) => datafusion_name(expr),
                 _ => None,
             })
             .collect();
@@ -208,6 +201,20 @@ impl VisitorMut for DistinctNames {
             }
         }
         std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// What DataFusion names a result column by, near enough to tell which two it names alike.
+fn datafusion_name(expr: &Expr) -> Option<String> {
+    match expr {
+        // A column named twice (`SELECT id, id`, `o.id, id`) is one name to DataFusion.
+        Expr::Identifier(ident) => Some(format!("column {}", ident.value)),
+        Expr::CompoundIdentifier(parts) => {
+            parts.last().map(|part| format!("column {}", part.value))
+        }
+        // A cast is named by what it casts (`avg(n)::int, avg(n)::float8`).
+        Expr::Cast { expr, .. } => datafusion_name(expr),
+        expr => Some(expr.to_string()),
     }
 }
 
