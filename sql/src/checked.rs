@@ -9,7 +9,7 @@ use crate::pgcast::rewrite_expressions;
 use datafusion::arrow::array::Array;
 use datafusion::arrow::compute::kernels::numeric;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::ScalarValue;
+use datafusion::common::DFSchema;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::error::Result;
@@ -76,21 +76,14 @@ impl ScalarUDFImpl for Checked {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let constant = args
-            .args
-            .iter()
-            .all(|arg| matches!(arg, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let (left, right) = (&arrays[0], &arrays[1]);
-        let result = match self.op {
-            Op::Add => numeric::add(left, right),
-            Op::Subtract => numeric::sub(left, right),
-            Op::Multiply => numeric::mul(left, right),
-        }
-        .map_err(|_| out_of_range(left.data_type()))?;
-        Ok(match constant && result.len() == 1 {
-            true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
-            false => ColumnarValue::Array(result),
+        crate::functions::on_arrays(&args, |arrays| {
+            let (left, right) = (&arrays[0], &arrays[1]);
+            match self.op {
+                Op::Add => numeric::add(left, right),
+                Op::Subtract => numeric::sub(left, right),
+                Op::Multiply => numeric::mul(left, right),
+            }
+            .map_err(|_| out_of_range(left.data_type()))
         })
     }
 }
@@ -99,7 +92,24 @@ fn is_integer(ty: &DataType) -> bool {
     matches!(ty, DataType::Int16 | DataType::Int32 | DataType::Int64)
 }
 
-/// Replaces integer `+`, `-` and `*` by their checked functions.
+/// `a / b` of two decimals as PostgreSQL's numeric division ([`crate::numeric`]).
+fn numeric_division(expr: Expr, input_schema: &DFSchema) -> Transformed<Expr> {
+    let Expr::BinaryExpr(BinaryExpr { left, right, .. }) = &expr else {
+        return Transformed::no(expr);
+    };
+    match (left.get_type(input_schema), right.get_type(input_schema)) {
+        (Ok(l), Ok(r)) if crate::numeric::is_numeric_division(&l, &r) => {
+            let Expr::BinaryExpr(BinaryExpr { left, right, .. }) = expr else {
+                unreachable!("matched a binary expression");
+            };
+            Transformed::yes(crate::numeric::NUMERIC_DIVIDE.call(vec![*left, *right]))
+        }
+        _ => Transformed::no(expr),
+    }
+}
+
+/// Replaces integer `+`, `-` and `*` by their checked functions, and decimal `/` by numeric
+/// division.
 #[derive(Debug)]
 pub struct CheckedArithmetic;
 
@@ -109,6 +119,9 @@ impl AnalyzerRule for CheckedArithmetic {
             let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
                 return Ok(Transformed::no(expr));
             };
+            if *op == Operator::Divide {
+                return Ok(numeric_division(expr, input_schema));
+            }
             let op = match op {
                 Operator::Plus => Op::Add,
                 Operator::Minus => Op::Subtract,

@@ -28,6 +28,7 @@ fn expression_planner() -> SessionState {
     let options = config.options_mut();
     options.sql_parser.dialect = Dialect::PostgreSQL;
     options.sql_parser.map_string_types_to_utf8view = false;
+    options.sql_parser.parse_float_as_decimal = true;
     SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()

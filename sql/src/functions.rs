@@ -6,6 +6,7 @@ use crate::catalog::{CATALOG_NAME, SCHEMA_NAME, SessionScope};
 use crate::error::{Error, ErrorKind};
 use crate::scan::VersionWindow;
 use crate::table::DriftTable;
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::ScalarValue;
@@ -16,6 +17,23 @@ use datafusion::logical_expr::{
 use driftdb_engine::{CatalogPoint, Seq, TableDef};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+
+/// Runs `compute` over a call's arguments as arrays. A call of constants gives a constant,
+/// so an immutable function of literals still folds at planning time.
+pub(crate) fn on_arrays(
+    args: &ScalarFunctionArgs,
+    compute: impl FnOnce(&[ArrayRef]) -> Result<ArrayRef>,
+) -> Result<ColumnarValue> {
+    let constant = args
+        .args
+        .iter()
+        .all(|arg| matches!(arg, ColumnarValue::Scalar(_)));
+    let result = compute(&ColumnarValue::values_to_arrays(&args.args)?)?;
+    Ok(match constant && result.len() == 1 {
+        true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
+        false => ColumnarValue::Array(result),
+    })
+}
 
 /// `driftdb_current_seq()`: the seq the current statement reads at.
 #[derive(Debug)]

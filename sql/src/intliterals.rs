@@ -4,19 +4,28 @@
 //! integer literal as a 64-bit one, so a query's literals are cast to `INT`. A number that is
 //! a position (`ORDER BY 1`, `GROUP BY 2`), a row count (`LIMIT 10`, `OFFSET`, `FETCH`) or a
 //! window frame offset (`ROWS 1 PRECEDING`) is left as written: DataFusion reads those as
-//! literals. Only queries are rewritten; the literals of INSERT, UPDATE and DELETE take their
-//! column's type anyway.
+//! literals. A number with a point or an exponent is a `numeric` of its digits (`1.50` is
+//! `numeric(3,2)`), where DataFusion reads a double; in INSERT, UPDATE and DELETE too, so
+//! `2.5` entering an `integer` column rounds as a numeric (to 3). Integer literals of those
+//! statements are left alone: they take their column's type anyway.
 
 use datafusion::sql::sqlparser::ast::{
-    CastKind, DataType as SqlType, Expr, Function, GroupByExpr, LimitClause, OrderByKind, Query,
-    Select, Statement as Ast, Value, VisitMut, VisitorMut, WindowFrameBound, WindowType,
+    CastKind, DataType as SqlType, ExactNumberInfo, Expr, Function, GroupByExpr, LimitClause,
+    OrderByKind, Query, Select, Statement as Ast, Value, VisitMut, VisitorMut, WindowFrameBound,
+    WindowType,
 };
 use std::ops::ControlFlow;
 
 /// Types the integer literals of `statement` if it is a query.
 pub(crate) fn type_integer_literals(statement: &mut Ast) {
-    if let Ast::Query(query) = statement {
-        let _ = query.visit(&mut IntegerLiterals);
+    match statement {
+        Ast::Query(query) => {
+            let _ = query.visit(&mut IntegerLiterals { integers: true });
+        }
+        Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
+            let _ = statement.visit(&mut IntegerLiterals { integers: false });
+        }
+        _ => {}
     }
 }
 
@@ -90,7 +99,94 @@ fn kept_numbers(query: &mut Query) -> Vec<&mut Expr> {
     counts
 }
 
-struct IntegerLiterals;
+fn cast(expr: Expr, data_type: SqlType) -> Expr {
+    Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(expr),
+        data_type,
+        array: false,
+        format: None,
+    }
+}
+
+/// A number with a point or an exponent (or past 64 bits) as the `numeric` PostgreSQL reads.
+///
+/// With a point, the digits are left for DataFusion, which reads them as a decimal of that
+/// precision and scale (`parse_float_as_decimal`); with none (`1e3`), as a cast, since
+/// DataFusion would read an integer. A number no decimal of 38 digits holds stays a double.
+fn numeric_literal(text: &str) -> Expr {
+    let Some(numeric) = NumericLiteral::parse(text) else {
+        let text = Expr::value(Value::SingleQuotedString(text.to_string()));
+        return cast(text, SqlType::DoublePrecision);
+    };
+    if numeric.scale > 0 {
+        return Expr::value(Value::Number(numeric.plain, false));
+    }
+    let info = ExactNumberInfo::PrecisionAndScale(u64::from(numeric.precision), 0);
+    let text = Expr::value(Value::SingleQuotedString(numeric.plain));
+    cast(text, SqlType::Numeric(info))
+}
+
+/// A number with a point or an exponent, as the `numeric` PostgreSQL reads it as.
+#[derive(Debug, PartialEq)]
+struct NumericLiteral {
+    /// The digits with the point where the scale puts it (`1.50e1` is `15.0`).
+    plain: String,
+    precision: u8,
+    scale: u8,
+}
+
+impl NumericLiteral {
+    /// `None` for a number that is not a decimal of at most 38 digits (left a double).
+    fn parse(text: &str) -> Option<NumericLiteral> {
+        let text = text.replace('_', "");
+        let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+            Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().ok()?),
+            None => (text.as_str(), 0),
+        };
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if !(whole.bytes().chain(fraction.bytes())).all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut digits = format!("{whole}{fraction}");
+        let mut scale = fraction.len() as i32 - exponent;
+        if scale < 0 {
+            digits.extend(std::iter::repeat_n('0', (-scale) as usize));
+            scale = 0;
+        }
+        let scale = scale as usize;
+        if digits.len() < scale + 1 {
+            digits = format!("{digits:0>width$}", width = scale + 1);
+        }
+        let (whole, fraction) = digits.split_at(digits.len() - scale);
+        let whole = match whole.trim_start_matches('0') {
+            "" => "0",
+            trimmed => trimmed,
+        };
+        let significant = match whole {
+            "0" => fraction.trim_start_matches('0').len().max(1),
+            _ => whole.len() + scale,
+        };
+        let precision = significant.max(scale).max(1);
+        if precision > 38 {
+            return None;
+        }
+        let plain = match scale {
+            0 => whole.to_string(),
+            _ => format!("{whole}.{fraction}"),
+        };
+        Some(NumericLiteral {
+            plain,
+            precision: precision as u8,
+            scale: scale as u8,
+        })
+    }
+}
+
+struct IntegerLiterals {
+    /// Whether integer literals are typed too (in queries), or only decimal ones.
+    integers: bool,
+}
 
 impl VisitorMut for IntegerLiterals {
     type Break = ();
@@ -130,16 +226,16 @@ impl VisitorMut for IntegerLiterals {
         match expr {
             Expr::Function(function) => frame_offsets(function).into_iter().for_each(restore),
             Expr::Value(value) => {
-                if let Value::Number(digits, false) = &value.value
-                    && digits.parse::<i32>().is_ok()
-                {
-                    *expr = Expr::Cast {
-                        kind: CastKind::Cast,
-                        expr: Box::new(expr.clone()),
-                        data_type: SqlType::Int(None),
-                        array: false,
-                        format: None,
-                    };
+                let Value::Number(digits, false) = &value.value else {
+                    return ControlFlow::Continue(());
+                };
+                if digits.parse::<i32>().is_ok() {
+                    if !self.integers {
+                        return ControlFlow::Continue(());
+                    }
+                    *expr = cast(expr.clone(), SqlType::Int(None));
+                } else if digits.contains(['.', 'e', 'E']) || digits.parse::<i64>().is_err() {
+                    *expr = numeric_literal(digits);
                 }
             }
             _ => {}
@@ -187,5 +283,26 @@ mod tests {
         );
         let insert = "INSERT INTO t VALUES (1)";
         assert_eq!(typed(insert), insert);
+    }
+
+    fn parsed(text: &str) -> Option<(String, u8, u8)> {
+        NumericLiteral::parse(text).map(|n| (n.plain, n.precision, n.scale))
+    }
+
+    #[test]
+    fn decimal_literals_keep_their_digits() {
+        assert_eq!(parsed("1.5"), Some(("1.5".into(), 2, 1)));
+        assert_eq!(parsed("1.50"), Some(("1.50".into(), 3, 2)));
+        assert_eq!(parsed(".5"), Some(("0.5".into(), 1, 1)));
+        assert_eq!(parsed("0.0015"), Some(("0.0015".into(), 4, 4)));
+        assert_eq!(parsed("1.5e-3"), Some(("0.0015".into(), 4, 4)));
+        assert_eq!(parsed("1.50e1"), Some(("15.0".into(), 3, 1)));
+        assert_eq!(parsed("1e3"), Some(("1000".into(), 4, 0)));
+        assert_eq!(
+            parsed("12345678901234567890"),
+            Some(("12345678901234567890".into(), 20, 0))
+        );
+        assert_eq!(parsed("1e40"), None);
+        assert_eq!(parsed("1.5e-40"), None);
     }
 }

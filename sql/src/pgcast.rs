@@ -4,6 +4,9 @@
 //! a timestamp without time zone (ignored, as PostgreSQL ignores it), and a zone written apart
 //! or in hours only (`2026-01-02 03:04:05 +00`), as JDBC sends them.
 //!
+//! A cast of a `numeric` or a double to an integer type rounds first, as PostgreSQL's does
+//! ([`crate::numeric::RoundForInteger`]).
+//!
 //! [`PgCasts`] runs after DataFusion's type coercion and replaces each such cast with a call to
 //! [`ByteaIn`], so literals, INSERT values and expressions all decode alike (and constant
 //! folding still applies).
@@ -175,6 +178,19 @@ impl AnalyzerRule for PgCasts {
                         .is_ok_and(|t| t == DataType::Utf8) =>
             {
                 Ok(Transformed::yes(BYTEA_IN.call(vec![*inner])))
+            }
+            Expr::Cast(Cast { expr: inner, field })
+                if !matches!(inner.as_ref(), Expr::ScalarFunction(call)
+                        if call.func.name() == crate::numeric::ROUND_FOR_INTEGER.name())
+                    && inner.get_type(input_schema).is_ok_and(|from| {
+                        crate::numeric::rounds_to_integer(&from, field.data_type())
+                    }) =>
+            {
+                let rounded = crate::numeric::ROUND_FOR_INTEGER.call(vec![*inner]);
+                Ok(Transformed::yes(Expr::Cast(Cast {
+                    expr: Box::new(rounded),
+                    field,
+                })))
             }
             other => Ok(Transformed::no(other)),
         })

@@ -294,6 +294,8 @@ impl Session {
         let options = config.options_mut();
         options.sql_parser.dialect = Dialect::PostgreSQL;
         options.sql_parser.map_string_types_to_utf8view = false;
+        // `1.5` is a numeric, as in PostgreSQL (see `intliterals`).
+        options.sql_parser.parse_float_as_decimal = true;
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
@@ -302,7 +304,10 @@ impl Session {
             .with_query_planner(Arc::new(crate::apply::ApplyPlanner))
             .build();
         // The JSON operators come first: DataFusion's own planners would take `@>` for arrays.
-        let mut planners: Vec<Arc<dyn ExprPlanner>> = vec![Arc::new(JsonPlanner)];
+        let mut planners: Vec<Arc<dyn ExprPlanner>> = vec![
+            Arc::new(JsonPlanner),
+            Arc::new(crate::interval_scale::IntervalPlanner),
+        ];
         planners.extend(state.expr_planners().iter().cloned());
         let state = SessionStateBuilder::new_from_existing(state)
             .with_expr_planners(planners)
@@ -317,6 +322,7 @@ impl Session {
         ctx.register_udf(ScalarUDF::from(CurrentSeq::new(scope.clone())));
         ctx.register_udf(ScalarUDF::from(NextVal::new(scope.clone())));
         ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(Single::new()));
+        ctx.register_udaf(crate::numeric::avg());
         ctx.register_udf(ScalarUDF::from(crate::arrays::ExpandArray::new()));
         ctx.register_udf(ScalarUDF::from(crate::jsonbuild::JsonBuildObject::new()));
         for upper in [false, true] {

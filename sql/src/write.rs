@@ -140,11 +140,16 @@ pub(crate) fn coerce(array: &ArrayRef, ty: ColumnType) -> Result<ArrayRef> {
     let cast = if array.data_type() == &target {
         array.clone()
     } else {
+        // A cast to an integer type rounds, as PostgreSQL's assignment does; Arrow truncates.
+        let source = match crate::numeric::rounds_to_integer(array.data_type(), &target) {
+            true => crate::numeric::round_for_integer(array.clone()),
+            false => array.clone(),
+        };
         let options = CastOptions {
             safe: false,
             ..Default::default()
         };
-        cast_with_options(array, &target, &options)
+        cast_with_options(&source, &target, &options)
             .map_err(datafusion::error::DataFusionError::from)?
     };
     values::normalize_text_column(cast, ty)
