@@ -19,9 +19,9 @@ use crate::types::{self, column_type_of, sql_type};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::ast::{
-    AssignmentTarget, CastKind, Delete, Expr, FromTable, Insert, ObjectNamePart, Statement as Ast,
-    TableFactor, TableObject, Update, UpdateTableFromKind, Value, VisitMut, VisitorMut,
-    visit_expressions, visit_expressions_mut,
+    AssignmentTarget, CastKind, Delete, Expr, FromTable, FunctionArg, FunctionArgExpr, Insert,
+    ObjectNamePart, Statement as Ast, TableFactor, TableObject, Update, UpdateTableFromKind, Value,
+    VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
 };
 use driftdb_engine::ColumnType;
 use std::ops::ControlFlow;
@@ -191,14 +191,25 @@ impl VisitorMut for TemporalBounds<'_> {
             [ObjectNamePart::Identifier(ident)]
                 if ident.value == AS_OF_FUNCTION || ident.value == VERSIONS_FUNCTION
         );
-        if temporal {
-            let _ = visit_expressions_mut(args, |expr| {
+        if !temporal {
+            return ControlFlow::Continue(());
+        }
+        // A bound holding a placeholder (`$1`, `$1::timestamptz`) is the snapshot as a whole.
+        for arg in &mut args.args {
+            let FunctionArg::Unnamed(FunctionArgExpr::Expr(bound)) = arg else {
+                continue;
+            };
+            let mut holds_placeholder = false;
+            let _ = visit_expressions_mut(bound, |expr| {
                 if let Some(Ok(index)) = placeholder(expr) {
                     self.params[index].get_or_insert_with(text_param);
-                    *expr = Expr::value(Value::SingleQuotedString(self.snapshot.clone()));
+                    holds_placeholder = true;
                 }
                 ControlFlow::<()>::Continue(())
             });
+            if holds_placeholder {
+                *bound = Expr::value(Value::SingleQuotedString(self.snapshot.clone()));
+            }
         }
         ControlFlow::Continue(())
     }
