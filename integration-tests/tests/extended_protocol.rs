@@ -319,6 +319,26 @@ async fn temporal_bounds_are_parameters() {
         .unwrap();
     let versions: Vec<String> = versions.iter().map(|r| r.get(0)).collect();
     assert_eq!(versions, ["original", "modified"]);
+    // A bound that casts its parameter (typed by the cast), and a view read as of a parameter.
+    let first_commit = client
+        .query_one(
+            "SELECT committed_at, committed_at::text FROM driftdb_commits WHERE seq = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (time, time_text): (std::time::SystemTime, String) =
+        (first_commit.get(0), first_commit.get(1));
+    let cast_bound = "SELECT data FROM events FOR SYSTEM_TIME AS OF $1::timestamptz";
+    let row = client.query_one(cast_bound, &[&time]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "original");
+    client
+        .batch_execute("CREATE VIEW event_data AS SELECT id, data FROM events")
+        .await
+        .unwrap();
+    let view = "SELECT data FROM event_data AS OF $1";
+    let row = client.query_one(view, &[&time_text]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "original");
     assert_eq!(
         rows(&client, "SELECT data FROM events").await,
         [text(&["modified"])]

@@ -140,7 +140,7 @@ fn resolve(scope: &SessionScope, parts: &[Expr], point: CatalogPoint) -> Result<
         .ok_or_else(missing)?;
     if def.view.is_some() {
         return Err(Error::unsupported(format!(
-            "reading view \"{name}\" at another point in time (read its tables AS OF instead)"
+            "version queries over view \"{name}\" (read its tables FOR SYSTEM_TIME instead)"
         ))
         .into_datafusion());
     }
@@ -250,6 +250,13 @@ fn resolve_bound(scope: &SessionScope, bound: &Expr, future_is_now: bool) -> Res
         None => None,
     };
     Ok(BoundSeqs { at, before })
+}
+
+/// The commit an `AS OF` point (a constant: `'@seq:N'` or a time) stands for.
+pub(crate) fn resolve_point(scope: &SessionScope, point: ScalarValue) -> crate::error::Result<Seq> {
+    resolve_bound(scope, &Expr::Literal(point, None), false)
+        .map(|bound| bound.at)
+        .map_err(crate::error::Error::from)
 }
 
 /// `__driftdb_as_of(point, name…)`: a table as of a seq or a time, with the schema it had then.

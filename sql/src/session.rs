@@ -1195,11 +1195,34 @@ impl Session {
 
     /// Plans a statement with DataFusion (views expanded).
     pub(crate) async fn plan(&self, mut statement: Ast) -> Result<LogicalPlan> {
-        views::expand(&self.scope, &mut statement)?;
+        let mut points = std::collections::HashMap::new();
+        for point in views::points_to_resolve(&self.scope, &statement) {
+            let seq = self.resolve_point(&point).await?;
+            points.insert(point.to_string(), seq);
+        }
+        views::expand(&self.scope, &mut statement, &points)?;
         Ok(self
             .state
             .statement_to_plan(DfStatement::Statement(Box::new(statement)))
             .await?)
+    }
+
+    /// The commit an `AS OF` point written as an expression stands for, as the temporal
+    /// table functions resolve it.
+    async fn resolve_point(
+        &self,
+        point: &datafusion::sql::sqlparser::ast::Expr,
+    ) -> Result<driftdb_engine::Seq> {
+        let query = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(&format!("SELECT {point}"))
+            .and_then(|mut parser| parser.parse_statement())
+            .map_err(|e| Error::new(ErrorKind::SyntaxError, e.to_string()))?;
+        let batches = Box::pin(self.collect(query)).await?;
+        let value = match batches.iter().find(|batch| batch.num_rows() > 0) {
+            Some(batch) => datafusion::common::ScalarValue::try_from_array(batch.column(0), 0)?,
+            None => datafusion::common::ScalarValue::Null,
+        };
+        crate::functions::resolve_point(&self.scope, value)
     }
 
     /// Plans a statement with DataFusion and starts executing it.
