@@ -20,6 +20,7 @@ mod checks;
 mod colnames;
 mod control;
 mod copy;
+mod ctas;
 mod database;
 mod ddl;
 mod defaults;

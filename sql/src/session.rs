@@ -491,7 +491,7 @@ impl Session {
 
     /// Parses SQL text (any number of `;`-separated statements) after rewriting temporal clauses.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
-        let tokens = temporal::rewrite(sql)?;
+        let tokens = crate::ctas::type_column_names(temporal::rewrite(sql)?);
         let mut statements = Parser::new(&PostgreSqlDialect {})
             .with_tokens_with_locations(tokens)
             .parse_statements()
