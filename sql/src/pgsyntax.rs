@@ -9,10 +9,10 @@ use crate::colnames;
 use crate::single;
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType as SqlType, Expr, FunctionArg,
-    FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query, Select, SelectItem,
-    SetExpr, Statement as Ast, TableAlias, TableAliasColumnDef, TableFactor, Value, VisitMut,
-    VisitorMut, visit_expressions, visit_expressions_mut,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType as SqlType, Expr, Function,
+    FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query, Select,
+    SelectItem, SetExpr, Statement as Ast, TableAlias, TableAliasColumnDef, TableFactor, Value,
+    VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -580,6 +580,11 @@ fn rewrite_expressions(statement: &mut Ast) {
                     *expr = call;
                 }
             }
+            Expr::Function(function) if json_aggregate(function).is_some() => {
+                if let Some(rewritten) = json_aggregate(function) {
+                    *expr = rewritten;
+                }
+            }
             Expr::Function(function)
                 if function.name.to_string().eq_ignore_ascii_case("array")
                     && matches!(function.args, FunctionArguments::Subquery(_)) =>
@@ -964,6 +969,27 @@ fn is_text_type(data_type: &SqlType) -> bool {
 }
 
 /// `function(argument)`.
+/// `json_agg(x …)` as `array_agg` of `to_json(x)` finished into a JSON array (see
+/// [`crate::jsonbuild::JSON_ARRAY`]); `jsonb_agg` likewise. `None` for any other call.
+fn json_aggregate(function: &Function) -> Option<Expr> {
+    let name = function.name.to_string().to_ascii_lowercase();
+    let (convert, finish) = match name.as_str() {
+        "json_agg" => ("to_json", crate::jsonbuild::JSON_ARRAY),
+        "jsonb_agg" => ("to_jsonb", crate::jsonbuild::JSONB_ARRAY),
+        _ => return None,
+    };
+    let mut aggregate = function.clone();
+    aggregate.name = ObjectName::from(vec![Ident::new("array_agg")]);
+    if let FunctionArguments::List(list) = &mut aggregate.args {
+        for arg in &mut list.args {
+            if let FunctionArg::Unnamed(FunctionArgExpr::Expr(value)) = arg {
+                *value = call(convert, value)?;
+            }
+        }
+    }
+    call(finish, &Expr::Function(aggregate))
+}
+
 fn call(function: &str, argument: &Expr) -> Option<Expr> {
     call_text(&format!("{function}({argument})"))
 }

@@ -324,7 +324,12 @@ impl Session {
         ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(Single::new()));
         ctx.register_udaf(crate::numeric::avg());
         ctx.register_udf(ScalarUDF::from(crate::arrays::ExpandArray::new()));
-        ctx.register_udf(ScalarUDF::from(crate::jsonbuild::JsonBuildObject::new()));
+        for function in crate::jsonbuild::functions() {
+            ctx.register_udf(function);
+        }
+        for function in crate::jsonbuild::aggregate_finishers() {
+            ctx.register_udf(function);
+        }
         for upper in [false, true] {
             ctx.register_udf(ScalarUDF::from(crate::arrays::ArrayBound::new(upper)));
         }
