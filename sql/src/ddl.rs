@@ -16,10 +16,10 @@ use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::sql::sqlparser::ast::{
-    AlterTable, AlterTableOperation, CheckConstraint, ColumnDef as SqlColumn, ColumnOption,
-    CreateIndex, CreateTable, DataType as SqlType, Expr as SqlExpr, ForeignKeyConstraint,
-    GeneratedAs, Ident, IndexColumn, ObjectName, ObjectNamePart, ReferentialAction,
-    RenameTableNameKind, TableConstraint,
+    AlterColumnOperation, AlterTable, AlterTableOperation, CheckConstraint, ColumnDef as SqlColumn,
+    ColumnOption, CreateIndex, CreateTable, DataType as SqlType, Expr as SqlExpr,
+    ForeignKeyConstraint, GeneratedAs, Ident, IndexColumn, ObjectName, ObjectNamePart,
+    ReferentialAction, RenameTableNameKind, TableConstraint,
 };
 use driftdb_engine::row::RowEncoder;
 use driftdb_engine::{
@@ -741,10 +741,103 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
                 constraint,
                 not_valid: false,
             } => add_constraint(session, &mut def, constraint).await?,
+            AlterTableOperation::AlterColumn { column_name, op } => {
+                alter_column(session, &mut def, &normalize(column_name), op).await?
+            }
             other => return Err(Error::unsupported(format!("ALTER TABLE {other}"))),
         }
     }
     scope.with_transaction(|txn| txn.redefine(def.id, Some(def)))
+}
+
+/// `ALTER COLUMN … SET/DROP DEFAULT` and `SET/DROP NOT NULL`: a new definition, no row
+/// rewritten (SET NOT NULL first checks that no row holds NULL).
+async fn alter_column(
+    session: &Session,
+    def: &mut TableDef,
+    column: &str,
+    op: &AlterColumnOperation,
+) -> Result<()> {
+    let slot = def.slot_of(column).ok_or_else(|| {
+        Error::new(
+            ErrorKind::UndefinedColumn,
+            format!(
+                "column \"{column}\" of relation \"{}\" does not exist",
+                def.name
+            ),
+        )
+    })?;
+    let identity_column = || {
+        Error::new(
+            ErrorKind::SyntaxError,
+            format!(
+                "column \"{column}\" of relation \"{}\" is an identity column",
+                def.name
+            ),
+        )
+    };
+    let is_identity = def.columns[slot]
+        .identity
+        .as_ref()
+        .is_some_and(|identity| !identity.serial);
+    match op {
+        AlterColumnOperation::SetDefault { value } => {
+            if is_identity {
+                return Err(identity_column());
+            }
+            let sql = value.to_string();
+            let planned = plan_default(&session.scope().db.expressions, &sql)?;
+            check_default_type(&planned, &def.columns[slot])?;
+            // A serial column given a default of its own no longer draws from its sequence.
+            def.columns[slot].identity = None;
+            def.columns[slot].default = Some(sql);
+        }
+        AlterColumnOperation::DropDefault => {
+            if def.columns[slot]
+                .identity
+                .as_ref()
+                .is_some_and(|i| i.serial)
+            {
+                def.columns[slot].identity = None;
+            }
+            def.columns[slot].default = None;
+        }
+        AlterColumnOperation::SetNotNull => {
+            let query = format!(
+                "SELECT count(*) FROM {} WHERE {} IS NULL",
+                crate::dml::quoted(&def.name),
+                crate::dml::quoted(column)
+            );
+            if session.count_sql(&query).await? > 0 {
+                return Err(Error::new(
+                    ErrorKind::NotNullViolation,
+                    format!(
+                        "column \"{column}\" of relation \"{}\" contains null values",
+                        def.name
+                    ),
+                ));
+            }
+            def.columns[slot].nullable = false;
+        }
+        AlterColumnOperation::DropNotNull => {
+            if is_identity {
+                return Err(identity_column());
+            }
+            if def.primary_key.contains(&slot) {
+                return Err(Error::new(
+                    ErrorKind::InvalidTableDefinition,
+                    format!("column \"{column}\" is in a primary key"),
+                ));
+            }
+            def.columns[slot].nullable = true;
+        }
+        other => {
+            return Err(Error::unsupported(format!(
+                "ALTER TABLE … ALTER COLUMN {other}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Marks a column dropped (its slot stays, so older rows still decode); the indexes and
