@@ -198,6 +198,9 @@ pub(crate) struct Changed {
     pub(crate) count: u64,
     /// In the table's schema; kept only when the statement has RETURNING.
     pub(crate) rows: Vec<RecordBatch>,
+    /// The primary keys an UPDATE moved rows away from and no row moved onto (the key
+    /// columns alone), which rows of other tables may still reference.
+    pub(crate) vacated_keys: Vec<RecordBatch>,
 }
 
 /// Stages the updates in `batches` (the old primary key, then each visible column's new value)
@@ -213,9 +216,11 @@ pub(crate) fn stage_updates(
     let mut encoder = RowsEncoder::new(def);
     let mut set = WriteSet::new(def);
     let (mut old_keys, mut new_rows, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    let mut key_columns = Vec::new();
     let mut seen = HashSet::new();
     for batch in batches {
         let batch = first_per_key(&mut encoder, batch, key_count, &mut seen, &mut old_keys)?;
+        key_columns.push(batch.project(&(0..key_count).collect::<Vec<_>>())?);
         let columns = batch.columns();
         let coerced = encoder.coerce(&columns[key_count..])?;
         checks::verify(session.scope(), def, &coerced)?;
@@ -234,6 +239,7 @@ pub(crate) fn stage_updates(
         }
     }
     let count = old_keys.len() as u64;
+    let vacated_keys = vacated(&key_columns, &old_keys, &new_rows)?;
     // Rows that move to a new key leave their old one first, so a statement may shift keys
     // (`SET id = id + 1`) as long as no two rows end on the same key.
     let mut moved = Vec::new();
@@ -249,7 +255,34 @@ pub(crate) fn stage_updates(
         set.insert(new_key, event)?;
     }
     set.stage(session.scope())?;
-    Ok(Changed { count, rows })
+    Ok(Changed {
+        count,
+        rows,
+        vacated_keys,
+    })
+}
+
+/// The rows of `key_columns` (the old keys, in the order of `old_keys`) whose key the update
+/// left and no row took.
+fn vacated(
+    key_columns: &[RecordBatch],
+    old_keys: &[Vec<u8>],
+    new_rows: &[(Vec<u8>, Vec<u8>)],
+) -> Result<Vec<RecordBatch>> {
+    let new_keys: HashSet<&[u8]> = new_rows.iter().map(|(key, _)| key.as_slice()).collect();
+    let mut old = old_keys.iter();
+    let mut vacated = Vec::new();
+    for batch in key_columns {
+        let keep: BooleanArray = old
+            .by_ref()
+            .take(batch.num_rows())
+            .map(|key| Some(!new_keys.contains(key.as_slice())))
+            .collect();
+        if keep.true_count() > 0 {
+            vacated.push(filter_record_batch(batch, &keep)?);
+        }
+    }
+    Ok(vacated)
 }
 
 /// The rows of `batch` (led by `key_count` primary-key columns) whose key is not in `seen` yet,
@@ -311,6 +344,7 @@ pub(crate) async fn update(session: &Session, update: &Update) -> Result<Stateme
     let batches = session.collect_sql(&query).await?;
     drop(exposed);
     let changed = stage_updates(session, &target.def, &batches, update.returning.is_some())?;
+    foreign::on_key_change(session, &target.def, &changed.vacated_keys).await?;
     finish(session, &target, "UPDATE", changed, &update.returning).await
 }
 
@@ -408,7 +442,11 @@ async fn delete_where(
         set.delete(key);
     }
     set.stage(session.scope())?;
-    Ok(Changed { count, rows })
+    Ok(Changed {
+        count,
+        rows,
+        vacated_keys: Vec::new(),
+    })
 }
 
 /// Deletes every row of the table called `name` (TRUNCATE).

@@ -5,6 +5,8 @@
 //!
 //! Foreign keys reference the parent's primary key. There are no locks: a transaction that
 //! deletes a parent row and one that concurrently inserts a child row for it can both commit.
+//! An UPDATE that moves a referenced row to another key is refused (ON UPDATE NO ACTION; there
+//! are no other ON UPDATE actions).
 
 use crate::catalog::{SCHEMA_NAME, SessionScope};
 use crate::dml::{self, quoted};
@@ -119,6 +121,27 @@ pub(crate) async fn on_delete(
     parent: &TableDef,
     keys: Vec<RecordBatch>,
 ) -> Result<()> {
+    on_gone_keys(session, parent, keys, false).await
+}
+
+/// Refuses an UPDATE that moved rows of `parent` off keys (`keys`) other rows reference:
+/// every foreign key acts as PostgreSQL's default `ON UPDATE NO ACTION`.
+pub(crate) async fn on_key_change(
+    session: &Session,
+    parent: &TableDef,
+    keys: &[RecordBatch],
+) -> Result<()> {
+    on_gone_keys(session, parent, keys.to_vec(), true).await
+}
+
+/// The rows referencing keys of `parent` that are gone: refused if `restrict`, else each
+/// foreign key's ON DELETE action.
+async fn on_gone_keys(
+    session: &Session,
+    parent: &TableDef,
+    keys: Vec<RecordBatch>,
+    restrict: bool,
+) -> Result<()> {
     if keys.iter().all(|b| b.num_rows() == 0) {
         return Ok(());
     }
@@ -144,7 +167,7 @@ pub(crate) async fn on_delete(
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     session.register_statement_table(&name, schema, batches)?;
-    let result = apply_actions(session, parent, &children, &name).await;
+    let result = apply_actions(session, parent, &children, &name, restrict).await;
     session.deregister_statement_table(&name)?;
     result
 }
@@ -154,6 +177,7 @@ async fn apply_actions(
     parent: &TableDef,
     children: &[(Arc<TableDef>, ForeignKeyDef)],
     gone: &str,
+    restrict: bool,
 ) -> Result<()> {
     let gone = format!("{STATEMENT_TABLES}.{SCHEMA_NAME}.{gone}");
     for (child, fk) in children {
@@ -165,7 +189,11 @@ async fn apply_actions(
             .map(|(i, &slot)| format!("{table}.{} = g.k{i}", quoted(&child.columns[slot].name)))
             .collect();
         let matches = matches.join(" AND ");
-        let sql = match fk.on_delete {
+        let action = match restrict {
+            true => ForeignKeyAction::Restrict,
+            false => fk.on_delete,
+        };
+        let sql = match action {
             ForeignKeyAction::Restrict => {
                 let query = format!("SELECT count(*) FROM {table} JOIN {gone} AS g ON {matches}");
                 if session.count_sql(&query).await? > 0 {

@@ -246,6 +246,7 @@ pub(crate) async fn insert(
     let mut changed = Changed {
         count: inserts.len() as u64,
         rows: vec![inserted],
+        vacated_keys: Vec::new(),
     };
     // Which proposed row each changed row came from: RETURNING lists them in that order.
     let mut ordinals: Vec<u64> = inserts.iter().map(|&row| row as u64).collect();
@@ -294,6 +295,7 @@ pub(crate) async fn insert(
                 rows_only.push(batch.project(&(0..last).collect::<Vec<_>>())?);
             }
             let updated = stage_updates(session, &def, &rows_only, returning.is_some())?;
+            crate::foreign::on_key_change(session, &def, &updated.vacated_keys).await?;
             changed.count += updated.count;
             changed.rows.extend(updated.rows);
         }
