@@ -676,6 +676,7 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
         Err(e) => return Err(e),
     };
     let mut def: TableDef = (*current).clone();
+    let mut fills = Vec::new();
     for operation in &alter.operations {
         match operation {
             AlterTableOperation::AddColumn {
@@ -684,7 +685,11 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
                 column_position: None,
                 ..
             } => {
-                let column = column_def_for_add(session, &def.name, column_def)?;
+                let (mut column, needs_fill) = column_def_for_add(session, &def.name, column_def)?;
+                if needs_fill {
+                    fills.push((column.name.clone(), column.nullable));
+                    column.nullable = true;
+                }
                 if def.slot_of(&column.name).is_some() {
                     if *if_not_exists {
                         scope.notice(Notice::note(
@@ -747,7 +752,41 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
             other => return Err(Error::unsupported(format!("ALTER TABLE {other}"))),
         }
     }
+    if fills.is_empty() {
+        return scope.with_transaction(|txn| txn.redefine(def.id, Some(def)));
+    }
+    scope.with_transaction(|txn| txn.redefine(def.id, Some(def.clone())))?;
+    fill_added_columns(session, &mut def, &fills).await?;
     scope.with_transaction(|txn| txn.redefine(def.id, Some(def)))
+}
+
+/// Gives every row its own value of each added column (`SET column = DEFAULT`, one commit
+/// rewriting the rows), then declares the columns NOT NULL where they are.
+async fn fill_added_columns(
+    session: &Session,
+    def: &mut TableDef,
+    fills: &[(String, bool)],
+) -> Result<()> {
+    let assignments: Vec<String> = fills
+        .iter()
+        .map(|(name, _)| format!("{} = DEFAULT", crate::dml::quoted(name)))
+        .collect();
+    let sql = format!(
+        "UPDATE {} SET {}",
+        crate::dml::quoted(&def.name),
+        assignments.join(", ")
+    );
+    let datafusion::sql::sqlparser::ast::Statement::Update(update) = session.parse_one(&sql)?
+    else {
+        unreachable!("the SQL above is an UPDATE");
+    };
+    Box::pin(crate::dml::update(session, &update)).await?;
+    for (name, nullable) in fills {
+        if let Some(slot) = def.slot_of(name) {
+            def.columns[slot].nullable = *nullable;
+        }
+    }
+    Ok(())
 }
 
 /// `ALTER COLUMN … SET/DROP DEFAULT` and `SET/DROP NOT NULL`: a new definition, no row
@@ -992,9 +1031,15 @@ async fn add_constraint(
     Ok(())
 }
 
-/// A column for `ADD COLUMN`. Rows already there take its DEFAULT, evaluated once now (so it
-/// must not be volatile), without being rewritten: the value is kept with the column.
-fn column_def_for_add(session: &Session, table: &str, column: &SqlColumn) -> Result<ColumnDef> {
+/// A column for `ADD COLUMN`, and whether existing rows must be filled in by a rewrite. A
+/// constant DEFAULT is evaluated once now and kept with the column, no row rewritten; an
+/// identity or a volatile DEFAULT (`serial`, `random()`) gives each row its own value, so the
+/// rows are rewritten ([`fill_added_columns`]).
+fn column_def_for_add(
+    session: &Session,
+    table: &str,
+    column: &SqlColumn,
+) -> Result<(ColumnDef, bool)> {
     let mut keys = DeclaredKeys::default();
     let mut def = column_def(session.scope(), table, column, &mut keys)?;
     if !keys.primary.is_empty()
@@ -1006,8 +1051,12 @@ fn column_def_for_add(session: &Session, table: &str, column: &SqlColumn) -> Res
             "ADD COLUMN with PRIMARY KEY, UNIQUE, CHECK or REFERENCES (add the column, then the constraint)",
         ));
     }
-    if def.identity.is_some() {
-        return Err(Error::unsupported("ADD COLUMN with an identity"));
+    let volatile = match &def.default {
+        Some(sql) => plan_default(session.planner(), sql)?.is_volatile(),
+        None => false,
+    };
+    if def.identity.is_some() || volatile {
+        return Ok((def, true));
     }
     let missing = match &def.default {
         Some(sql) => constant_value(session, sql, def.ty)?,
@@ -1023,19 +1072,14 @@ fn column_def_for_add(session: &Session, table: &str, column: &SqlColumn) -> Res
         ));
     }
     def.missing = missing;
-    Ok(def)
+    Ok((def, false))
 }
 
-/// Evaluates a non-volatile DEFAULT now; returns its value framed as a one-value row event
+/// Evaluates a non-volatile DEFAULT now (the caller checked it is); returns its value framed as a one-value row event
 /// (`None` for NULL).
 fn constant_value(session: &Session, sql: &str, ty: ColumnType) -> Result<Option<Vec<u8>>> {
     let planner = session.planner();
     let expr = plan_default(planner, sql)?;
-    if expr.is_volatile() {
-        return Err(Error::unsupported(
-            "ADD COLUMN with a volatile DEFAULT (existing rows would each need their own value)",
-        ));
-    }
     let physical = planner.create_physical_expr(expr, &DFSchema::empty())?;
     let one_row = RecordBatch::try_new_with_options(
         Arc::new(Schema::empty()),
