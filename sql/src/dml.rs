@@ -263,12 +263,19 @@ pub(crate) fn stage_updates(
 }
 
 /// The rows of `key_columns` (the old keys, in the order of `old_keys`) whose key the update
-/// left and no row took.
+/// left and no row took. Most updates keep every key, and pay only the comparison.
 fn vacated(
     key_columns: &[RecordBatch],
     old_keys: &[Vec<u8>],
     new_rows: &[(Vec<u8>, Vec<u8>)],
 ) -> Result<Vec<RecordBatch>> {
+    let keys_kept = old_keys
+        .iter()
+        .zip(new_rows)
+        .all(|(old, (new, _))| old == new);
+    if keys_kept {
+        return Ok(Vec::new());
+    }
     let new_keys: HashSet<&[u8]> = new_rows.iter().map(|(key, _)| key.as_slice()).collect();
     let mut old = old_keys.iter();
     let mut vacated = Vec::new();
