@@ -26,6 +26,17 @@ pub const CATALOG_NAME: &str = "driftdb";
 /// The one schema.
 pub const SCHEMA_NAME: &str = "public";
 
+/// Whether the qualifiers of a table name (none, a schema, or a catalog and a schema) name
+/// DriftDB's own schema.
+pub fn in_own_schema(qualifiers: &[&str]) -> bool {
+    match qualifiers {
+        [] => true,
+        [schema] => *schema == SCHEMA_NAME,
+        [catalog, schema] => *catalog == CATALOG_NAME && *schema == SCHEMA_NAME,
+        _ => false,
+    }
+}
+
 /// What every provider and function of one session shares: the database, the user, the seq
 /// the session's current statement reads at (fixed when the statement starts) and the open
 /// transaction.

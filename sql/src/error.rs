@@ -132,6 +132,11 @@ impl Error {
         )
     }
 
+    /// PostgreSQL's `division by zero` (22012).
+    pub fn division_by_zero() -> Error {
+        Error::new(ErrorKind::DivisionByZero, "division by zero")
+    }
+
     /// A feature DriftDB does not support (yet).
     pub fn unsupported(what: impl fmt::Display) -> Error {
         Error::new(
@@ -228,7 +233,7 @@ fn classify(e: &DataFusionError) -> Error {
             };
             match kind {
                 // PostgreSQL's wording (Arrow says "Divide by zero error").
-                ErrorKind::DivisionByZero => Error::new(kind, "division by zero"),
+                ErrorKind::DivisionByZero => Error::division_by_zero(),
                 _ => Error::new(kind, e.message()),
             }
         }
@@ -243,7 +248,7 @@ fn classify(e: &DataFusionError) -> Error {
             Error::new(ErrorKind::OutOfMemory, message.clone())
         }
         DataFusionError::Execution(message) if message.contains("by zero") => {
-            Error::new(ErrorKind::DivisionByZero, "division by zero")
+            Error::division_by_zero()
         }
         other => Error::new(ErrorKind::Internal, other.message()),
     }

@@ -2,7 +2,7 @@
 //! are rewritten into (see [`crate::temporal`]), and `generate_series` in FROM with
 //! PostgreSQL's integer arguments.
 
-use crate::catalog::{CATALOG_NAME, SCHEMA_NAME, SessionScope};
+use crate::catalog::{SessionScope, in_own_schema};
 use crate::error::{Error, ErrorKind};
 use crate::scan::VersionWindow;
 use crate::table::DriftTable;
@@ -113,12 +113,6 @@ fn resolve(scope: &SessionScope, parts: &[Expr], point: CatalogPoint) -> Result<
         )
         .into_datafusion()
     })?;
-    let qualified_elsewhere = match qualifiers {
-        [] => false,
-        [schema] => *schema != SCHEMA_NAME,
-        [catalog, schema] => *catalog != CATALOG_NAME || *schema != SCHEMA_NAME,
-        _ => true,
-    };
     let missing = || {
         let when = match point {
             CatalogPoint::At(seq) => format!(" as of seq {seq}"),
@@ -130,7 +124,7 @@ fn resolve(scope: &SessionScope, parts: &[Expr], point: CatalogPoint) -> Result<
         )
         .into_datafusion()
     };
-    if qualified_elsewhere {
+    if !in_own_schema(qualifiers) {
         return Err(missing());
     }
     let def = scope

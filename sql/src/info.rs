@@ -926,19 +926,21 @@ impl PgTypeOf {
             signature: Signature::any(1, Volatility::Stable),
         }
     }
+}
 
-    fn name_of(field: &datafusion::arrow::datatypes::Field) -> String {
-        if let DataType::List(element) | DataType::LargeList(element) = field.data_type() {
-            return format!("{}[]", Self::name_of(element));
-        }
-        if field.data_type() == &DataType::Null {
-            return "unknown".to_string();
-        }
-        crate::types::column_type_of(field)
-            .ok()
-            .and_then(|ty| pgcatalog::format_type(pgcatalog::type_oid(ty), None))
-            .unwrap_or_else(|| "unknown".to_string())
+/// The name of a field's type, as its `regtype` prints (`integer`, `character varying`,
+/// `text[]`, `unknown` for a bare NULL).
+pub(crate) fn type_name_of(field: &datafusion::arrow::datatypes::Field) -> String {
+    if let DataType::List(element) | DataType::LargeList(element) = field.data_type() {
+        return format!("{}[]", type_name_of(element));
     }
+    if field.data_type() == &DataType::Null {
+        return "unknown".to_string();
+    }
+    crate::types::column_type_of(field)
+        .ok()
+        .and_then(|ty| pgcatalog::format_type(pgcatalog::type_oid(ty), None))
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 impl ScalarUDFImpl for PgTypeOf {
@@ -955,7 +957,7 @@ impl ScalarUDFImpl for PgTypeOf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let name = Self::name_of(&args.arg_fields[0]);
+        let name = type_name_of(&args.arg_fields[0]);
         Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))))
     }
 }

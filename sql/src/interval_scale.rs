@@ -116,8 +116,7 @@ impl ScalarUDFImpl for IntervalScale {
                 .zip(factors.iter())
                 .map(|pair| match pair {
                     (Some(_), Some(factor)) if self.divide && factor == 0.0 => {
-                        Err(Error::new(ErrorKind::DivisionByZero, "division by zero")
-                            .into_datafusion())
+                        Err(Error::division_by_zero().into_datafusion())
                     }
                     (Some(interval), Some(factor)) => match self.divide {
                         true => scale_interval(interval, |x| x / factor),

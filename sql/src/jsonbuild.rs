@@ -19,6 +19,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
 };
+use driftdb_engine::ColumnType;
 use std::sync::Arc;
 
 /// Whether a field holds `json` or `jsonb` text.
@@ -30,12 +31,13 @@ fn is_json_field(field: &Field) -> bool {
 }
 
 /// A field of JSON text of the given type (`json` or `jsonb`).
-fn json_field(name: &str, jsonb: bool) -> FieldRef {
-    let ty = if jsonb { "jsonb" } else { "json" };
-    Arc::new(
-        Field::new(name, DataType::Utf8, true)
-            .with_metadata([(PG_TYPE.to_string(), ty.to_string())].into()),
-    )
+pub(crate) fn json_field(name: &str, jsonb: bool) -> FieldRef {
+    let ty = if jsonb {
+        ColumnType::Jsonb
+    } else {
+        ColumnType::Json
+    };
+    Arc::new(crate::types::field(name, ty))
 }
 
 fn invalid(e: json::JsonError) -> datafusion::error::DataFusionError {

@@ -180,16 +180,18 @@ impl ScalarUDFImpl for JsonFunction {
 
     /// `->` and `#>` give JSON of the document's type (`json` or `jsonb`; `jsonb` for text).
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let field = Field::new(self.name(), self.return_type(&[])?, true);
         if !matches!(self.op, Op::Get | Op::Path) {
-            return Ok(Arc::new(field));
+            return Ok(Arc::new(Field::new(
+                self.name(),
+                self.return_type(&[])?,
+                true,
+            )));
         }
-        let document_type = match args.arg_fields[0].metadata().get(PG_TYPE) {
-            Some(json) if json == "json" => "json",
-            _ => "jsonb",
-        };
-        let metadata = [(PG_TYPE.to_string(), document_type.to_string())].into();
-        Ok(Arc::new(field.with_metadata(metadata)))
+        let json = args.arg_fields[0]
+            .metadata()
+            .get(PG_TYPE)
+            .is_some_and(|ty| ty == "json");
+        Ok(crate::jsonbuild::json_field(self.name(), !json))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

@@ -99,7 +99,7 @@ pub fn divide(
     divisor_scale: u32,
 ) -> Result<i128> {
     if divisor == 0 {
-        return Err(Error::new(ErrorKind::DivisionByZero, "division by zero").into_datafusion());
+        return Err(Error::division_by_zero().into_datafusion());
     }
     // dividend·10^-s1 / (divisor·10^-s2) at EXACT_SCALE is dividend·10^(E - s1 + s2) / divisor.
     let (mut numerator, mut denominator) = (i256::from_i128(dividend), i256::from_i128(divisor));
@@ -307,6 +307,14 @@ fn inner_return_field(args: &AccumulatorArgs) -> FieldRef {
     }
 }
 
+/// `args` with the return field DataFusion's `avg` is asked for ([`inner_return_field`]).
+fn inner_args(args: AccumulatorArgs) -> AccumulatorArgs {
+    AccumulatorArgs {
+        return_field: inner_return_field(&args),
+        ..args
+    }
+}
+
 /// Rounds the inner average to a quotient, when it is a decimal.
 fn finish_average(average: ArrayRef) -> Result<ArrayRef> {
     let Some(scale) = decimal_scale(average.data_type()) else {
@@ -349,12 +357,7 @@ impl AggregateUDFImpl for PgAvg {
                 DataType::Float64
             }
             other => {
-                let name = crate::types::column_type_of(&Field::new("", other.clone(), true))
-                    .ok()
-                    .and_then(|ty| {
-                        crate::pgcatalog::format_type(crate::pgcatalog::type_oid(ty), None)
-                    })
-                    .unwrap_or_else(|| other.to_string());
+                let name = crate::info::type_name_of(&Field::new("", other.clone(), true));
                 return Err(Error::new(
                     ErrorKind::UndefinedFunction,
                     format!("function avg({name}) does not exist"),
@@ -373,11 +376,8 @@ impl AggregateUDFImpl for PgAvg {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let inner = AccumulatorArgs {
-            return_field: inner_return_field(&args),
-            ..args
-        };
-        Ok(Box::new(RoundedAverage(DATAFUSION_AVG.accumulator(inner)?)))
+        let inner = DATAFUSION_AVG.accumulator(inner_args(args))?;
+        Ok(Box::new(RoundedAverage(inner)))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -385,24 +385,15 @@ impl AggregateUDFImpl for PgAvg {
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        let inner = AccumulatorArgs {
-            return_field: inner_return_field(&args),
-            ..args
-        };
-        DATAFUSION_AVG.groups_accumulator_supported(inner)
+        DATAFUSION_AVG.groups_accumulator_supported(inner_args(args))
     }
 
     fn create_groups_accumulator(
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        let inner = AccumulatorArgs {
-            return_field: inner_return_field(&args),
-            ..args
-        };
-        Ok(Box::new(RoundedGroupAverages(
-            DATAFUSION_AVG.create_groups_accumulator(inner)?,
-        )))
+        let inner = DATAFUSION_AVG.create_groups_accumulator(inner_args(args))?;
+        Ok(Box::new(RoundedGroupAverages(inner)))
     }
 }
 

@@ -1202,8 +1202,11 @@ impl Session {
     pub(crate) async fn plan(&self, mut statement: Ast) -> Result<LogicalPlan> {
         let mut points = std::collections::HashMap::new();
         for point in views::points_to_resolve(&self.scope, &statement) {
-            let seq = self.resolve_point(&point).await?;
-            points.insert(point.to_string(), seq);
+            if let std::collections::hash_map::Entry::Vacant(entry) =
+                points.entry(point.to_string())
+            {
+                entry.insert(self.resolve_point(&point).await?);
+            }
         }
         views::expand(&self.scope, &mut statement, &points)?;
         Ok(self
@@ -1218,10 +1221,7 @@ impl Session {
         &self,
         point: &datafusion::sql::sqlparser::ast::Expr,
     ) -> Result<driftdb_engine::Seq> {
-        let query = Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(&format!("SELECT {point}"))
-            .and_then(|mut parser| parser.parse_statement())
-            .map_err(|e| Error::new(ErrorKind::SyntaxError, e.to_string()))?;
+        let query = self.parse_one(&format!("SELECT {point}"))?;
         let batches = Box::pin(self.collect(query)).await?;
         let value = match batches.iter().find(|batch| batch.num_rows() > 0) {
             Some(batch) => datafusion::common::ScalarValue::try_from_array(batch.column(0), 0)?,

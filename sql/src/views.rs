@@ -8,7 +8,7 @@
 //! an expression is resolved to its commit first ([`points_to_resolve`]).
 
 use crate::catalog::SessionScope;
-use crate::catalog::{CATALOG_NAME, SCHEMA_NAME};
+use crate::catalog::in_own_schema;
 use crate::ddl::{normalize, relation_exists_error, table_name};
 use crate::dml::quoted;
 use crate::error::{Error, ErrorKind, Result};
@@ -86,13 +86,7 @@ fn as_of_reference(factor: &TableFactor) -> Option<(&SqlExpr, String)> {
         })
         .collect::<Option<_>>()?;
     let (name, qualifiers) = parts.split_last()?;
-    let ours = match qualifiers {
-        [] => true,
-        [schema] => *schema == SCHEMA_NAME,
-        [catalog, schema] => *catalog == CATALOG_NAME && *schema == SCHEMA_NAME,
-        _ => false,
-    };
-    ours.then(|| (point, name.to_string()))
+    in_own_schema(qualifiers).then(|| (point, name.to_string()))
 }
 
 /// The seq of a point written `@seq:N`.
