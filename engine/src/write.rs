@@ -72,6 +72,8 @@ pub(crate) struct CommitBuilder<'e> {
     unique_releases: HashSet<(IndexId, Vec<u8>, Vec<u8>)>,
     /// Unique indexes created by this commit (their entries are all in the batch).
     new_unique_indexes: HashSet<IndexId>,
+    /// Tables whose primary key this commit changes: it must write every row they hold.
+    rekeyed: Vec<TableId>,
 }
 
 impl<'e> CommitBuilder<'e> {
@@ -92,6 +94,7 @@ impl<'e> CommitBuilder<'e> {
             unique_claims: HashMap::new(),
             unique_releases: HashSet::new(),
             new_unique_indexes: HashSet::new(),
+            rekeyed: Vec::new(),
         }
     }
 
@@ -265,6 +268,36 @@ impl<'e> CommitBuilder<'e> {
         Ok(())
     }
 
+    /// Checks that every row of a table whose primary key this commit changes is written by
+    /// it (moved under its new key): a row left under its old key would not be found by it.
+    pub(crate) fn check_rekeyed(&self) -> Result<()> {
+        for &table in &self.rekeyed {
+            let prefix = keys::table_prefix(table);
+            let (mut cursor, start) =
+                self.engine
+                    .family_cursor(Family::Latest, &prefix, &KeyRange::all());
+            cursor.seek(&start);
+            while let Some((key, value)) = cursor.item() {
+                let (_, event) = latest::decode(key, value)?;
+                let Some((_, pk)) = keys::split_latest_key(key) else {
+                    return Err(Error::corrupt(
+                        keys::describe(key),
+                        "malformed latest-state key",
+                    ));
+                };
+                if matches!(event, RowEvent::Put(_)) && !self.seen.contains(&(table, pk.to_vec())) {
+                    return Err(Error::InvalidInput(format!(
+                        "the primary key of table {table} changed, but its row {} was not moved",
+                        keys::describe(pk)
+                    )));
+                }
+                cursor.next();
+            }
+            cursor.status()?;
+        }
+        Ok(())
+    }
+
     fn index_name(&self, index: IndexId) -> String {
         let find = |def: &TableDef| {
             def.indexes
@@ -301,6 +334,9 @@ impl<'e> CommitBuilder<'e> {
                 }
                 (Some(current), Some(def)) => {
                     check_table_change(&current, def)?;
+                    if def.primary_key != current.primary_key {
+                        self.rekeyed.push(id);
+                    }
                     for index in &def.indexes {
                         if !current.indexes.iter().any(|i| i.id == index.id) {
                             let mut holdings = Vec::new();
@@ -420,7 +456,8 @@ fn check_view(def: &TableDef) -> Result<()> {
 }
 
 /// A table keeps every column slot with its type and its primary key: stored rows are decoded
-/// by slot, and keys are encoded from the primary-key columns. A view stays a view.
+/// by slot, and keys are encoded from the primary-key columns (a table keyed by a row id may
+/// take a key of its own once, [`rekeys`]). A view stays a view.
 fn check_table_change(current: &TableDef, def: &TableDef) -> Result<()> {
     match (current.view.is_some(), def.view.is_some()) {
         (true, true) => return check_view(def),
@@ -438,12 +475,32 @@ fn check_table_change(current: &TableDef, def: &TableDef) -> Result<()> {
             .iter()
             .zip(&def.columns)
             .all(|(old, new)| old.ty == new.ty);
-    if !slots_kept || def.primary_key != current.primary_key {
+    if !slots_kept || (def.primary_key != current.primary_key && !rekeys(current, def)) {
         return Err(Error::InvalidInput(
             "a table change must keep every column slot, its type and the primary key".into(),
         ));
     }
     check_indexes(def)
+}
+
+/// Whether `def` keys by visible columns a table `current` keyed by hidden ones (a row id),
+/// which it drops: the only primary-key change there is (`ADD PRIMARY KEY`). Its commit must
+/// move every row ([`CommitBuilder::check_rekeyed`]).
+fn rekeys(current: &TableDef, def: &TableDef) -> bool {
+    let column = |slot: usize| def.columns.get(slot);
+    let by_hidden_key = !current.primary_key.is_empty()
+        && current
+            .primary_key
+            .iter()
+            .all(|&slot| current.columns[slot].hidden && column(slot).is_some_and(|c| c.dropped));
+    let distinct: HashSet<usize> = def.primary_key.iter().copied().collect();
+    by_hidden_key
+        && !def.primary_key.is_empty()
+        && distinct.len() == def.primary_key.len()
+        && def
+            .primary_key
+            .iter()
+            .all(|&slot| column(slot).is_some_and(|c| !c.hidden && !c.dropped))
 }
 
 impl Engine {
@@ -523,6 +580,7 @@ impl Engine {
         let mut builder = CommitBuilder::new(self, seq);
         builder.stage_definitions(tables)?;
         build(&mut builder, &pipeline)?;
+        builder.check_rekeyed()?;
         builder.check_unique()?;
         let changes_definitions = !builder.staged.is_empty();
         if builder.rows == 0 && !changes_definitions {

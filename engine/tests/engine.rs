@@ -543,3 +543,102 @@ fn unique_indexes_refuse_a_second_live_holder_of_a_value_even_within_one_commit(
     assert_eq!(err.kind(), ErrorKind::DuplicateKey);
     assert!(engine.latest_seq() > before);
 }
+
+/// A row of a table keyed by a hidden row id (slot 0) with columns `id` and `data`, keyed by
+/// the row id (`by_id` false) or by `id`.
+fn keyless_put(row_id: i64, id: i32, data: &str, by_id: bool, table: TableId) -> RowWrite {
+    let mut enc = RowEncoder::new();
+    enc.begin_put();
+    enc.push_i64(row_id);
+    enc.push_i32(id);
+    enc.push_text(data);
+    let mut key = KeyEncoder::new();
+    match by_id {
+        true => key.push_i32(id),
+        false => key.push_i64(row_id),
+    }
+    RowWrite {
+        table,
+        pk: key.as_bytes().to_vec(),
+        event: enc.finish().to_vec(),
+        expect: WriteExpectation::Any,
+    }
+}
+
+fn keys_as_of(engine: &Engine, table: TableId, seq: Seq) -> Vec<Vec<u8>> {
+    let mut keys = Vec::new();
+    engine
+        .scan_as_of(table, seq, |pk, _| {
+            keys.push(pk.to_vec());
+            Ok(Flow::Continue)
+        })
+        .unwrap();
+    keys
+}
+
+#[test]
+fn a_table_keyed_by_a_hidden_row_id_takes_a_primary_key_only_with_every_row_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+    let row_id = ColumnDef {
+        hidden: true,
+        nullable: false,
+        ..column("ctid", ColumnType::Int64)
+    };
+    let columns = vec![
+        row_id,
+        column("id", ColumnType::Int32),
+        column("data", ColumnType::Text),
+    ];
+    let old = engine.create_table("keyless", columns, vec![0]).unwrap();
+    let table = old.id;
+    let rows = [(1, 20, "b"), (2, 10, "a")];
+    let writes: Vec<RowWrite> = rows
+        .iter()
+        .map(|&(r, id, data)| keyless_put(r, id, data, false, table))
+        .collect();
+    engine.commit("u", &writes).unwrap();
+
+    let mut keyed = (*old).clone();
+    keyed.columns[0].dropped = true;
+    keyed.primary_key = vec![1];
+    let rekey = |writes: Vec<RowWrite>| {
+        let mut txn = transaction(&engine, Seq(1), writes);
+        txn.tables.insert(table, Some(keyed.clone()));
+        engine.commit_transaction("u", &txn)
+    };
+    // One row left under its row id: refused.
+    let partial = rekey(vec![
+        keyless_put(1, 20, "b", true, table),
+        RowWrite {
+            event: delete_event(),
+            ..keyless_put(1, 20, "b", false, table)
+        },
+    ])
+    .unwrap_err();
+    assert_eq!(partial.kind(), ErrorKind::InvalidInput, "{partial}");
+
+    let mut moved = Vec::new();
+    for &(r, id, data) in &rows {
+        moved.push(keyless_put(r, id, data, true, table));
+        moved.push(RowWrite {
+            event: delete_event(),
+            ..keyless_put(r, id, data, false, table)
+        });
+    }
+    assert_eq!(rekey(moved).unwrap(), Some(Seq(2)));
+    let by_row_id: Vec<Vec<u8>> = rows
+        .iter()
+        .map(|&(r, id, data)| keyless_put(r, id, data, false, table).pk)
+        .collect();
+    assert_eq!(keys_as_of(&engine, table, Seq(1)), by_row_id);
+    assert_eq!(keys_as_of(&engine, table, Seq(2)), vec![pk(10), pk(20)]);
+
+    // A key of visible columns stays what it is.
+    let mut rekeyed_again = keyed.clone();
+    rekeyed_again.primary_key = vec![2];
+    let mut txn = transaction(&engine, Seq(2), Vec::new());
+    txn.tables.insert(table, Some(rekeyed_again));
+    let refused = engine.commit_transaction("u", &txn).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidInput, "{refused}");
+}

@@ -658,7 +658,8 @@ pub(crate) fn drop_relations(
     })
 }
 
-/// `ALTER TABLE`: ADD / DROP / RENAME COLUMN, RENAME TO, ADD CONSTRAINT (UNIQUE, CHECK). Each
+/// `ALTER TABLE`: ADD / DROP / RENAME / ALTER COLUMN, RENAME TO, ADD CONSTRAINT (PRIMARY KEY,
+/// UNIQUE, CHECK, FOREIGN KEY). Each
 /// change is a new version of the definition from the commit on; reads of earlier points keep
 /// the old one (a dropped column's values stay readable there).
 pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result<()> {
@@ -677,6 +678,8 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
     };
     let mut def: TableDef = (*current).clone();
     let mut fills = Vec::new();
+    // ADD PRIMARY KEY, by column name: the rows move under it once the other changes are made.
+    let mut new_key: Option<Vec<String>> = None;
     for operation in &alter.operations {
         match operation {
             AlterTableOperation::AddColumn {
@@ -685,7 +688,11 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
                 column_position: None,
                 ..
             } => {
-                let (mut column, needs_fill) = column_def_for_add(session, &def.name, column_def)?;
+                let (mut column, needs_fill, primary) =
+                    column_def_for_add(session, &def, column_def).await?;
+                if primary {
+                    declare_primary_key(&def, &mut new_key, vec![column.name.clone()])?;
+                }
                 if needs_fill {
                     fills.push((column.name.clone(), column.nullable));
                     column.nullable = true;
@@ -743,6 +750,10 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
                 def.name = new;
             }
             AlterTableOperation::AddConstraint {
+                constraint: TableConstraint::PrimaryKey(key),
+                not_valid: false,
+            } => declare_primary_key(&def, &mut new_key, index_column_names(&key.columns)?)?,
+            AlterTableOperation::AddConstraint {
                 constraint,
                 not_valid: false,
             } => add_constraint(session, &mut def, constraint).await?,
@@ -752,12 +763,47 @@ pub(crate) async fn alter_table(session: &Session, alter: &AlterTable) -> Result
             other => return Err(Error::unsupported(format!("ALTER TABLE {other}"))),
         }
     }
-    if fills.is_empty() {
+    if fills.is_empty() && new_key.is_none() {
         return scope.with_transaction(|txn| txn.redefine(def.id, Some(def)));
     }
     scope.with_transaction(|txn| txn.redefine(def.id, Some(def.clone())))?;
-    fill_added_columns(session, &mut def, &fills).await?;
-    scope.with_transaction(|txn| txn.redefine(def.id, Some(def)))
+    if !fills.is_empty() {
+        fill_added_columns(session, &mut def, &fills).await?;
+    }
+    match new_key {
+        Some(names) => {
+            let slots = slots_of(&def.columns, &names, "primary key constraint")?;
+            if let Some(&slot) = slots.iter().find(|&&slot| def.columns[slot].hidden) {
+                return Err(Error::unsupported(format!(
+                    "a primary key on system column \"{}\"",
+                    def.columns[slot].name
+                )));
+            }
+            crate::rekey::add_primary_key(session, &mut def, slots).await
+        }
+        None => scope.with_transaction(|txn| txn.redefine(def.id, Some(def))),
+    }
+}
+
+/// Records the key an `ADD PRIMARY KEY` declares; a table has at most one (42P16), and one
+/// that has none is keyed by its hidden row id.
+fn declare_primary_key(
+    def: &TableDef,
+    new_key: &mut Option<Vec<String>>,
+    columns: Vec<String>,
+) -> Result<()> {
+    let keyed_by_row_id = def.primary_key.iter().all(|&slot| def.columns[slot].hidden);
+    if !keyed_by_row_id || new_key.is_some() {
+        return Err(Error::new(
+            ErrorKind::InvalidTableDefinition,
+            format!(
+                "multiple primary keys for table \"{}\" are not allowed",
+                def.name
+            ),
+        ));
+    }
+    *new_key = Some(columns);
+    Ok(())
 }
 
 /// Gives every row its own value of each added column (`SET column = DEFAULT`, one commit
@@ -856,6 +902,9 @@ async fn alter_column(
                     ),
                 ));
             }
+            session
+                .scope()
+                .with_transaction(|txn| txn.require_unchanged(def.id))?;
             def.columns[slot].nullable = false;
         }
         AlterColumnOperation::DropNotNull => {
@@ -988,6 +1037,7 @@ async fn add_constraint(
                     ),
                 ));
             }
+            scope.with_transaction(|txn| txn.require_unchanged(def.id))?;
             def.checks.push(check);
         }
         TableConstraint::ForeignKey(foreign) => {
@@ -1024,6 +1074,10 @@ async fn add_constraint(
             if session.count_sql(&query).await? > 0 {
                 return Err(crate::foreign::missing_parent(def, &fk));
             }
+            scope.with_transaction(|txn| {
+                txn.require_unchanged(def.id);
+                txn.require_unchanged(parent.id);
+            })?;
             def.foreign_keys.push(fk);
         }
         other => return Err(Error::unsupported(format!("ADD CONSTRAINT {other}"))),
@@ -1035,20 +1089,17 @@ async fn add_constraint(
 /// constant DEFAULT is evaluated once now and kept with the column, no row rewritten; an
 /// identity or a volatile DEFAULT (`serial`, `random()`) gives each row its own value, so the
 /// rows are rewritten ([`fill_added_columns`]).
-fn column_def_for_add(
+async fn column_def_for_add(
     session: &Session,
-    table: &str,
+    table: &TableDef,
     column: &SqlColumn,
-) -> Result<(ColumnDef, bool)> {
+) -> Result<(ColumnDef, bool, bool)> {
     let mut keys = DeclaredKeys::default();
-    let mut def = column_def(session.scope(), table, column, &mut keys)?;
-    if !keys.primary.is_empty()
-        || !keys.unique.is_empty()
-        || !keys.checks.is_empty()
-        || !keys.foreign.is_empty()
-    {
+    let mut def = column_def(session.scope(), &table.name, column, &mut keys)?;
+    let primary = !keys.primary.is_empty();
+    if !keys.unique.is_empty() || !keys.checks.is_empty() || !keys.foreign.is_empty() {
         return Err(Error::unsupported(
-            "ADD COLUMN with PRIMARY KEY, UNIQUE, CHECK or REFERENCES (add the column, then the constraint)",
+            "ADD COLUMN with UNIQUE, CHECK or REFERENCES (add the column, then the constraint)",
         ));
     }
     let volatile = match &def.default {
@@ -1056,23 +1107,25 @@ fn column_def_for_add(
         None => false,
     };
     if def.identity.is_some() || volatile {
-        return Ok((def, true));
+        return Ok((def, true, primary));
     }
     let missing = match &def.default {
         Some(sql) => constant_value(session, sql, def.ty)?,
         None => None,
     };
-    if missing.is_none() && !def.nullable {
+    // Rows already there would hold NULL (an empty table takes the column as it is).
+    let count = format!("SELECT count(*) FROM {}", crate::dml::quoted(&table.name));
+    if missing.is_none() && !def.nullable && session.count_sql(&count).await? > 0 {
         return Err(Error::new(
             ErrorKind::NotNullViolation,
             format!(
-                "column \"{}\" of relation \"{table}\" contains null values",
-                def.name
+                "column \"{}\" of relation \"{}\" contains null values",
+                def.name, table.name
             ),
         ));
     }
     def.missing = missing;
-    Ok((def, false))
+    Ok((def, false, primary))
 }
 
 /// Evaluates a non-volatile DEFAULT now (the caller checked it is); returns its value framed as a one-value row event

@@ -45,6 +45,7 @@ mod pgschema;
 mod pgsyntax;
 mod prepared;
 mod pushdown;
+mod rekey;
 mod scan;
 mod session;
 mod settings;

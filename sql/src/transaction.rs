@@ -103,7 +103,8 @@ pub(crate) struct Transaction {
     /// The snapshot and catalog version of the first statement.
     first_statement: Option<(Seq, u64)>,
     changes: Changes,
-    /// Current-state key ranges read (SERIALIZABLE only). Kept by ROLLBACK TO, like
+    /// Current-state key ranges read (SERIALIZABLE only, and whole tables a definition change
+    /// read at any level). Kept by ROLLBACK TO, like
     /// PostgreSQL's predicate locks: what was read still shaped what the transaction did.
     reads: HashMap<TableId, HashSet<KeyRange>>,
     /// Each savepoint: its name, the changes and the run-time settings at that point.
@@ -204,6 +205,15 @@ impl Transaction {
             read.clear();
         }
         read.extend(ranges.iter().cloned());
+    }
+
+    /// Makes the commit fail (40001) if another transaction wrote any row of `table` after
+    /// this one's snapshot, whatever the isolation level: a definition change that read every
+    /// row (to check or rewrite them) must not miss one committed meanwhile.
+    pub(crate) fn require_unchanged(&mut self, table: TableId) {
+        let read = self.reads.entry(table).or_default();
+        read.clear();
+        read.insert(KeyRange::all());
     }
 
     /// Adds one statement's events for `def` (read at `read_at`), all or nothing. `is_live`
