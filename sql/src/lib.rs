@@ -41,6 +41,7 @@ mod order_subquery;
 mod pgcast;
 mod pgcatalog;
 mod pgformat;
+mod pgmath;
 mod pgschema;
 mod pgsyntax;
 mod prepared;
