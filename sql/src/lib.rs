@@ -59,6 +59,7 @@ mod transaction;
 mod types;
 mod upsert;
 mod values;
+mod values_types;
 mod views;
 mod write;
 

@@ -12,9 +12,12 @@
 //! folding still applies).
 
 use crate::error::Error;
-use crate::values::parse_bytea_column;
+use crate::types::column_type_of;
+use crate::values::{normalize_text_column, parse_bytea_column};
 use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{ArrayRef, StringArray};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::Field;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, ScalarValue};
@@ -25,7 +28,85 @@ use datafusion::logical_expr::{
     ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::AnalyzerRule;
+use driftdb_engine::ColumnType;
 use std::sync::{Arc, LazyLock};
+
+/// Text an explicit cast gives a PostgreSQL type that Arrow keeps as text (`'…'::jsonb`,
+/// `::json`, `::uuid`, `::varchar(n)`, `::char(n)`): checked and put in the form a stored
+/// value takes (jsonb canonical, a uuid in lower case), so bad input fails with 22P02 as in
+/// PostgreSQL. A cast cuts a string to its declared length, where storing a longer one fails.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct TextIn {
+    ty: ColumnType,
+    signature: Signature,
+}
+
+impl TextIn {
+    fn new(ty: ColumnType) -> TextIn {
+        TextIn {
+            ty,
+            signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
+        }
+    }
+
+    /// The column type a cast to `field` checks its text for, if any.
+    fn target(field: &Field) -> Option<ColumnType> {
+        if field.data_type() != &DataType::Utf8 {
+            return None;
+        }
+        match column_type_of(field).ok()? {
+            ty @ (ColumnType::Json
+            | ColumnType::Jsonb
+            | ColumnType::Uuid
+            | ColumnType::Char(_)
+            | ColumnType::Varchar(Some(_))) => Some(ty),
+            _ => None,
+        }
+    }
+}
+
+impl ScalarUDFImpl for TextIn {
+    fn name(&self) -> &str {
+        "__driftdb_text_in"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let ty = self.ty;
+        crate::functions::on_arrays(&args, |arrays| {
+            let cut_to = |limit: u32| -> ArrayRef {
+                let cut: StringArray = arrays[0]
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| {
+                        v.map(|v| {
+                            v.char_indices()
+                                .nth(limit as usize)
+                                .map_or(v, |(at, _)| &v[..at])
+                        })
+                    })
+                    .collect();
+                Arc::new(cut)
+            };
+            match ty {
+                ColumnType::Varchar(Some(limit)) => {
+                    normalize_text_column(cut_to(limit), ty).map_err(Error::into_datafusion)
+                }
+                // Not padded: DriftDB's char(n) values compare with their padding, where
+                // PostgreSQL ignores it, so a padded cast would compare and concatenate wrong.
+                ColumnType::Char(limit) => Ok(cut_to(limit)),
+                _ => normalize_text_column(arrays[0].clone(), ty).map_err(Error::into_datafusion),
+            }
+        })
+    }
+}
 
 /// `bytea_in(text)`: bytea's text input.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -168,6 +249,18 @@ impl AnalyzerRule for PgCasts {
                 let text = time_input(&text, field.data_type()).unwrap_or(text);
                 Ok(Transformed::yes(Expr::Cast(Cast {
                     expr: Box::new(Expr::Literal(ScalarValue::Utf8(Some(text)), metadata)),
+                    field,
+                })))
+            }
+            Expr::Cast(Cast { expr: inner, field })
+                if !matches!(inner.as_ref(), Expr::ScalarFunction(call)
+                        if call.func.name() == "__driftdb_text_in")
+                    && let Some(ty) = TextIn::target(&field) =>
+            {
+                let text = Expr::Cast(Cast::new(inner, DataType::Utf8));
+                let checked = ScalarUDF::from(TextIn::new(ty)).call(vec![text]);
+                Ok(Transformed::yes(Expr::Cast(Cast {
+                    expr: Box::new(checked),
                     field,
                 })))
             }

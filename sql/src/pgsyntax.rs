@@ -32,6 +32,10 @@ pub(crate) fn rewrite(statement: &mut Ast) {
         identifiers_shown_as_names(select);
         keep_names(&original, select);
     }
+    // INSERT casts its VALUES to the table's column types itself.
+    if !matches!(statement, Ast::Insert(_)) {
+        let _ = statement.visit(&mut crate::values_types::ValuesTypes);
+    }
     let _ = statement.visit(&mut OuterColumnDomains);
     let _ = statement.visit(&mut DistinctNames);
     let _ = statement.visit(&mut crate::order_subquery::SortedBySubquery);
@@ -995,7 +999,7 @@ fn call(function: &str, argument: &Expr) -> Option<Expr> {
 }
 
 /// The expression `text` spells.
-fn call_text(text: &str) -> Option<Expr> {
+pub(crate) fn call_text(text: &str) -> Option<Expr> {
     Parser::new(&PostgreSqlDialect {})
         .try_with_sql(text)
         .and_then(|mut parser| parser.parse_expr())

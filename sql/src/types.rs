@@ -232,6 +232,9 @@ pub fn column_type_of(field: &Field) -> Result<ColumnType> {
     })
 }
 
+/// The name of the fields casts are planned with (DataFusion keeps the name of what is cast).
+const CAST_FIELD: &str = "cast";
+
 /// Plans the types of casts and typed literals as PostgreSQL has them: timestamps and times in
 /// microseconds, timestamptz as a UTC instant, uuid/json/jsonb/char/varchar as text that
 /// remembers its PostgreSQL type.
@@ -240,14 +243,18 @@ pub struct PgTypePlanner;
 
 impl TypePlanner for PgTypePlanner {
     fn plan_type_field(&self, sql: &SqlType) -> datafusion::error::Result<Option<FieldRef>> {
+        // A named field: DataFusion copies the metadata of what is cast onto a cast to an
+        // unnamed field without metadata, so `'{}'::jsonb::text` would still be jsonb.
+        let named = |field: Field| Arc::new(field.with_name(CAST_FIELD)) as FieldRef;
         let planned = match sql {
-            // DataFusion's own mapping is right for these (and handles arrays of them).
-            SqlType::Bool | SqlType::Boolean | SqlType::Array(_) | SqlType::Struct(..) => {
-                return Ok(None);
+            SqlType::Bool | SqlType::Boolean => {
+                return Ok(Some(named(Field::new("", DataType::Boolean, true))));
             }
+            // DataFusion's own mapping is right for these.
+            SqlType::Array(_) | SqlType::Struct(..) => return Ok(None),
             other => column_type(other),
         };
-        Ok(planned.ok().map(|ty| Arc::new(field("", ty)) as FieldRef))
+        Ok(planned.ok().map(|ty| named(field("", ty))))
     }
 }
 
