@@ -35,6 +35,7 @@ mod intliterals;
 mod json;
 mod jsonbuild;
 mod jsonops;
+mod jsonsets;
 mod nested_values;
 mod numeric;
 mod order_subquery;

@@ -379,6 +379,25 @@ fn function_in_from(factor: &TableFactor) -> Option<TableFactor> {
             "(SELECT CAST({argument} AS pg_catalog.regclass) AS {relid}{depth}) AS {relation}"
         ));
     }
+    if let Some((list, value_column)) = crate::jsonsets::set_returning(&function) {
+        let relation = alias
+            .as_ref()
+            .map_or(function.clone(), |a| a.name.to_string());
+        let column = match alias.as_ref().and_then(|a| a.columns.first()) {
+            Some(column) => column.name.to_string(),
+            None => value_column.map_or_else(|| relation.clone(), str::to_string),
+        };
+        let arguments = args
+            .args
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>();
+        return derived_table(&unnested(
+            &format!("{list}({})", arguments.join(", ")),
+            &column,
+            &relation,
+        ));
+    }
     let (relation, column) = match alias {
         Some(alias) if alias.columns.len() > 1 => return None,
         Some(alias) => (
@@ -486,8 +505,21 @@ fn set_returning_calls(statement: &mut Ast) {
         },
         _ => None,
     };
+    let json_set = |expr: &Expr| match expr {
+        Expr::Function(function) if function.name.0.len() == 1 => {
+            let name = function.name.to_string().to_ascii_lowercase();
+            crate::jsonsets::set_returning(&name).map(|(list, _)| list)
+        }
+        _ => None,
+    };
     let _ = visit_expressions_mut(statement, |expr| {
-        if named(expr, "generate_series")
+        if let Some(list) = json_set(expr)
+            && let Expr::Function(function) = expr
+            && let FunctionArguments::List(arguments) = &function.args
+            && let Some(listed) = call_text(&format!("{MARK}({list}({arguments}))"))
+        {
+            *expr = listed;
+        } else if named(expr, "generate_series")
             && let Some(marked) = call(MARK, expr)
         {
             *expr = marked;

@@ -324,6 +324,9 @@ impl Session {
         ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(Single::new()));
         ctx.register_udaf(crate::numeric::avg());
         ctx.register_udf(ScalarUDF::from(crate::arrays::ExpandArray::new()));
+        for function in crate::jsonsets::functions() {
+            ctx.register_udf(function);
+        }
         for function in crate::pgmath::functions() {
             ctx.register_udf(function);
         }
