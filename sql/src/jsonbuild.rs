@@ -40,7 +40,8 @@ pub(crate) fn json_field(name: &str, jsonb: bool) -> FieldRef {
     Arc::new(crate::types::field(name, ty))
 }
 
-fn invalid(e: json::JsonError) -> datafusion::error::DataFusionError {
+/// JSON text that does not parse (22P02).
+pub(crate) fn invalid(e: json::JsonError) -> datafusion::error::DataFusionError {
     Error::new(
         ErrorKind::InvalidTextRepresentation,
         format!("invalid input syntax for type json: {}", e.0),

@@ -87,13 +87,7 @@ impl JsonSet {
 
     /// Appends one document's values to `out`.
     fn values(&self, document: &str, out: &mut StringBuilder) -> Result<()> {
-        let document = json::parse(document).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidTextRepresentation,
-                format!("invalid input syntax for type json: {}", e.0),
-            )
-            .into_datafusion()
-        })?;
+        let document = json::parse(document).map_err(crate::jsonbuild::invalid)?;
         let invalid = |message: String| {
             Error::new(ErrorKind::InvalidParameterValue, message).into_datafusion()
         };

@@ -31,6 +31,9 @@ use datafusion::optimizer::AnalyzerRule;
 use driftdb_engine::ColumnType;
 use std::sync::{Arc, LazyLock};
 
+/// The name of [`TextIn`] (a rule that meets its call knows the cast is already checked).
+const TEXT_IN: &str = "__driftdb_text_in";
+
 /// Text an explicit cast gives a PostgreSQL type that Arrow keeps as text (`'…'::jsonb`,
 /// `::json`, `::uuid`, `::varchar(n)`, `::char(n)`): checked and put in the form a stored
 /// value takes (jsonb canonical, a uuid in lower case), so bad input fails with 22P02 as in
@@ -67,7 +70,7 @@ impl TextIn {
 
 impl ScalarUDFImpl for TextIn {
     fn name(&self) -> &str {
-        "__driftdb_text_in"
+        TEXT_IN
     }
 
     fn signature(&self) -> &Signature {
@@ -254,7 +257,7 @@ impl AnalyzerRule for PgCasts {
             }
             Expr::Cast(Cast { expr: inner, field })
                 if !matches!(inner.as_ref(), Expr::ScalarFunction(call)
-                        if call.func.name() == "__driftdb_text_in")
+                        if call.func.name() == TEXT_IN)
                     && let Some(ty) = TextIn::target(&field) =>
             {
                 let text = Expr::Cast(Cast::new(inner, DataType::Utf8));

@@ -132,19 +132,16 @@ struct Rounder {
     signature: Signature,
 }
 
-/// The places argument when it is a constant (`None`: absent).
-fn constant_places(scalar: Option<&Option<&ScalarValue>>) -> Result<Option<Option<i64>>> {
+/// The places a call rounds to when they are the same for every row: 0 without a places
+/// argument (or with a NULL one), `None` when it is not a constant.
+fn constant_places(scalar: Option<&Option<&ScalarValue>>) -> Result<Option<i64>> {
     Ok(match scalar {
-        None => Some(None),
+        None => Some(0),
         Some(None) => None,
-        Some(Some(value)) if value.is_null() => Some(Some(0)),
-        Some(Some(value)) => Some(Some(
-            value
-                .cast_to(&DataType::Int64)?
-                .to_string()
-                .parse::<i64>()
-                .map_err(|_| out_of_range())?,
-        )),
+        Some(Some(value)) => match value.cast_to(&DataType::Int64)? {
+            ScalarValue::Int64(places) => Some(places.unwrap_or(0)),
+            _ => return Err(out_of_range()),
+        },
     })
 }
 
@@ -234,7 +231,7 @@ impl ScalarUDFImpl for Rounder {
         let ty = match args.arg_fields[0].data_type() {
             DataType::Decimal128(precision, scale) => {
                 let places = constant_places(args.scalar_arguments.get(1))?;
-                rounded_type(*precision, *scale, places.map(|p| p.unwrap_or(0)))
+                rounded_type(*precision, *scale, places)
             }
             other => other.clone(),
         };
