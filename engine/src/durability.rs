@@ -97,8 +97,9 @@ impl GroupSync {
 
     fn failed(failure: &str) -> Error {
         Error::Storage(format!(
-            "the write-ahead log could not be synced ({failure}); no further commit is accepted \
-             until the server restarts"
+            "the write-ahead log could not be synced ({failure}): commits since the last sync \
+             may or may not be durable, so no further commit is accepted until the server \
+             restarts"
         ))
     }
 
@@ -110,13 +111,18 @@ impl GroupSync {
         }
     }
 
-    /// A commit starts being built; pair with [`GroupSync::end_commit`].
-    pub(crate) fn begin_commit(&self) {
+    /// A commit starts being built; it ends when the returned guard drops, with the seq the
+    /// guard's `written` names (`None`: it took no seq, or was abandoned).
+    pub(crate) fn begin_commit(&self) -> InFlight<'_> {
         self.lock().in_flight += 1;
+        InFlight {
+            group: self,
+            written: None,
+        }
     }
 
     /// A commit was written as `written`, or took no seq, or was abandoned (`None`).
-    pub(crate) fn end_commit(&self, written: Option<Seq>) {
+    fn end_commit(&self, written: Option<Seq>) {
         let mut state = self.lock();
         state.in_flight -= 1;
         if let Some(seq) = written {
@@ -173,6 +179,18 @@ impl GroupSync {
             }
             self.wake.notify_all();
         }
+    }
+}
+
+/// A commit being built and written; see [`GroupSync::begin_commit`].
+pub(crate) struct InFlight<'a> {
+    group: &'a GroupSync,
+    pub(crate) written: Option<Seq>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.group.end_commit(self.written);
     }
 }
 

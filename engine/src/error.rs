@@ -7,6 +7,8 @@ pub enum ErrorKind {
     Corrupt,
     /// RocksDB or the file system failed.
     Storage,
+    /// The disk is full: nothing was written.
+    DiskFull,
     /// A table with this name already exists.
     TableExists,
     /// No table with this name exists at the requested point.
@@ -30,6 +32,8 @@ pub enum Error {
     Corrupt { location: String, detail: String },
     #[error("storage error: {0}")]
     Storage(String),
+    #[error("could not write to disk: {0}; free some disk space, and writes resume")]
+    DiskFull(String),
     #[error("relation \"{0}\" already exists")]
     TableExists(String),
     #[error("relation \"{0}\" does not exist")]
@@ -52,6 +56,7 @@ impl Error {
         match self {
             Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::Storage(_) => ErrorKind::Storage,
+            Error::DiskFull(_) => ErrorKind::DiskFull,
             Error::TableExists(_) => ErrorKind::TableExists,
             Error::NoSuchTable(_) => ErrorKind::NoSuchTable,
             Error::NoSuchIndex(_) => ErrorKind::NoSuchIndex,

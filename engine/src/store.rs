@@ -49,12 +49,16 @@ impl Family {
     }
 }
 
-/// RocksDB's own checksums catch damage before ours can; either way it is corruption.
+/// RocksDB's own checksums catch damage before ours can; either way it is corruption. A full
+/// disk is told apart: it passes once space returns (RocksDB resumes writing by itself).
 fn storage(e: rocksdb::Error) -> Error {
     if e.kind() == rocksdb::ErrorKind::Corruption {
-        Error::corrupt("storage files", e.into_string())
-    } else {
-        Error::Storage(e.into_string())
+        return Error::corrupt("storage files", e.into_string());
+    }
+    let message = e.into_string();
+    match message.contains("No space left on device") || message.contains("Space limit") {
+        true => Error::DiskFull(message),
+        false => Error::Storage(message),
     }
 }
 

@@ -553,10 +553,14 @@ impl Engine {
         tables: &BTreeMap<TableId, Option<TableDef>>,
         build: impl FnOnce(&mut CommitBuilder<'_>, &Pipeline) -> Result<()>,
     ) -> Result<Option<Seq>> {
-        self.group.begin_commit();
-        let written = self.write_commit(user, tables, build);
-        self.group
-            .end_commit(written.as_ref().ok().copied().flatten());
+        let written = {
+            // Ends the commit's time in flight even if building it panics, so later group
+            // syncs do not wait for a commit that will never be written.
+            let mut in_flight = self.group.begin_commit();
+            let written = self.write_commit(user, tables, build);
+            in_flight.written = written.as_ref().ok().copied().flatten();
+            written
+        };
         match written? {
             Some(seq) => {
                 self.wait_durable(seq)?;
