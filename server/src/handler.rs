@@ -7,13 +7,13 @@ use crate::interrupt::{CancelRequests, Canceller, Cancels, Interrupt};
 use crate::notices::{send_changed_settings, send_notices};
 use crate::sqlstate::{
     FEATURE_NOT_SUPPORTED, INVALID_BINARY_REPRESENTATION, INVALID_CATALOG_NAME,
-    INVALID_SQL_STATEMENT_NAME, PROTOCOL_VIOLATION, QUERY_CANCELED, sqlstate,
+    INVALID_SQL_STATEMENT_NAME, QUERY_CANCELED, sqlstate,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
 use driftdb_sql::{
-    CommandTag, CopyOut, Database, Error as SqlError, Notice, Prepared, QueryResult, Session,
-    Statement, StatementResult, TransactionStatus,
+    CommandTag, CopyOut, Database, Error as SqlError, IdleTimeout, Notice, Prepared, QueryResult,
+    Session, Statement, StatementResult, TransactionStatus,
 };
 use futures::{Sink, SinkExt, StreamExt, TryStreamExt, stream};
 use pgwire::api::auth::{
@@ -85,9 +85,33 @@ impl Connection {
                 }),
                 session,
                 statement_names: Default::default(),
-                copy_in: Default::default(),
             }),
         }
+    }
+}
+
+impl Connection {
+    /// The query protocols (simple, extended, COPY) of this connection.
+    pub fn queries(&self) -> Arc<Queries> {
+        self.queries.clone()
+    }
+
+    /// How long the session may wait for its client's next command, if not forever.
+    pub async fn idle_timeout(&self) -> Option<(IdleTimeout, std::time::Duration)> {
+        self.queries
+            .session
+            .session
+            .lock()
+            .await
+            .as_ref()
+            .and_then(Session::idle_timeout)
+    }
+
+    /// After a panic while serving a message: whatever the statement had staged is discarded
+    /// as for an interrupted statement (an explicit transaction block fails), and a COPY
+    /// waiting for data is forgotten.
+    pub async fn recover_from_panic(&self) {
+        self.queries.session.abort_statement().await;
     }
 }
 
@@ -283,8 +307,6 @@ pub struct Queries {
     parser: Arc<Parser>,
     /// The names of the statements Parse stored (for `DEALLOCATE ALL`).
     statement_names: std::sync::Mutex<std::collections::BTreeSet<String>>,
-    /// The `COPY … FROM STDIN` waiting for its data, and the data so far.
-    copy_in: std::sync::Mutex<Option<(Statement, Vec<u8>)>>,
 }
 
 fn error_response(e: &SqlError) -> Response {
@@ -511,28 +533,22 @@ impl Queries {
         Ok(Answered::Done)
     }
 
-    /// If `statement` is `COPY … FROM STDIN`, keeps it until its data arrives and returns the
-    /// response that asks the client for the data; else hands the statement back.
+    /// If `statement` is `COPY … FROM STDIN`, starts it (its data streams into the session as
+    /// it arrives) and returns the response that asks the client for the data; else hands the
+    /// statement back.
     fn start_copy_in(
         &self,
         session: &mut Session,
         statement: Statement,
     ) -> Result<Result<Response, Statement>, SqlError> {
-        let Some(columns) = session.copy_in_columns(&statement)? else {
+        let Some(columns) = session.start_copy_in(&statement)? else {
             return Ok(Err(statement));
         };
-        *self.pending_copy() = Some((statement, Vec::new()));
         Ok(Ok(Response::CopyIn(CopyResponse::new(
             0,
             columns,
             stream::empty(),
         ))))
-    }
-
-    fn pending_copy(&self) -> std::sync::MutexGuard<'_, Option<(Statement, Vec<u8>)>> {
-        self.copy_in
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -598,16 +614,22 @@ where
 
 #[async_trait]
 impl CopyHandler for Queries {
-    async fn on_copy_data<C>(&self, _client: &mut C, data: CopyData) -> PgWireResult<()>
+    async fn on_copy_data<C>(&self, client: &mut C, data: CopyData) -> PgWireResult<()>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        if let Some((_, buffer)) = self.pending_copy().as_mut() {
-            buffer.extend_from_slice(&data.data);
+        let loaded = {
+            let mut session = self.session.lock(client).await;
+            session.copy_in_data(&data.data).await
+        };
+        if loaded.is_err() {
+            // The COPY ended; as PostgreSQL, the error goes out now and the rest of the data
+            // is dropped when it comes.
+            client.set_transaction_status(self.session.ready_status().await);
         }
-        Ok(())
+        loaded.map_err(|e| user_error(&e))
     }
 
     async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
@@ -616,16 +638,9 @@ impl CopyHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let Some((statement, data)) = self.pending_copy().take() else {
-            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                "ERROR".into(),
-                PROTOCOL_VIOLATION.into(),
-                "CopyDone without a COPY in progress".into(),
-            ))));
-        };
         let loaded = {
             let mut session = self.session.lock(client).await;
-            session.copy_from(statement, data).await
+            session.finish_copy_in().await
         };
         client.set_transaction_status(self.session.ready_status().await);
         let rows = loaded.map_err(|e| user_error(&e))?;
@@ -643,8 +658,9 @@ impl CopyHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.pending_copy().take();
-        self.session.abort_statement().await;
+        if let Some(session) = self.session.session.lock().await.as_mut() {
+            session.abort_copy_in();
+        }
         client.set_transaction_status(self.session.ready_status().await);
         PgWireError::UserError(Box::new(ErrorInfo::new(
             "ERROR".into(),

@@ -7,9 +7,15 @@
 //!
 //! Security fails closed: connections are trusted without a password, so the server refuses to
 //! listen on anything but a loopback address.
+//!
+//! No client can take the server down: each connection runs DriftDB's own message loop
+//! ([`connection`]) that turns a panic into one failed statement, counts connections against
+//! `--max-connections` and ends clients that stall; statements run on threads whose stacks hold
+//! the deepest statement the SQL layer accepts (`driftdb_sql::parse`).
 
 pub mod binary;
 pub mod config;
+pub mod connection;
 pub mod encode;
 pub mod handler;
 pub mod interrupt;
@@ -17,7 +23,8 @@ pub mod notices;
 pub mod sqlstate;
 
 use config::Config;
-use driftdb_sql::Database;
+use connection::{ConnectionCount, ConnectionLimits};
+use driftdb_sql::{Database, DatabaseOptions};
 use handler::{Connection, Shared};
 use pgwire::api::RandomPidSecretKeyGenerator;
 use std::future::Future;
@@ -29,6 +36,8 @@ use tokio::net::TcpListener;
 pub struct Server {
     listener: TcpListener,
     shared: Arc<Shared>,
+    connections: Arc<ConnectionCount>,
+    limits: ConnectionLimits,
 }
 
 impl Server {
@@ -40,7 +49,15 @@ impl Server {
                 config.listen
             ));
         }
-        let db = Database::open(&config.data_path).map_err(|e| {
+        let options = DatabaseOptions {
+            memory_limit: Some(
+                config
+                    .memory_limit
+                    .unwrap_or_else(config::default_memory_limit),
+            ),
+            test_functions: config.test_functions,
+        };
+        let db = Database::open_with(&config.data_path, options).map_err(|e| {
             format!(
                 "cannot open the database in {}: {e}",
                 config.data_path.display()
@@ -56,6 +73,10 @@ impl Server {
                 pids: RandomPidSecretKeyGenerator::default(),
                 cancels: Arc::default(),
             }),
+            connections: ConnectionCount::new(config.max_connections),
+            limits: ConnectionLimits {
+                authentication_timeout: config.authentication_timeout,
+            },
         })
     }
 
@@ -73,11 +94,10 @@ impl Server {
                     Ok((socket, _)) => {
                         let _ = socket.set_nodelay(true);
                         let connection = Arc::new(Connection::new(self.shared.clone()));
-                        tokio::spawn(async move {
-                            // A connection's failure (a client vanishing mid-message) ends that
-                            // connection only.
-                            let _ = pgwire::tokio::process_socket(socket, None, connection).await;
-                        });
+                        let slot = self.connections.open();
+                        // A connection's failure (a client vanishing mid-message) ends that
+                        // connection only.
+                        tokio::spawn(connection::serve(socket, connection, slot, self.limits));
                     }
                     Err(e) => eprintln!("driftdb-server: accept failed: {e}"),
                 },

@@ -52,14 +52,13 @@ fn verify(config: &Config) -> ExitCode {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let verifying = args.first().is_some_and(|a| a == "verify");
     if verifying {
         args.remove(0);
     }
-    let config = match Config::from_args(args) {
+    let mut config = match Config::from_args(args) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("{message}");
@@ -69,6 +68,25 @@ async fn main() -> ExitCode {
     if verifying {
         return verify(&config);
     }
+    config.test_functions = std::env::var("DRIFTDB_TEST_FUNCTIONS").is_ok_and(|v| v == "1");
+    // Statements run on the runtime's threads (and its blocking pool); their stacks are sized
+    // for the deepest statement DriftDB accepts, so nesting fails with 54001, never with a
+    // stack overflow that would abort the process. The stack is reserved, not committed: only
+    // the pages a statement touches cost memory.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(driftdb_sql::parse::statement_stack_size())
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(serve(config)),
+        Err(e) => {
+            eprintln!("driftdb-server: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
     let server = match Server::bind(&config).await {
         Ok(server) => server,
         Err(message) => {

@@ -50,6 +50,11 @@ pub const UNDEFINED_PARAMETER: &str = "42P02";
 pub const INVALID_SQL_STATEMENT_NAME: &str = "26000";
 pub const QUERY_CANCELED: &str = "57014";
 pub const OUT_OF_MEMORY: &str = "53200";
+pub const DISK_FULL: &str = "53100";
+pub const TOO_MANY_CONNECTIONS: &str = "53300";
+pub const STATEMENT_TOO_COMPLEX: &str = "54001";
+pub const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "25P03";
+pub const IDLE_SESSION_TIMEOUT: &str = "57P05";
 pub const IO_ERROR: &str = "58030";
 pub const INTERNAL_ERROR: &str = "XX000";
 pub const INVALID_CATALOG_NAME: &str = "3D000";
@@ -100,7 +105,9 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::BadCopyFileFormat => BAD_COPY_FILE_FORMAT,
         ErrorKind::CharacterNotInRepertoire => CHARACTER_NOT_IN_REPERTOIRE,
         ErrorKind::UndefinedParameter => UNDEFINED_PARAMETER,
+        ErrorKind::StatementTooComplex => STATEMENT_TOO_COMPLEX,
         ErrorKind::OutOfMemory => OUT_OF_MEMORY,
+        ErrorKind::DiskFull => DISK_FULL,
         ErrorKind::IoError => IO_ERROR,
         ErrorKind::Internal => INTERNAL_ERROR,
     }

@@ -310,13 +310,14 @@ impl ApplySubquery {
     }
 
     /// The subquery with `values` in place of the outer columns. Correlated derived tables in
-    /// it (`FROM unnest(outer.a)`) are plain ones once bound, and are read as such.
+    /// it (`FROM unnest(outer.a)`) are plain ones once bound, and are read as such; subqueries
+    /// in its expressions stay subqueries (bound too, where they read the same outer columns).
     fn bind(&self, values: &[ScalarValue]) -> Result<LogicalPlan> {
         let outer = &self.outer;
-        Arc::unwrap_or_clone(self.plan.clone())
+        let bound = Arc::unwrap_or_clone(self.plan.clone())
             .transform_up_with_subqueries(|node| {
-                if let LogicalPlan::Subquery(subquery) = node {
-                    return Ok(Transformed::yes(Arc::unwrap_or_clone(subquery.subquery)));
+                if let LogicalPlan::Subquery(_) = node {
+                    return Ok(Transformed::no(node));
                 }
                 node.map_expressions(|expr| {
                     expr.transform_up(|expr| match &expr {
@@ -331,6 +332,15 @@ impl ApplySubquery {
                         _ => Ok(Transformed::no(expr)),
                     })
                 })
+            })?
+            .data;
+        // Only the plan's own children: a subquery in an expression must stay one.
+        bound
+            .transform_up(|node| match node {
+                LogicalPlan::Subquery(subquery) => {
+                    Ok(Transformed::yes(Arc::unwrap_or_clone(subquery.subquery)))
+                }
+                other => Ok(Transformed::no(other)),
             })
             .map(|t| t.data)
     }

@@ -18,6 +18,7 @@ use datafusion::logical_expr::{
     ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::AnalyzerRule;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, LazyLock};
 
 /// The checked operators.
@@ -75,6 +76,17 @@ impl ScalarUDFImpl for Checked {
         Ok(arg_types[0].clone())
     }
 
+    /// The function's name and a hash of its arguments. DataFusion's default spells the
+    /// arguments out, and since every level of a chain `a + b + c + …` would spell out the
+    /// whole chain below it, naming a chain of n checked additions took O(n²) time at each of
+    /// its n levels; a hash takes O(n) at each. The names are internal: result columns carry
+    /// PostgreSQL's names ([`crate::colnames`]).
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        let mut hasher = std::hash::DefaultHasher::new();
+        args.hash(&mut hasher);
+        Ok(format!("{}#{:016x}", self.name, hasher.finish()))
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         crate::functions::on_arrays(&args, |arrays| {
             let (left, right) = (&arrays[0], &arrays[1]);
@@ -85,6 +97,26 @@ impl ScalarUDFImpl for Checked {
             }
             .map_err(|_| out_of_range(left.data_type()))
         })
+    }
+}
+
+/// The type of `expr`, found without naming it: below a checked call (already rewritten, the
+/// rule works bottom-up) it is the type of the call's first argument. DataFusion's `get_type`
+/// of a function call names the call and every argument, which at every level of a long chain
+/// costs the whole chain below it.
+fn type_of(expr: &Expr, schema: &DFSchema) -> Option<DataType> {
+    let mut expr = expr;
+    loop {
+        match expr {
+            Expr::ScalarFunction(call)
+                if call.args.len() == 2
+                    && FUNCTIONS.iter().any(|(_, f)| f.name() == call.func.name()) =>
+            {
+                expr = &call.args[0];
+            }
+            Expr::Alias(alias) => expr = &alias.expr,
+            other => return other.get_type(schema).ok(),
+        }
     }
 }
 
@@ -128,8 +160,8 @@ impl AnalyzerRule for CheckedArithmetic {
                 Operator::Multiply => Op::Multiply,
                 _ => return Ok(Transformed::no(expr)),
             };
-            let (Ok(left_type), Ok(right_type)) =
-                (left.get_type(input_schema), right.get_type(input_schema))
+            let (Some(left_type), Some(right_type)) =
+                (type_of(left, input_schema), type_of(right, input_schema))
             else {
                 return Ok(Transformed::no(expr));
             };

@@ -65,6 +65,12 @@ pub fn keep_name(position: usize, expr: &Expr) -> Ident {
     Ident::with_quote('"', format!("{KEPT_NAME}{position}:{name}"))
 }
 
+/// An alias unique among its SELECT's columns that still names the column `alias` (`SELECT 1
+/// AS a, 2 AS a` names two columns `a`, which DataFusion cannot plan).
+pub fn keep_alias(position: usize, alias: &Ident) -> Ident {
+    Ident::with_quote('"', format!("{KEPT_NAME}{position}:{}", alias_name(alias)))
+}
+
 /// An alias's name, or the name [`keep_name`] kept in it.
 fn alias_name(alias: &Ident) -> String {
     let name = normalize(alias);

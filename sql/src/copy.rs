@@ -1,10 +1,10 @@
 //! `COPY … FROM STDIN` and `COPY … TO STDOUT`, in PostgreSQL's text and CSV formats.
 //!
-//! COPY FROM parses all of the client's data first (column count errors name their line), then
-//! loads it as one `INSERT … SELECT CAST(…)` over the parsed rows, so defaults, identity
-//! columns, constraints and type conversion are exactly those of INSERT, and a bad row loads
-//! nothing. When the load fails on a value, the failing line is found by casting ever smaller
-//! ranges of lines and named in the error. COPY TO runs the query and writes each row as one
+//! COPY FROM parses the client's data as it arrives (column count errors name their line) and
+//! loads every few thousand rows as one `INSERT … SELECT CAST(…)` over them, so defaults,
+//! identity columns, constraints and type conversion are exactly those of INSERT; the rows
+//! join the COPY's transaction, so a bad row loads nothing. When a load fails on a value, the
+//! failing line is found by casting ever smaller ranges of lines and named in the error. COPY TO runs the query and writes each row as one
 //! line, values in their text form.
 
 use crate::dml::quoted;
@@ -183,8 +183,10 @@ fn finish_text_field(current: &mut String, raw: &mut String, format: &CopyFormat
 }
 
 /// Splits CSV into records of fields; a quoted field may span lines. Returns each record with
-/// the line it starts on.
-fn csv_records(data: &str, format: &CopyFormat) -> Result<Vec<(usize, Vec<RawField>)>> {
+/// the line it starts on, and whether a `\.` line ended the data.
+type Records = Vec<(usize, Vec<RawField>)>;
+
+fn csv_records(data: &str, format: &CopyFormat) -> Result<(Records, bool)> {
     let mut records = Vec::new();
     let mut fields = Vec::new();
     let mut current = String::new();
@@ -199,7 +201,7 @@ fn csv_records(data: &str, format: &CopyFormat) -> Result<Vec<(usize, Vec<RawFie
             start_line = line;
             at_record_start = false;
             if c == '\\' && chars.peek() == Some(&'.') {
-                break;
+                return Ok((records, true));
             }
         }
         if in_quotes {
@@ -246,7 +248,7 @@ fn csv_records(data: &str, format: &CopyFormat) -> Result<Vec<(usize, Vec<RawFie
         fields.push(csv_field(&mut current, &mut quoted, format));
         records.push((start_line, fields));
     }
-    Ok(records)
+    Ok((records, false))
 }
 
 fn csv_field(current: &mut String, quoted: &mut bool, format: &CopyFormat) -> RawField {
@@ -256,66 +258,6 @@ fn csv_field(current: &mut String, quoted: &mut bool, format: &CopyFormat) -> Ra
     };
     *quoted = false;
     field
-}
-
-/// The rows of COPY data as one string column per target column, plus each row's line number.
-fn parse(
-    data: &[u8],
-    format: &CopyFormat,
-    table: &str,
-    columns: &[String],
-) -> Result<(Vec<StringBuilder>, Vec<i64>)> {
-    let data = std::str::from_utf8(data).map_err(|e| {
-        Error::new(
-            ErrorKind::CharacterNotInRepertoire,
-            format!("invalid byte sequence for encoding \"UTF8\" in COPY data: {e}"),
-        )
-    })?;
-    let records: Vec<(usize, Vec<RawField>)> = if format.csv {
-        csv_records(data, format)?
-    } else {
-        let body = data.strip_suffix('\n').unwrap_or(data);
-        match body.is_empty() {
-            true => Vec::new(),
-            false => body
-                .split('\n')
-                .enumerate()
-                .map(|(i, line)| (i + 1, line.strip_suffix('\r').unwrap_or(line)))
-                .take_while(|(_, line)| *line != "\\.")
-                .map(|(i, line)| (i, text_fields(line, format)))
-                .collect(),
-        }
-    };
-    let mut builders: Vec<StringBuilder> = columns.iter().map(|_| StringBuilder::new()).collect();
-    let mut lines = Vec::with_capacity(records.len());
-    let skip = usize::from(format.header);
-    for (line, fields) in records.into_iter().skip(skip) {
-        let context = || format!("COPY {table}, line {line}");
-        if fields.len() < columns.len() {
-            return Err(Error::new(
-                ErrorKind::BadCopyFileFormat,
-                format!(
-                    "missing data for column \"{}\" ({})",
-                    columns[fields.len()],
-                    context()
-                ),
-            ));
-        }
-        if fields.len() > columns.len() {
-            return Err(Error::new(
-                ErrorKind::BadCopyFileFormat,
-                format!("extra data after last expected column ({})", context()),
-            ));
-        }
-        for (builder, field) in builders.iter_mut().zip(fields) {
-            match field.quoted {
-                true => builder.append_value(field.text),
-                false => builder.append_null(),
-            }
-        }
-        lines.push(line as i64);
-    }
-    Ok((builders, lines))
 }
 
 /// The table COPY names and the columns it copies (all visible ones when none are named).
@@ -355,81 +297,281 @@ fn target(
     Ok((def, slots))
 }
 
-/// How many columns `COPY name (columns) FROM STDIN` reads (checking the table and columns).
-pub(crate) fn columns_in(session: &Session, name: &ObjectName, columns: &[Ident]) -> Result<usize> {
-    Ok(target(session, name, columns)?.1.len())
+/// Rows gathered before they are loaded: what one load converts and writes at once.
+const LOAD_ROWS: usize = 8192;
+/// Or this many bytes of field text, whichever comes first.
+const LOAD_BYTES: usize = 8 << 20;
+
+/// A `COPY … FROM STDIN` receiving its data. Complete records are parsed as the data arrives
+/// and loaded in batches into the statement's transaction, so the input is never held whole;
+/// the rows join the transaction (and commit with it) only when the COPY ends without error.
+pub(crate) struct CopyIn {
+    def: Arc<TableDef>,
+    slots: Vec<usize>,
+    names: Vec<String>,
+    format: CopyFormat,
+    /// Bytes received after the last complete record.
+    partial: Vec<u8>,
+    /// How far `partial` was scanned for the end of a record, and whether that point is inside
+    /// a quoted CSV field.
+    scanned: usize,
+    in_quotes: bool,
+    /// The line the next record starts on (1-based).
+    next_line: usize,
+    /// The CSV header line is still to be skipped.
+    header_pending: bool,
+    /// `\.` ended the data: whatever follows is ignored, as in PostgreSQL.
+    ended: bool,
+    /// Parsed rows not loaded yet: one text column per copied column, and each row's line.
+    builders: Vec<StringBuilder>,
+    lines: Vec<i64>,
+    buffered_bytes: usize,
+    /// Rows loaded so far.
+    pub(crate) rows: u64,
 }
 
-/// Loads `data` into the table: every row, or (on any error) none.
-pub(crate) async fn copy_in(
-    session: &Session,
-    name: &ObjectName,
-    columns: &[Ident],
-    format: &CopyFormat,
-    data: &[u8],
-) -> Result<u64> {
-    let (def, slots) = target(session, name, columns)?;
-    let names: Vec<String> = slots
-        .iter()
-        .map(|&slot| def.columns[slot].name.clone())
-        .collect();
-    let (builders, lines) = parse(data, format, &def.name, &names)?;
-    if lines.is_empty() {
-        return Ok(0);
-    }
-    let mut fields: Vec<Field> = (0..names.len())
-        .map(|i| Field::new(format!("c{i}"), DataType::Utf8, true))
-        .collect();
-    fields.push(Field::new(LINE, DataType::Int64, false));
-    let schema = Arc::new(Schema::new(fields));
-    let mut arrays: Vec<ArrayRef> = builders
-        .into_iter()
-        .map(|mut builder| Arc::new(builder.finish()) as ArrayRef)
-        .collect();
-    arrays.push(Arc::new(Int64Array::from(lines)));
-    let batch = RecordBatch::try_new(schema.clone(), arrays)
-        .map_err(datafusion::error::DataFusionError::from)?;
-    let casts: Vec<String> = slots
-        .iter()
-        .enumerate()
-        .map(|(i, &slot)| format!("CAST(c{i} AS {})", sql_type(def.columns[slot].ty)))
-        .collect();
-    let source = format!("driftdb_statement.public.{COPY_ROWS}");
-    let insert = format!(
-        "INSERT INTO {} ({}) SELECT {} FROM {source}",
-        quoted(&def.name),
-        names
+impl CopyIn {
+    /// Starts loading into the table `name` (its `columns`, or all visible ones).
+    pub(crate) fn start(
+        session: &Session,
+        name: &ObjectName,
+        columns: &[Ident],
+        format: CopyFormat,
+    ) -> Result<CopyIn> {
+        let (def, slots) = target(session, name, columns)?;
+        let names: Vec<String> = slots
             .iter()
-            .map(|n| quoted(n))
-            .collect::<Vec<_>>()
-            .join(", "),
-        casts.join(", ")
-    );
-    session.register_statement_table(COPY_ROWS, schema, vec![batch])?;
-    let result = async {
-        let Ast::Insert(mut insert) = session.parse_one(&insert)? else {
-            return Err(Error::new(
-                ErrorKind::Internal,
-                "COPY's INSERT did not parse as one",
-            ));
-        };
-        defaults::prepare_insert(&def, &mut insert)?;
-        let batches = session.collect(Ast::Insert(insert)).await?;
-        crate::dml::count_of(&batches)
+            .map(|&slot| def.columns[slot].name.clone())
+            .collect();
+        Ok(CopyIn {
+            builders: names.iter().map(|_| StringBuilder::new()).collect(),
+            def,
+            slots,
+            names,
+            header_pending: format.header,
+            format,
+            partial: Vec::new(),
+            scanned: 0,
+            in_quotes: false,
+            next_line: 1,
+            ended: false,
+            lines: Vec::new(),
+            buffered_bytes: 0,
+            rows: 0,
+        })
     }
-    .await;
-    let result = match result {
-        Err(e) => Err(match failing_line(session, &casts, &source).await {
-            Some(line) => Error::new(
-                e.kind,
-                format!("{} (COPY {}, line {line})", e.message, def.name),
-            ),
-            None => e,
-        }),
-        ok => ok,
-    };
-    session.deregister_statement_table(COPY_ROWS)?;
-    result
+
+    /// How many columns each row has.
+    pub(crate) fn columns(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Takes the next piece of the client's data: complete records are parsed, and loaded once
+    /// enough are gathered.
+    pub(crate) async fn receive(&mut self, session: &Session, data: &[u8]) -> Result<()> {
+        if self.ended {
+            return Ok(());
+        }
+        self.partial.extend_from_slice(data);
+        let complete = self.complete_records();
+        if complete > 0 {
+            let records: Vec<u8> = self.partial.drain(..complete).collect();
+            self.scanned -= complete;
+            self.parse(&records)?;
+        }
+        if self.lines.len() >= LOAD_ROWS || self.buffered_bytes >= LOAD_BYTES {
+            self.load(session).await?;
+        }
+        Ok(())
+    }
+
+    /// The data has ended: loads what is left; returns the rows loaded in all.
+    pub(crate) async fn finish(&mut self, session: &Session) -> Result<u64> {
+        if !self.ended && !self.partial.is_empty() {
+            let rest = std::mem::take(&mut self.partial);
+            if self.format.csv && self.in_quotes {
+                return Err(Error::new(
+                    ErrorKind::BadCopyFileFormat,
+                    format!("unterminated CSV quoted field (line {})", self.next_line),
+                ));
+            }
+            self.parse(&rest)?;
+        }
+        self.load(session).await?;
+        Ok(self.rows)
+    }
+
+    /// The length of the longest prefix of `partial` that ends a record: a newline outside
+    /// any quoted CSV field. Scanning resumes where it stopped.
+    fn complete_records(&mut self) -> usize {
+        let (quote, escape) = (self.format.quote as u32, self.format.escape as u32);
+        // Quotes and escapes are ASCII in practice; others cannot split a record.
+        let ascii = |c: u32| u8::try_from(c).ok().filter(u8::is_ascii);
+        let (quote, escape) = (ascii(quote), ascii(escape));
+        let mut end = 0;
+        let mut at = self.scanned;
+        while at < self.partial.len() {
+            let byte = self.partial[at];
+            if self.format.csv && self.in_quotes {
+                if Some(byte) == escape && escape != quote {
+                    // An escape needs the byte after it, which may not have arrived yet.
+                    if at + 1 == self.partial.len() {
+                        break;
+                    }
+                    at += 2;
+                    continue;
+                }
+                if Some(byte) == quote {
+                    self.in_quotes = false;
+                }
+            } else if self.format.csv && Some(byte) == quote {
+                self.in_quotes = true;
+            } else if byte == b'\n' {
+                end = at + 1;
+            }
+            at += 1;
+        }
+        self.scanned = at;
+        end
+    }
+
+    /// Parses complete records (`records` ends at a record boundary, or is the last record)
+    /// into the gathered rows.
+    fn parse(&mut self, records: &[u8]) -> Result<()> {
+        let text = std::str::from_utf8(records).map_err(|e| {
+            Error::new(
+                ErrorKind::CharacterNotInRepertoire,
+                format!("invalid byte sequence for encoding \"UTF8\" in COPY data: {e}"),
+            )
+        })?;
+        let first_line = self.next_line;
+        self.next_line += text.matches('\n').count();
+        let parsed: Vec<(usize, Vec<RawField>)> = if self.format.csv {
+            let (records, ended) = csv_records(text, &self.format)?;
+            self.ended = ended;
+            records
+        } else {
+            let body = text.strip_suffix('\n').unwrap_or(text);
+            let mut records = Vec::new();
+            if !text.is_empty() {
+                for (i, line) in body.split('\n').enumerate() {
+                    let line = line.strip_suffix('\r').unwrap_or(line);
+                    if line == "\\." {
+                        self.ended = true;
+                        break;
+                    }
+                    records.push((i + 1, text_fields(line, &self.format)));
+                }
+            }
+            records
+        };
+        for (line, fields) in parsed {
+            let line = first_line + line - 1;
+            if std::mem::take(&mut self.header_pending) {
+                continue;
+            }
+            let context = || format!("COPY {}, line {line}", self.def.name);
+            if fields.len() < self.names.len() {
+                return Err(Error::new(
+                    ErrorKind::BadCopyFileFormat,
+                    format!(
+                        "missing data for column \"{}\" ({})",
+                        self.names[fields.len()],
+                        context()
+                    ),
+                ));
+            }
+            if fields.len() > self.names.len() {
+                return Err(Error::new(
+                    ErrorKind::BadCopyFileFormat,
+                    format!("extra data after last expected column ({})", context()),
+                ));
+            }
+            for (builder, field) in self.builders.iter_mut().zip(fields) {
+                self.buffered_bytes += field.text.len();
+                match field.quoted {
+                    true => builder.append_value(field.text),
+                    false => builder.append_null(),
+                }
+            }
+            self.lines.push(line as i64);
+            if self.ended {
+                break;
+            }
+        }
+        if self.ended {
+            self.partial.clear();
+            self.scanned = 0;
+        }
+        Ok(())
+    }
+
+    /// Loads the gathered rows as one `INSERT … SELECT CAST(…)` over them, so defaults,
+    /// identity columns, constraints and conversions are INSERT's; a value that does not
+    /// convert is reported with its line.
+    async fn load(&mut self, session: &Session) -> Result<()> {
+        if self.lines.is_empty() {
+            return Ok(());
+        }
+        let def = self.def.clone();
+        let mut fields: Vec<Field> = (0..self.names.len())
+            .map(|i| Field::new(format!("c{i}"), DataType::Utf8, true))
+            .collect();
+        fields.push(Field::new(LINE, DataType::Int64, false));
+        let schema = Arc::new(Schema::new(fields));
+        let mut arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(|builder| Arc::new(builder.finish()) as ArrayRef)
+            .collect();
+        arrays.push(Arc::new(Int64Array::from(std::mem::take(&mut self.lines))));
+        self.buffered_bytes = 0;
+        let batch = RecordBatch::try_new(schema.clone(), arrays)
+            .map_err(datafusion::error::DataFusionError::from)?;
+        let casts: Vec<String> = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, &slot)| format!("CAST(c{i} AS {})", sql_type(def.columns[slot].ty)))
+            .collect();
+        let source = format!("driftdb_statement.public.{COPY_ROWS}");
+        let insert = format!(
+            "INSERT INTO {} ({}) SELECT {} FROM {source}",
+            quoted(&def.name),
+            self.names
+                .iter()
+                .map(|n| quoted(n))
+                .collect::<Vec<_>>()
+                .join(", "),
+            casts.join(", ")
+        );
+        session.register_statement_table(COPY_ROWS, schema, vec![batch])?;
+        let result = async {
+            let Ast::Insert(mut insert) = session.parse_one(&insert)? else {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    "COPY's INSERT did not parse as one",
+                ));
+            };
+            defaults::prepare_insert(&def, &mut insert)?;
+            let batches = session.collect(Ast::Insert(insert)).await?;
+            crate::dml::count_of(&batches)
+        }
+        .await;
+        let result = match result {
+            Err(e) => Err(match failing_line(session, &casts, &source).await {
+                Some(line) => Error::new(
+                    e.kind,
+                    format!("{} (COPY {}, line {line})", e.message, def.name),
+                ),
+                None => e,
+            }),
+            ok => ok,
+        };
+        session.deregister_statement_table(COPY_ROWS)?;
+        self.rows += result?;
+        Ok(())
+    }
 }
 
 /// The first line whose values do not convert to their columns' types, found by casting ever
@@ -579,11 +721,12 @@ mod tests {
 
     #[test]
     fn csv_records_handle_quotes_and_multiline_fields() {
-        let records = csv_records(
+        let (records, ended) = csv_records(
             "1,\"a,b\",\n2,\"say \"\"hi\"\"\nthere\",\"\"\n",
             &csv_format(),
         )
         .unwrap();
+        assert!(!ended);
         assert_eq!(records.len(), 2);
         assert_eq!(records[1].0, 2);
         let [(_, first), (_, second)] = <[_; 2]>::try_from(records).ok().unwrap();

@@ -20,8 +20,6 @@ use datafusion::logical_expr::{
 use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, Ident, Insert, ObjectName, ObjectNamePart, SetExpr, Value,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use driftdb_engine::{ColumnDef, TableDef, TableId};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -40,7 +38,7 @@ pub fn default_sql(column: &ColumnDef) -> Option<String> {
 
 /// Parses an expression the catalog stores as SQL text (a default or a check) back.
 pub fn parse_stored(sql: &str) -> Result<SqlExpr> {
-    Parser::new(&PostgreSqlDialect {})
+    crate::parse::parser()
         .try_with_sql(sql)
         .and_then(|mut parser| parser.parse_expr())
         .map_err(|e| {
@@ -146,7 +144,7 @@ pub fn prepare_insert(def: &TableDef, insert: &mut Insert) -> Result<()> {
             .map(|slot| default_sql(&def.columns[slot]).unwrap_or_else(|| "NULL".into()))
             .collect();
         let sql = format!("VALUES ({})", row.join(", "));
-        let query = Parser::new(&PostgreSqlDialect {})
+        let query = crate::parse::parser()
             .try_with_sql(&sql)
             .and_then(|mut parser| parser.parse_query())
             .map_err(|e| Error::new(ErrorKind::Internal, format!("{sql}: {e}")))?;

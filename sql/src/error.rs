@@ -80,7 +80,12 @@ pub enum ErrorKind {
     CantChangeRuntimeParam,
     /// A placeholder that is not `$1`, `$2`, ….
     UndefinedParameter,
+    /// A statement nested deeper than DriftDB's limit (PostgreSQL's "stack depth limit
+    /// exceeded").
+    StatementTooComplex,
     OutOfMemory,
+    /// The disk is full: a commit could not be written.
+    DiskFull,
     IoError,
     Internal,
 }
@@ -244,8 +249,9 @@ fn classify(e: &DataFusionError) -> Error {
         DataFusionError::NotImplemented(message) => {
             Error::new(ErrorKind::FeatureNotSupported, message.clone())
         }
+        // The memory pool ran out (`--memory-limit`) and the operator could not spill.
         DataFusionError::ResourcesExhausted(message) => {
-            Error::new(ErrorKind::OutOfMemory, message.clone())
+            Error::new(ErrorKind::OutOfMemory, format!("out of memory: {message}"))
         }
         DataFusionError::Execution(message) if message.contains("by zero") => {
             Error::division_by_zero()
@@ -294,6 +300,7 @@ fn engine_kind(kind: EngineKind) -> ErrorKind {
     match kind {
         EngineKind::Corrupt => ErrorKind::DataCorrupted,
         EngineKind::Storage => ErrorKind::IoError,
+        EngineKind::DiskFull => ErrorKind::DiskFull,
         EngineKind::TableExists => ErrorKind::DuplicateTable,
         EngineKind::NoSuchTable => ErrorKind::UndefinedTable,
         EngineKind::NoSuchIndex => ErrorKind::UndefinedObject,

@@ -19,10 +19,33 @@ pub enum Json {
 
 /// Why a text is not JSON (PostgreSQL's wording, minus the input echo).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JsonError(pub String);
+pub struct JsonError {
+    pub message: String,
+    /// The document nests deeper than DriftDB parses (PostgreSQL's "stack depth limit
+    /// exceeded"), rather than being malformed.
+    pub too_deep: bool,
+}
 
-/// Nesting deeper than this is rejected rather than risking the stack.
-const MAX_DEPTH: usize = 512;
+impl JsonError {
+    /// The error a client sees for text given as `type_name` (`json`, `jsonb`): 22P02, or
+    /// 54001 for a document nested too deep.
+    pub(crate) fn for_type(self, type_name: &str) -> crate::error::Error {
+        match self.too_deep {
+            true => crate::parse::too_deep(),
+            false => crate::error::Error::new(
+                crate::error::ErrorKind::InvalidTextRepresentation,
+                format!(
+                    "invalid input syntax for type {type_name}: {}",
+                    self.message
+                ),
+            ),
+        }
+    }
+}
+
+/// Nesting deeper than this is refused (54001) rather than risking the stack; statements run on
+/// threads whose stacks hold it (`crate::parse::statement_stack_size`).
+const MAX_DEPTH: usize = 6_400;
 
 struct Parser<'a> {
     text: &'a str,
@@ -31,7 +54,10 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn error<T>(&self, what: &str) -> Result<T, JsonError> {
-        Err(JsonError(format!("{what} at offset {}", self.at)))
+        Err(JsonError {
+            message: format!("{what} at offset {}", self.at),
+            too_deep: false,
+        })
     }
 
     fn skip_space(&mut self) {
@@ -54,7 +80,10 @@ impl<'a> Parser<'a> {
 
     fn value(&mut self, depth: usize) -> Result<Json, JsonError> {
         if depth > MAX_DEPTH {
-            return self.error("JSON nested too deeply");
+            return Err(JsonError {
+                message: "JSON nested too deeply".into(),
+                too_deep: true,
+            });
         }
         self.skip_space();
         let value = match self.peek() {
@@ -365,6 +394,15 @@ mod tests {
             assert!(parse(text).is_err(), "{text:?} parsed");
         }
         let deep = "[".repeat(MAX_DEPTH + 2);
-        assert!(parse(&deep).is_err());
+        assert!(parse(&deep).unwrap_err().too_deep);
+        // As deep as allowed parses, on a stack as large as the server's threads have.
+        let allowed = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        let parsed = std::thread::Builder::new()
+            .stack_size(crate::parse::statement_stack_size())
+            .spawn(move || parse(&allowed).map(|json| json.into_canonical()).is_ok())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(parsed);
     }
 }

@@ -40,13 +40,9 @@ pub(crate) fn json_field(name: &str, jsonb: bool) -> FieldRef {
     Arc::new(crate::types::field(name, ty))
 }
 
-/// JSON text that does not parse (22P02).
+/// JSON text that does not parse (22P02), or nests too deep (54001).
 pub(crate) fn invalid(e: json::JsonError) -> datafusion::error::DataFusionError {
-    Error::new(
-        ErrorKind::InvalidTextRepresentation,
-        format!("invalid input syntax for type json: {}", e.0),
-    )
-    .into_datafusion()
+    e.for_type("json").into_datafusion()
 }
 
 /// `value` as `json` text: numbers and booleans bare, NULL as `null`, `json` as it is, the

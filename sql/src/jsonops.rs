@@ -9,7 +9,7 @@ use crate::types::PG_TYPE;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{DFSchema, ScalarValue};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
@@ -151,10 +151,6 @@ fn contains(left: &Json, right: &Json) -> bool {
     }
 }
 
-fn invalid(e: json::JsonError) -> DataFusionError {
-    DataFusionError::Execution(format!("invalid input syntax for type json: {}", e.0))
-}
-
 impl ScalarUDFImpl for JsonFunction {
     fn name(&self) -> &str {
         match self.op {
@@ -205,7 +201,7 @@ impl ScalarUDFImpl for JsonFunction {
             if documents.is_null(row) || keys.is_null(row) {
                 return Ok(None);
             }
-            let document = json::parse(documents.value(row)).map_err(invalid)?;
+            let document = json::parse(documents.value(row)).map_err(crate::jsonbuild::invalid)?;
             Ok(Some((document, ScalarValue::try_from_array(&keys, row)?)))
         });
         let result: ArrayRef = match self.op {
@@ -244,7 +240,10 @@ impl JsonFunction {
                 let ScalarValue::Utf8(Some(text)) = key.cast_to(&DataType::Utf8)? else {
                     unreachable!("a non-null value casts to non-null text")
                 };
-                contains(document, &json::parse(&text).map_err(invalid)?)
+                contains(
+                    document,
+                    &json::parse(&text).map_err(crate::jsonbuild::invalid)?,
+                )
             }
             _ => {
                 let key = key.to_string();

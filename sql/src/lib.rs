@@ -24,6 +24,7 @@ mod ctas;
 mod database;
 mod ddl;
 mod defaults;
+mod dialect;
 mod dml;
 mod error;
 mod foreign;
@@ -39,6 +40,7 @@ mod jsonsets;
 mod nested_values;
 mod numeric;
 mod order_subquery;
+pub mod parse;
 mod pgcast;
 mod pgcatalog;
 mod pgformat;
@@ -55,6 +57,7 @@ mod single;
 mod system;
 mod table;
 mod temporal;
+mod testing;
 pub mod text;
 mod transaction;
 mod types;
@@ -64,12 +67,13 @@ mod values_types;
 mod views;
 mod write;
 
-pub use database::Database;
+pub use database::{Database, DatabaseOptions};
 pub use datafusion::arrow;
 pub use error::{Error, ErrorKind, Notice, Result};
 pub use prepared::Prepared;
 pub use session::{
-    CommandTag, CopyOut, QueryResult, Session, Statement, StatementResult, TransactionStatus,
+    CommandTag, CopyOut, IdleTimeout, QueryResult, Session, Statement, StatementResult,
+    TransactionStatus,
 };
 pub use transaction::Isolation;
 pub use types::{PG_ATTNUM, PG_TABLE_OID, PG_TYPE, PG_TYPMOD, field as column_field};

@@ -14,8 +14,7 @@ use datafusion::sql::sqlparser::ast::{
     SelectItem, SetExpr, Statement as Ast, TableAlias, TableAliasColumnDef, TableFactor, Value,
     VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+use std::collections::HashMap;
 
 /// Rewrites PostgreSQL spellings DataFusion does not plan into ones it does:
 /// `pg_catalog.f(…)` becomes `f(…)` (PostgreSQL's built-in functions live in `pg_catalog`,
@@ -130,7 +129,7 @@ fn select_outer_columns_from_domains(query: &mut Query, outer_tables: &[(String,
             .map(|column| format!("{table}.{column} AS {}", domain_column(column)))
             .collect::<Vec<_>>()
             .join(", ");
-        let Ok(domain) = Parser::new(&PostgreSqlDialect {})
+        let Ok(domain) = crate::parse::parser()
             .try_with_sql(&format!(
                 "SELECT 1 FROM (SELECT DISTINCT {list} FROM {factor}) AS {alias}"
             ))
@@ -172,8 +171,8 @@ fn select_outer_columns_from_domains(query: &mut Query, outer_tables: &[(String,
 }
 
 /// Aliases the columns of a SELECT that DataFusion would name alike (`SELECT NULL, NULL`,
-/// `SELECT 1, 1`, `SELECT id, id`), which it cannot plan and PostgreSQL can; each keeps its
-/// PostgreSQL name.
+/// `SELECT 1, 1`, `SELECT id, id`, `SELECT 1 AS a, 2 AS a`, `SELECT a, b AS a`), which it
+/// cannot plan and PostgreSQL can; each keeps its PostgreSQL name.
 struct DistinctNames;
 
 impl VisitorMut for DistinctNames {
@@ -185,39 +184,53 @@ impl VisitorMut for DistinctNames {
             .iter()
             .map(|item| match item {
                 SelectItem::UnnamedExpr(expr) => datafusion_name(expr),
+                SelectItem::ExprWithAlias { alias, .. } => Some(column_name(alias)),
                 _ => None,
             })
             .collect();
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for text in spelled.iter().flatten() {
+            *counts.entry(text).or_default() += 1;
+        }
         for (position, item) in select.projection.iter_mut().enumerate() {
-            let Some(text) = &spelled[position] else {
+            let repeated = spelled[position]
+                .as_deref()
+                .is_some_and(|text| counts[text] > 1);
+            if !repeated {
                 continue;
-            };
-            let repeated = spelled
-                .iter()
-                .filter(|other| other.as_ref() == Some(text))
-                .count()
-                > 1;
-            if let (true, SelectItem::UnnamedExpr(expr)) = (repeated, &*item) {
-                *item = SelectItem::ExprWithAlias {
-                    expr: expr.clone(),
-                    alias: colnames::keep_name(position, expr),
-                };
             }
+            *item = match std::mem::replace(item, SelectItem::Wildcard(Default::default())) {
+                SelectItem::UnnamedExpr(expr) => SelectItem::ExprWithAlias {
+                    alias: colnames::keep_name(position, &expr),
+                    expr,
+                },
+                SelectItem::ExprWithAlias { expr, alias } => SelectItem::ExprWithAlias {
+                    alias: colnames::keep_alias(position, &alias),
+                    expr,
+                },
+                other => other,
+            };
         }
         std::ops::ControlFlow::Continue(())
     }
+}
+
+/// The name DataFusion gives a result column that is a column or carries an alias: unquoted
+/// names fold to lower case (`SELECT A, a` names two columns `a`).
+fn column_name(ident: &Ident) -> String {
+    format!("column {}", crate::ddl::normalize(ident))
 }
 
 /// What DataFusion names a result column by, near enough to tell which two it names alike.
 fn datafusion_name(expr: &Expr) -> Option<String> {
     match expr {
         // A column named twice (`SELECT id, id`, `o.id, id`) is one name to DataFusion.
-        Expr::Identifier(ident) => Some(format!("column {}", ident.value)),
-        Expr::CompoundIdentifier(parts) => {
-            parts.last().map(|part| format!("column {}", part.value))
-        }
+        Expr::Identifier(ident) => Some(column_name(ident)),
+        Expr::CompoundIdentifier(parts) => parts.last().map(column_name),
         // A cast is named by what it casts (`avg(n)::int, avg(n)::float8`).
         Expr::Cast { expr, .. } => datafusion_name(expr),
+        // DataFusion names every scalar subquery it turns into a join `(<subquery>)`.
+        Expr::Subquery(_) => Some("(<subquery>)".into()),
         expr => Some(expr.to_string()),
     }
 }
@@ -435,7 +448,7 @@ fn unnested(array: &str, column: &str, relation: &str) -> String {
 
 /// The FROM item `text` as parsed.
 fn derived_table(text: &str) -> Option<TableFactor> {
-    let query = Parser::new(&PostgreSqlDialect {})
+    let query = crate::parse::parser()
         .try_with_sql(&format!("SELECT * FROM {text}"))
         .and_then(|mut parser| parser.parse_query())
         .ok()?;
@@ -959,7 +972,7 @@ fn catalog_type(name: &ObjectName) -> Option<SqlType> {
     match last.to_ascii_lowercase().as_str() {
         "oid" | "xid" => Some(SqlType::BigInt(None)),
         "name" | "char" => Some(SqlType::Text),
-        other if parts.len() == 2 => Parser::new(&PostgreSqlDialect {})
+        other if parts.len() == 2 => crate::parse::parser()
             .try_with_sql(other)
             .and_then(|mut parser| parser.parse_data_type())
             .ok(),
@@ -1032,7 +1045,7 @@ fn call(function: &str, argument: &Expr) -> Option<Expr> {
 
 /// The expression `text` spells.
 pub(crate) fn call_text(text: &str) -> Option<Expr> {
-    Parser::new(&PostgreSqlDialect {})
+    crate::parse::parser()
         .try_with_sql(text)
         .and_then(|mut parser| parser.parse_expr())
         .ok()

@@ -36,6 +36,11 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The statement as SQL text (for logs).
+    pub fn sql(&self) -> String {
+        self.statement.to_string()
+    }
+
     /// The parameters' types, `$1` first.
     pub fn params(&self) -> &[Field] {
         &self.params

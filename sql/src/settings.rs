@@ -51,6 +51,7 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("default_transaction_read_only", "off", false),
     ("extra_float_digits", "1", false),
     ("idle_in_transaction_session_timeout", "0", false),
+    ("idle_session_timeout", "0", false),
     ("integer_datetimes", "on", true),
     ("IntervalStyle", "postgres", false),
     ("is_superuser", "on", true),
@@ -77,10 +78,11 @@ const KNOWN: &[(&str, &str, bool)] = &[
 ];
 
 /// The settings that take a duration in milliseconds.
-const DURATIONS: [&str; 3] = [
+const DURATIONS: [&str; 4] = [
     "statement_timeout",
     "lock_timeout",
     "idle_in_transaction_session_timeout",
+    "idle_session_timeout",
 ];
 
 /// One session's settings.
@@ -291,7 +293,12 @@ impl Settings {
 
     /// `statement_timeout`, if one is set.
     pub fn statement_timeout(&self) -> Option<Duration> {
-        let (_, value) = self.get("statement_timeout").ok()?;
+        self.timeout("statement_timeout")
+    }
+
+    /// The duration setting `name` (one of [`DURATIONS`]), unless it is 0 (no timeout).
+    pub fn timeout(&self, name: &str) -> Option<Duration> {
+        let (_, value) = self.get(name).ok()?;
         parse_millis(value)
             .filter(|ms| *ms > 0)
             .map(Duration::from_millis)

@@ -18,6 +18,7 @@
 use crate::catalog::SessionScope;
 use crate::error::{Error, ErrorKind, Result};
 use crate::settings::Settings;
+use datafusion::execution::memory_pool::MemoryReservation;
 use driftdb_engine::row::delete_event;
 use driftdb_engine::{
     CatalogPoint, KeyRange, RowWrite, Seq, TableDef, TableId, Transaction as EngineTransaction,
@@ -114,6 +115,8 @@ pub(crate) struct Transaction {
     pub(crate) settings_at_begin: Option<Settings>,
     /// The settings `SET LOCAL` changed, which end with the transaction.
     pub(crate) local_settings: Vec<String>,
+    /// The memory its pending rows hold in the server's pool, given back when it ends.
+    pub(crate) memory: Vec<MemoryReservation>,
 }
 
 impl Transaction {
@@ -130,6 +133,7 @@ impl Transaction {
             savepoints: Vec::new(),
             settings_at_begin: None,
             local_settings: Vec::new(),
+            memory: Vec::new(),
         }
     }
 

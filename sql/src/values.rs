@@ -159,10 +159,7 @@ pub fn normalize_text_column(array: ArrayRef, ty: ColumnType) -> Result<ArrayRef
 }
 
 fn json_error(type_name: &str, e: json::JsonError) -> Error {
-    Error::new(
-        ErrorKind::InvalidTextRepresentation,
-        format!("invalid input syntax for type {type_name}: {}", e.0),
-    )
+    e.for_type(type_name)
 }
 
 #[cfg(test)]

@@ -18,8 +18,6 @@ use datafusion::sql::sqlparser::ast::{
     CreateView, Expr as SqlExpr, FunctionArg, FunctionArgExpr, Query, SetExpr, Statement,
     TableAlias, TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use driftdb_engine::{CatalogPoint, ColumnDef, ColumnType, Seq, TableDef, ViewDef};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -42,7 +40,7 @@ fn derived_table(view: &ViewDef, alias: &str) -> Result<TableFactor> {
 fn parse_factor(from: &str) -> Result<TableFactor> {
     let sql = format!("SELECT 1 FROM {from}");
     let internal = |e: String| Error::new(ErrorKind::Internal, format!("view query: {e}"));
-    let query = Parser::new(&PostgreSqlDialect {})
+    let query = crate::parse::parser()
         .try_with_sql(&sql)
         .and_then(|mut parser| parser.parse_query())
         .map_err(|e| internal(e.to_string()))?;

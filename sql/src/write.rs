@@ -18,6 +18,7 @@ use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::sink::DataSink;
 use datafusion::error::Result as DfResult;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use driftdb_engine::keys::KeyEncoder;
@@ -286,14 +287,42 @@ impl<'d> RowsEncoder<'d> {
 pub(crate) struct WriteSet<'d> {
     def: &'d TableDef,
     events: BTreeMap<Vec<u8>, StatementEvent>,
+    /// The memory the events take, about: a statement's uncommitted rows count against the
+    /// server's memory limit like any other buffer (53200 past it).
+    bytes: usize,
+    reservation: Option<MemoryReservation>,
 }
+
+/// What one pending row costs beyond its key and event bytes (map node, vectors).
+const ROW_OVERHEAD: usize = 96;
 
 impl<'d> WriteSet<'d> {
     pub(crate) fn new(def: &'d TableDef) -> WriteSet<'d> {
         WriteSet {
             def,
             events: BTreeMap::new(),
+            bytes: 0,
+            reservation: None,
         }
+    }
+
+    /// Counts the events' memory against the server's memory pool; fails (53200) past it.
+    pub(crate) fn account(&mut self, scope: &SessionScope) -> Result<()> {
+        let reservation = self.reservation.get_or_insert_with(|| {
+            MemoryConsumer::new("uncommitted rows").register(&scope.db.runtime.memory_pool)
+        });
+        if let Some(more) = self
+            .bytes
+            .checked_sub(reservation.size())
+            .filter(|n| *n > 0)
+        {
+            reservation.try_grow(more)?;
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, pk: &[u8], event: Option<&[u8]>) {
+        self.bytes += pk.len() + event.map_or(0, <[u8]>::len) + ROW_OVERHEAD;
     }
 
     fn duplicate(&self) -> Error {
@@ -302,6 +331,7 @@ impl<'d> WriteSet<'d> {
 
     /// A new row under a key that must not hold one (unless this statement deleted it).
     pub(crate) fn insert(&mut self, pk: Vec<u8>, event: Vec<u8>) -> Result<()> {
+        self.count(&pk, Some(&event));
         match self.events.get_mut(&pk) {
             None => {
                 self.events.insert(pk, (Some(event), Origin::Inserted));
@@ -317,6 +347,7 @@ impl<'d> WriteSet<'d> {
 
     /// A new version of a row this statement read.
     pub(crate) fn replace(&mut self, pk: Vec<u8>, event: Vec<u8>) -> Result<()> {
+        self.count(&pk, Some(&event));
         if self
             .events
             .insert(pk, (Some(event), Origin::Read))
@@ -329,6 +360,7 @@ impl<'d> WriteSet<'d> {
 
     /// Deletes a row this statement read.
     pub(crate) fn delete(&mut self, pk: Vec<u8>) {
+        self.count(&pk, None);
         self.events.insert(pk, (None, Origin::Read));
     }
 
@@ -364,7 +396,8 @@ impl<'d> WriteSet<'d> {
 
     /// Adds the set to the session's transaction (which commits it, at the statement's end or at
     /// COMMIT).
-    pub(crate) fn stage(self, scope: &SessionScope) -> Result<()> {
+    pub(crate) fn stage(mut self, scope: &SessionScope) -> Result<()> {
+        self.account(scope)?;
         self.check_unique(scope)?;
         let engine = &scope.db.engine;
         let (table, read_at) = (self.def.id, scope.snapshot());
@@ -373,7 +406,12 @@ impl<'d> WriteSet<'d> {
                 .get_as_of(table, pk, engine.latest_seq(), |_| ())?
                 .is_some())
         };
-        scope.with_transaction(|txn| txn.stage(self.def, self.events, read_at, is_live))?
+        let memory = self.reservation.take();
+        scope.with_transaction(|txn| {
+            txn.stage(self.def, self.events, read_at, is_live)?;
+            txn.memory.extend(memory);
+            Ok(())
+        })?
     }
 }
 
@@ -501,6 +539,7 @@ impl DataSink for InsertSink {
             for (pk, event) in rows.drain(..) {
                 set.insert(pk, event).map_err(Error::into_datafusion)?;
             }
+            set.account(&self.scope).map_err(Error::into_datafusion)?;
             count += batch.num_rows() as u64;
         }
         set.stage(&self.scope).map_err(Error::into_datafusion)?;
