@@ -44,10 +44,17 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server over `data_dir` on a free loopback port and waits until it listens.
     pub fn start(data_dir: &Path) -> TestServer {
+        TestServer::start_with(data_dir, &[], &[])
+    }
+
+    /// Like [`TestServer::start`], with more command-line arguments and environment variables.
+    pub fn start_with(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
         let mut child = Command::new(server_binary())
             .arg("--data-path")
             .arg(data_dir)
             .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -75,6 +82,11 @@ impl TestServer {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The server process's id while it runs (`None` once it was killed or stopped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Connects a tokio-postgres client as `user` to database `driftdb`.
