@@ -8,6 +8,7 @@
 pub mod postgres;
 pub mod raw;
 pub mod slt;
+pub mod sqlite_corpus;
 pub mod transfers;
 
 use std::io::{BufRead, BufReader};
