@@ -11,6 +11,7 @@ pub mod raw;
 pub mod slt;
 pub mod sqlite_corpus;
 pub mod transfers;
+pub mod wirefuzz;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
