@@ -9,6 +9,7 @@ pub mod postgres;
 pub mod queryfuzz;
 pub mod raw;
 pub mod slt;
+pub mod soak;
 pub mod sqlite_corpus;
 pub mod transfers;
 pub mod wirefuzz;

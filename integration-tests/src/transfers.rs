@@ -67,8 +67,9 @@ pub async fn single_value(client: &Client, sql: &str) -> Result<String, tokio_po
     panic!("{sql} returned no row")
 }
 
-/// One attempt at a transfer: `Ok(true)` committed, `Ok(false)` refused.
-async fn attempt(
+/// One attempt at a transfer: `Ok(true)` committed, `Ok(false)` refused. After an error the
+/// transaction may still be open: the caller rolls it back.
+pub async fn attempt(
     client: &Client,
     from: u64,
     to: u64,
