@@ -14,7 +14,7 @@ DATA ?= ./data
 SERVER_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps reference-deps client-deps build run test bench bench-store lint fmt clean
+.PHONY: help deps reference-deps client-deps build run test bench bench-store fuzz soak lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -102,6 +102,22 @@ bench-store: deps ## Measure the event store alone: commits/s, scan rows/s, byte
 	$(BUILD)
 	@dir=$$(mktemp -d "$(CARGO_TARGET_DIR)/bench-store.XXXXXX"); \
 	$(CARGO_TARGET_DIR)/debug/examples/store_bench "$$dir"; status=$$?; rm -rf "$$dir"; exit $$status
+
+# Long runs of what `make test` runs briefly with a fixed seed. The fuzzers take a new seed each
+# run unless FUZZ_SEED is given; every difference or failure they report names its seed.
+FUZZ_SECONDS ?= 300
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: reference-deps ## Query fuzzer (DriftDB against PostgreSQL) and wire fuzzer, FUZZ_SECONDS (300) each
+	$(BUILD)
+	$(CARGO_TARGET_DIR)/debug/examples/query_fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
+	$(CARGO_TARGET_DIR)/debug/examples/wire_fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
+
+SOAK_SECONDS ?= 600
+SOAK_CLIENTS ?= 64
+SOAK_CRASH_ROUNDS ?= 100
+soak: deps ## 64 clients on a mixed load for SOAK_SECONDS (600), then SOAK_CRASH_ROUNDS (100) kill -9 rounds; nothing acknowledged may be lost
+	$(BUILD)
+	$(CARGO_TARGET_DIR)/debug/examples/soak --seconds $(SOAK_SECONDS) --clients $(SOAK_CLIENTS) --crash-rounds $(SOAK_CRASH_ROUNDS)
 
 lint: deps ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
