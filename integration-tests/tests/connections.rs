@@ -5,7 +5,8 @@ use driftdb_integration_tests::TestServer;
 #[tokio::test]
 async fn three_hundred_connections_keep_their_own_settings() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path());
+    // More than the default limit of 100 connections.
+    let server = TestServer::start_with(dir.path(), &["--max-connections", "300"], &[]);
     let mut clients = Vec::new();
     for i in 0..300 {
         let client = server.connect().await;
