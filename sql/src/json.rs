@@ -393,16 +393,22 @@ mod tests {
         ] {
             assert!(parse(text).is_err(), "{text:?} parsed");
         }
-        let deep = "[".repeat(MAX_DEPTH + 2);
-        assert!(parse(&deep).unwrap_err().too_deep);
-        // As deep as allowed parses, on a stack as large as the server's threads have.
-        let allowed = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
-        let parsed = std::thread::Builder::new()
+        // Too deep is an error, and as deep as allowed parses, on a stack as large as the
+        // server's threads have (a test thread's is too small for either).
+        let (too_deep, allowed) = std::thread::Builder::new()
             .stack_size(crate::parse::statement_stack_size())
-            .spawn(move || parse(&allowed).map(|json| json.into_canonical()).is_ok())
+            .spawn(|| {
+                let deep = "[".repeat(MAX_DEPTH + 2);
+                let allowed = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+                (
+                    parse(&deep).err().map(|e| e.too_deep),
+                    parse(&allowed).map(|json| json.into_canonical()).is_ok(),
+                )
+            })
             .unwrap()
             .join()
             .unwrap();
-        assert!(parsed);
+        assert_eq!(too_deep, Some(true));
+        assert!(allowed);
     }
 }
