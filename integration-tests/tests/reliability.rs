@@ -1,13 +1,14 @@
 //! Nothing one client sends takes the server down: statements nested too deep fail with 54001
 //! (as in PostgreSQL) while deep ones PostgreSQL answers are answered, long flat lists work, a
-//! panic fails one statement with XX000, and connections past the limit, clients that never
+//! panic fails one statement with XX000, statements needing more memory than the server may use
+//! spill or fail with 53200, and connections past the limit, clients that never
 //! finish their startup and idle sessions are turned away or ended as PostgreSQL does. After
 //! each, the server still answers a fresh connection.
 
 use driftdb_integration_tests::{TestServer, error_code, rows};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 /// The SQLSTATE of a simple query that must fail.
 async fn fails_with(client: &Client, sql: &str) -> String {
@@ -323,4 +324,42 @@ async fn idle_sessions_end_with_postgresql_timeouts() {
         "the session stays open"
     );
     still_answers(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_needing_more_memory_than_the_limit_spill_or_fail_with_53200() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(dir.path(), &["--memory-limit", "64MB"], &[]);
+    let client = server.connect().await;
+    for (sql, answer) in [
+        // Ten million groups: far more than 64 MB of hash table.
+        (
+            "SELECT count(*) FROM (SELECT x, count(*) AS n FROM generate_series(1, 10000000) x \
+             GROUP BY x) g WHERE n = 1",
+            "10000000",
+        ),
+        // A cross join of two tables, sorted.
+        (
+            "SELECT count(*) FROM (SELECT a.x AS a, b.x AS b FROM generate_series(1, 3000) a(x), \
+             generate_series(1, 1000) b(x) ORDER BY 2 DESC, 1) s",
+            "3000000",
+        ),
+        // 100 values of 100 MB in one batch: more than a batch of text can hold.
+        (
+            "SELECT max(length(repeat('x', 100000000) || x)) FROM generate_series(1, 100) x",
+            "100000003",
+        ),
+    ] {
+        match client.simple_query(sql).await {
+            Ok(messages) => {
+                let first = messages.iter().find_map(|message| match message {
+                    SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                    _ => None,
+                });
+                assert_eq!(first.as_deref(), Some(answer), "{sql}");
+            }
+            Err(e) => assert_eq!(error_code(&e), "53200", "{sql}: {e}"),
+        }
+        still_answers(&server).await;
+    }
 }
