@@ -10,6 +10,7 @@ pub mod queryfuzz;
 pub mod raw;
 pub mod slt;
 pub mod soak;
+pub mod splitmix;
 pub mod sqlite_corpus;
 pub mod transfers;
 pub mod wirefuzz;

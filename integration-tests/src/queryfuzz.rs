@@ -24,6 +24,7 @@ pub use oracle::{Difference, Outcome};
 
 use crate::TestServer;
 use crate::postgres::ReferencePostgres;
+use crate::splitmix::SplitMix64;
 use generate::Generator;
 use oracle::{compare, execute};
 use schema::{Setup, SetupStatement};
@@ -33,21 +34,17 @@ use std::time::{Duration, Instant};
 use tlp::TlpCase;
 use tokio_postgres::Client;
 
-/// splitmix64: small, fast, and the same everywhere.
+/// The fuzzer's choices, over [`SplitMix64`].
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SplitMix64::new(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `0..n` (`n > 0`).

@@ -9,6 +9,7 @@
 //! malformed session with an error or by closing the socket; both are fine. What is not fine is
 //! a server that stops answering others (it crashed, hangs or ran away with memory).
 
+use crate::splitmix::SplitMix64;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -30,21 +31,17 @@ const PROTOCOL_3_0: u32 = 0x0003_0000;
 // ---------------------------------------------------------------------------------------------
 // Randomness
 
-/// splitmix64: small, fast, and the same sequence everywhere.
+/// The fuzzer's choices, over [`SplitMix64`].
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SplitMix64::new(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `0..n` (`n > 0`).

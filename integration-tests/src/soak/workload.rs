@@ -1,6 +1,7 @@
 //! The soak's clients: the mixed operations, what each checks as it goes, and the tally of what
 //! they did. An insert's id counts as acknowledged only once the server acknowledged its commit.
 
+pub use crate::splitmix::SplitMix64;
 use crate::{rows_or_error, transfers};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -34,29 +35,6 @@ const POINT_READ: usize = 1;
 const TRANSFER: usize = 2;
 const AGGREGATE: usize = 3;
 const AS_OF: usize = 4;
-
-/// A small deterministic generator (splitmix64), so runs pick the same operations every time.
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> SplitMix64 {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
 
 /// What the clients did, added up.
 #[derive(Clone, Debug, Default)]
