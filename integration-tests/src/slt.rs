@@ -177,29 +177,8 @@ impl AsyncDB for Wire {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, WireError> {
-        let mut rows = Vec::new();
-        let mut columns = None;
-        let mut count = 0;
-        for message in self.client.simple_query(sql).await? {
-            match message {
-                SimpleQueryMessage::RowDescription(description) => {
-                    columns = Some(description.len())
-                }
-                SimpleQueryMessage::Row(row) => {
-                    rows.push((0..row.len()).map(|i| slt_value(row.get(i))).collect())
-                }
-                SimpleQueryMessage::CommandComplete(n) => count = n,
-                _ => {}
-            }
-        }
-        Ok(match columns {
-            // The simple protocol carries no column types the runner understands; values are checked.
-            Some(n) => DBOutput::Rows {
-                types: vec![DefaultColumnType::Any; n],
-                rows,
-            },
-            None => DBOutput::StatementComplete(count),
-        })
+        let messages = self.client.simple_query(sql).await?;
+        Ok(simple_query_output(messages, |_, value| slt_value(value)))
     }
 
     async fn shutdown(&mut self) {}
@@ -282,4 +261,33 @@ pub async fn run_against_postgres() -> Vec<String> {
         }
     }
     failures
+}
+
+/// A simple query's messages as the sqllogictest runner reads them, each value rendered by
+/// `render(column, value)`. The simple protocol carries no column types the runner
+/// understands, so values are what is checked.
+pub(crate) fn simple_query_output(
+    messages: Vec<SimpleQueryMessage>,
+    render: impl Fn(usize, Option<&str>) -> String,
+) -> DBOutput<DefaultColumnType> {
+    let mut rows = Vec::new();
+    let mut columns = None;
+    let mut count = 0;
+    for message in messages {
+        match message {
+            SimpleQueryMessage::RowDescription(description) => columns = Some(description.len()),
+            SimpleQueryMessage::Row(row) => {
+                rows.push((0..row.len()).map(|i| render(i, row.get(i))).collect())
+            }
+            SimpleQueryMessage::CommandComplete(n) => count = n,
+            _ => {}
+        }
+    }
+    match columns {
+        Some(n) => DBOutput::Rows {
+            types: vec![DefaultColumnType::Any; n],
+            rows,
+        },
+        None => DBOutput::StatementComplete(count),
+    }
 }

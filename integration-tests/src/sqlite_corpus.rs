@@ -6,7 +6,7 @@
 //! `skipif`/`onlyif` apply to the engine `postgresql`. Every failing record is collected instead
 //! of stopping at the first.
 
-use crate::slt::WireError;
+use crate::slt::{WireError, simple_query_output};
 use async_trait::async_trait;
 use sqllogictest::{
     AsyncDB, DBOutput, DefaultColumnType, Normalizer, QueryExpect, Record, RecordOutput, Runner,
@@ -15,7 +15,6 @@ use sqllogictest::{
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio_postgres::SimpleQueryMessage;
 
 /// The engine name the corpus's `skipif`/`onlyif` records see: both DriftDB and the reference
 /// take PostgreSQL's branches.
@@ -91,30 +90,10 @@ impl AsyncDB for SqliteWire {
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, WireError> {
         let declared = self.declared.lock().expect("not poisoned").clone();
         let type_of = |i: usize| declared.get(i).unwrap_or(&DefaultColumnType::Any);
-        let mut rows = Vec::new();
-        let mut columns = None;
-        let mut count = 0;
-        for message in self.client.simple_query(sql).await? {
-            match message {
-                SimpleQueryMessage::RowDescription(description) => {
-                    columns = Some(description.len())
-                }
-                SimpleQueryMessage::Row(row) => rows.push(
-                    (0..row.len())
-                        .map(|i| sqlite_value(type_of(i), row.get(i)))
-                        .collect(),
-                ),
-                SimpleQueryMessage::CommandComplete(n) => count = n,
-                _ => {}
-            }
-        }
-        Ok(match columns {
-            Some(n) => DBOutput::Rows {
-                types: vec![DefaultColumnType::Any; n],
-                rows,
-            },
-            None => DBOutput::StatementComplete(count),
-        })
+        let messages = self.client.simple_query(sql).await?;
+        Ok(simple_query_output(messages, |i, value| {
+            sqlite_value(type_of(i), value)
+        }))
     }
 
     async fn shutdown(&mut self) {}
