@@ -6,8 +6,6 @@
 //! latest schema at the statement's snapshot seq.
 
 use crate::database::Database;
-use crate::error::Error;
-use crate::error::Notice;
 use crate::infoschema::{INFORMATION_SCHEMA, InformationSchema};
 use crate::pgcatalog::{self, PG_CATALOG, PgCatalogSchema};
 use crate::settings::Settings;
@@ -18,6 +16,8 @@ use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::Result;
 use driftdb_engine::{Seq, TableId};
+use driftdb_pgtypes::error::Error;
+use driftdb_pgtypes::error::Notice;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 

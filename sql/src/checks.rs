@@ -3,10 +3,8 @@
 //! only when its check is false (NULL passes, as in PostgreSQL).
 
 use crate::catalog::SessionScope;
-use crate::ddl::normalize;
 use crate::defaults::parse_stored;
-use crate::error::{Error, ErrorKind, Result};
-use crate::types::table_schema;
+use crate::schema::table_schema;
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
@@ -16,6 +14,8 @@ use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, Ident, Visit, Visitor, visit_expressions_mut,
 };
 use driftdb_engine::TableDef;
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use driftdb_pgtypes::idents::normalize;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 

@@ -5,11 +5,11 @@
 //! (`count(*)`, `Int64(1)`), so the names are worked out from the statement and put on the
 //! result's schema; the rows themselves are unchanged.
 
-use crate::ddl::normalize;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::sql::sqlparser::ast::{
     DataType as SqlType, Expr, Ident, Query, SelectItem, SetExpr, Statement as Ast,
 };
+use driftdb_pgtypes::idents::normalize;
 use std::sync::Arc;
 
 /// PostgreSQL's name for an expression without an alias, if it has one (else `?column?`).

@@ -6,12 +6,12 @@
 //! warn, a failed transaction answers COMMIT with ROLLBACK, and the isolation level is fixed by
 //! the transaction's first query.
 
-use crate::error::{Error, ErrorKind, Result};
 use crate::transaction::{Isolation, Transaction};
 use datafusion::sql::sqlparser::ast::{
     Expr, Ident, Set, Statement as Ast, TransactionAccessMode, TransactionIsolationLevel,
     TransactionMode, Value,
 };
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
 
 /// What a transaction-control statement asks for.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ fn modes(list: &[TransactionMode]) -> Result<Modes> {
 }
 
 fn name_of(ident: &Ident) -> String {
-    crate::ddl::normalize(ident)
+    driftdb_pgtypes::idents::normalize(ident)
 }
 
 /// The name a SET or SHOW names, lower case.

@@ -7,11 +7,7 @@
 //! failing line is found by casting ever smaller ranges of lines and named in the error. COPY TO runs the query and writes each row as one
 //! line, values in their text form.
 
-use crate::dml::quoted;
-use crate::error::{Error, ErrorKind, Result};
 use crate::session::Session;
-use crate::text::{ColumnText, format_options};
-use crate::types::sql_type;
 use crate::{ddl, defaults};
 use datafusion::arrow::array::{ArrayRef, Int64Array, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -20,6 +16,10 @@ use datafusion::sql::sqlparser::ast::{
     CopyLegacyCsvOption, CopyLegacyOption, CopyOption, Ident, ObjectName, Statement as Ast,
 };
 use driftdb_engine::TableDef;
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use driftdb_pgtypes::idents::quoted;
+use driftdb_pgtypes::text::{ColumnText, format_options};
+use driftdb_pgtypes::types::sql_type;
 use std::sync::Arc;
 
 /// The statement table holding the rows being copied in.
@@ -284,7 +284,7 @@ fn target(
         false => columns
             .iter()
             .map(|column| {
-                let name = ddl::normalize(column);
+                let name = driftdb_pgtypes::idents::normalize(column);
                 def.slot_of(&name).ok_or_else(|| {
                     Error::new(
                         ErrorKind::UndefinedColumn,

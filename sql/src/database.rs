@@ -1,14 +1,15 @@
 //! The shared database handle: one engine, any number of sessions.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::engine_error::engine_error;
 use crate::session::Session;
-use crate::types::PgTypePlanner;
 use datafusion::common::config::Dialect;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::SessionConfig;
 use driftdb_engine::{Engine, EngineOptions, Seq};
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use driftdb_pgtypes::types::PgTypePlanner;
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
@@ -91,7 +92,7 @@ impl Database {
     /// Opens (or creates) the database in `path`, as `options` say.
     pub fn open_with(path: impl AsRef<Path>, options: DatabaseOptions) -> Result<Arc<Database>> {
         let path = path.as_ref();
-        let engine = Engine::open(path, EngineOptions::default())?;
+        let engine = Engine::open(path, EngineOptions::default()).map_err(engine_error)?;
         let runtime = runtime_env(path, &options)?;
         Ok(Arc::new(Database {
             engine: Arc::new(engine),

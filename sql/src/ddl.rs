@@ -5,9 +5,7 @@ use crate::catalog::SessionScope;
 use crate::catalog::{CATALOG_NAME, SCHEMA_NAME};
 use crate::checks;
 use crate::defaults::plan_default;
-use crate::error::{Error, ErrorKind, Notice, Result};
 use crate::session::Session;
-use crate::types::{arrow_type, column_type};
 use crate::write::{coerce, typed_value};
 use datafusion::arrow::compute::can_cast_types;
 use datafusion::arrow::datatypes::DataType;
@@ -18,14 +16,17 @@ use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::sql::sqlparser::ast::{
     AlterColumnOperation, AlterTable, AlterTableOperation, CheckConstraint, ColumnDef as SqlColumn,
     ColumnOption, CreateIndex, CreateTable, DataType as SqlType, Expr as SqlExpr,
-    ForeignKeyConstraint, GeneratedAs, Ident, IndexColumn, ObjectName, ObjectNamePart,
-    ReferentialAction, RenameTableNameKind, TableConstraint,
+    ForeignKeyConstraint, GeneratedAs, IndexColumn, ObjectName, ObjectNamePart, ReferentialAction,
+    RenameTableNameKind, TableConstraint,
 };
 use driftdb_engine::row::RowEncoder;
 use driftdb_engine::{
     CheckDef, ColumnDef, ColumnType, ForeignKeyAction, ForeignKeyDef, Identity, IndexDef, TableDef,
     ValueRef,
 };
+use driftdb_pgtypes::error::{Error, ErrorKind, Notice, Result};
+use driftdb_pgtypes::idents::normalize;
+use driftdb_pgtypes::types::{arrow_type, column_type};
 use std::sync::Arc;
 
 /// The error for a relation name already taken (42P07).
@@ -52,14 +53,6 @@ const ROW_ID: &str = "ctid";
 
 /// PostgreSQL's limit on columns per table (a row event counts columns in a u16).
 const MAX_COLUMNS: usize = 1600;
-
-/// An identifier as PostgreSQL resolves it: unquoted folds to lower case.
-pub(crate) fn normalize(ident: &Ident) -> String {
-    match ident.quote_style {
-        Some(_) => ident.value.clone(),
-        None => ident.value.to_lowercase(),
-    }
-}
 
 /// The table name in `name`, which may be qualified by `public` or `driftdb.public`.
 pub(crate) fn table_name(name: &ObjectName) -> Result<String> {
@@ -474,7 +467,7 @@ pub(crate) async fn create_table_as(session: &Session, create: &CreateTable) -> 
             .unwrap_or_else(|| field.name().clone());
         columns.push(ColumnDef::new(
             column_name,
-            crate::types::column_type_of(field)?,
+            driftdb_pgtypes::types::column_type_of(field)?,
         ));
     }
     check_unique_names(&name, &columns)?;
@@ -491,7 +484,10 @@ pub(crate) async fn create_table_as(session: &Session, create: &CreateTable) -> 
         view: None,
     };
     scope.with_transaction(|txn| txn.redefine(id, Some(def)))?;
-    let insert = format!("INSERT INTO {} {query}", crate::dml::quoted(&name));
+    let insert = format!(
+        "INSERT INTO {} {query}",
+        driftdb_pgtypes::idents::quoted(&name)
+    );
     let batches = session.collect_sql(&insert).await?;
     crate::dml::count_of(&batches)
 }
@@ -815,11 +811,11 @@ async fn fill_added_columns(
 ) -> Result<()> {
     let assignments: Vec<String> = fills
         .iter()
-        .map(|(name, _)| format!("{} = DEFAULT", crate::dml::quoted(name)))
+        .map(|(name, _)| format!("{} = DEFAULT", driftdb_pgtypes::idents::quoted(name)))
         .collect();
     let sql = format!(
         "UPDATE {} SET {}",
-        crate::dml::quoted(&def.name),
+        driftdb_pgtypes::idents::quoted(&def.name),
         assignments.join(", ")
     );
     let datafusion::sql::sqlparser::ast::Statement::Update(update) = session.parse_one(&sql)?
@@ -890,8 +886,8 @@ async fn alter_column(
         AlterColumnOperation::SetNotNull => {
             let query = format!(
                 "SELECT count(*) FROM {} WHERE {} IS NULL",
-                crate::dml::quoted(&def.name),
-                crate::dml::quoted(column)
+                driftdb_pgtypes::idents::quoted(&def.name),
+                driftdb_pgtypes::idents::quoted(column)
             );
             if session.count_sql(&query).await? > 0 {
                 return Err(Error::new(
@@ -1025,7 +1021,7 @@ async fn add_constraint(
             checks::plan(&scope.db.expressions, def, &check.expr)?;
             let query = format!(
                 "SELECT count(*) FROM {} WHERE NOT ({})",
-                crate::dml::quoted(&def.name),
+                driftdb_pgtypes::idents::quoted(&def.name),
                 check.expr
             );
             if session.count_sql(&query).await? > 0 {
@@ -1044,15 +1040,15 @@ async fn add_constraint(
             let fk = foreign_key(scope, def, foreign)?;
             let parent = crate::foreign::table_by_id(scope, fk.parent)
                 .unwrap_or_else(|| Arc::new(def.clone()));
-            let child = crate::dml::quoted(&def.name);
+            let child = driftdb_pgtypes::idents::quoted(&def.name);
             let pairs: Vec<(String, String)> = fk
                 .columns
                 .iter()
                 .zip(&parent.primary_key)
                 .map(|(&c, &p)| {
                     (
-                        crate::dml::quoted(&def.columns[c].name),
-                        crate::dml::quoted(&parent.columns[p].name),
+                        driftdb_pgtypes::idents::quoted(&def.columns[c].name),
+                        driftdb_pgtypes::idents::quoted(&parent.columns[p].name),
                     )
                 })
                 .collect();
@@ -1068,7 +1064,7 @@ async fn add_constraint(
                 "SELECT count(*) FROM {child} AS c WHERE {} AND NOT EXISTS \
                  (SELECT 1 FROM {} AS p WHERE {})",
                 present.join(" AND "),
-                crate::dml::quoted(&parent.name),
+                driftdb_pgtypes::idents::quoted(&parent.name),
                 matches.join(" AND ")
             );
             if session.count_sql(&query).await? > 0 {
@@ -1114,7 +1110,10 @@ async fn column_def_for_add(
         None => None,
     };
     // Rows already there would hold NULL (an empty table takes the column as it is).
-    let count = format!("SELECT count(*) FROM {}", crate::dml::quoted(&table.name));
+    let count = format!(
+        "SELECT count(*) FROM {}",
+        driftdb_pgtypes::idents::quoted(&table.name)
+    );
     if missing.is_none() && !def.nullable && session.count_sql(&count).await? > 0 {
         return Err(Error::new(
             ErrorKind::NotNullViolation,

@@ -8,8 +8,7 @@
 //! ([`driftdb_engine::Engine::next_identity_values`]).
 
 use crate::catalog::SessionScope;
-use crate::ddl::normalize;
-use crate::error::{Error, ErrorKind, Result};
+use crate::engine_error::engine_error;
 use datafusion::arrow::array::Int64Array;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DFSchema, ScalarValue};
@@ -21,6 +20,8 @@ use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, Ident, Insert, ObjectName, ObjectNamePart, SetExpr, Value,
 };
 use driftdb_engine::{ColumnDef, TableDef, TableId};
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use driftdb_pgtypes::idents::normalize;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -234,7 +235,8 @@ impl NextVal {
             .scope
             .db
             .engine
-            .next_identity_values(table, slot, count as u64)?)
+            .next_identity_values(table, slot, count as u64)
+            .map_err(engine_error)?)
     }
 }
 

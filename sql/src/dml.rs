@@ -5,12 +5,11 @@
 
 use crate::catalog::SCHEMA_NAME;
 use crate::checks;
-use crate::ddl::{normalize, table_name};
+use crate::ddl::table_name;
 use crate::defaults::{default_sql, is_default_keyword};
-use crate::error::{Error, ErrorKind, Result};
 use crate::foreign;
+use crate::schema::table_schema;
 use crate::session::{CommandTag, QueryResult, STATEMENT_TABLES, Session, StatementResult};
-use crate::types::table_schema;
 use crate::write::{RowsEncoder, WriteSet};
 use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::array::{ArrayRef, AsArray};
@@ -22,6 +21,9 @@ use datafusion::sql::sqlparser::ast::{
     TableFactor, TableWithJoins, Update, UpdateTableFromKind,
 };
 use driftdb_engine::TableDef;
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use driftdb_pgtypes::idents::normalize;
+use driftdb_pgtypes::idents::quoted;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -39,11 +41,6 @@ pub(crate) fn count_of(batches: &[RecordBatch]) -> Result<u64> {
         total += counts.iter().flatten().sum::<u64>();
     }
     Ok(total)
-}
-
-/// A quoted identifier, safe to splice into generated SQL.
-pub(crate) fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The target table of an UPDATE or DELETE and the name its columns are qualified with.

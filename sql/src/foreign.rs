@@ -9,8 +9,7 @@
 //! are no other ON UPDATE actions).
 
 use crate::catalog::{SCHEMA_NAME, SessionScope};
-use crate::dml::{self, quoted};
-use crate::error::{Error, ErrorKind, Result};
+use crate::dml;
 use crate::session::{STATEMENT_TABLES, Session};
 use crate::write::{coerce, key_held, typed_value};
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
@@ -18,6 +17,8 @@ use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::sql::sqlparser::ast::Statement;
 use driftdb_engine::keys::KeyEncoder;
 use driftdb_engine::{ForeignKeyAction, ForeignKeyDef, TableDef, TableId, ValueRef};
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use driftdb_pgtypes::idents::quoted;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -3,10 +3,9 @@
 //! PostgreSQL's integer arguments.
 
 use crate::catalog::{SessionScope, in_own_schema};
-use crate::error::{Error, ErrorKind};
+use crate::engine_error::engine_error;
 use crate::scan::VersionWindow;
 use crate::table::DriftTable;
-use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::ScalarValue;
@@ -15,25 +14,9 @@ use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 use driftdb_engine::{CatalogPoint, Seq, TableDef};
+use driftdb_pgtypes::error::{Error, ErrorKind};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-
-/// Runs `compute` over a call's arguments as arrays. A call of constants gives a constant,
-/// so an immutable function of literals still folds at planning time.
-pub(crate) fn on_arrays(
-    args: &ScalarFunctionArgs,
-    compute: impl FnOnce(&[ArrayRef]) -> Result<ArrayRef>,
-) -> Result<ColumnarValue> {
-    let constant = args
-        .args
-        .iter()
-        .all(|arg| matches!(arg, ColumnarValue::Scalar(_)));
-    let result = compute(&ColumnarValue::values_to_arrays(&args.args)?)?;
-    Ok(match constant && result.len() == 1 {
-        true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
-        false => ColumnarValue::Array(result),
-    })
-}
 
 /// `driftdb_current_seq()`: the seq the current statement reads at.
 #[derive(Debug)]
@@ -235,7 +218,7 @@ fn resolve_bound(scope: &SessionScope, bound: &Expr, future_is_now: bool) -> Res
     let seq_at = |micros: i64| -> Result<Seq> {
         let seq = engine
             .seq_at_time(micros)
-            .map_err(|e| Error::from(e).into_datafusion())?;
+            .map_err(|e| engine_error(e).into_datafusion())?;
         Ok(seq.min(snapshot))
     };
     let at = seq_at(micros)?;
@@ -247,10 +230,13 @@ fn resolve_bound(scope: &SessionScope, bound: &Expr, future_is_now: bool) -> Res
 }
 
 /// The commit an `AS OF` point (a constant: `'@seq:N'` or a time) stands for.
-pub(crate) fn resolve_point(scope: &SessionScope, point: ScalarValue) -> crate::error::Result<Seq> {
+pub(crate) fn resolve_point(
+    scope: &SessionScope,
+    point: ScalarValue,
+) -> driftdb_pgtypes::error::Result<Seq> {
     resolve_bound(scope, &Expr::Literal(point, None), false)
         .map(|bound| bound.at)
-        .map_err(crate::error::Error::from)
+        .map_err(driftdb_pgtypes::error::Error::from)
 }
 
 /// `__driftdb_as_of(point, name…)`: a table as of a seq or a time, with the schema it had then.

@@ -6,7 +6,6 @@
 //! `pg_get_constraintdef`, `pg_get_viewdef`, `obj_description`, … (see [`crate::pgcatalog`]).
 
 use crate::catalog::{SCHEMA_NAME, SessionScope};
-use crate::error::{Error, ErrorKind};
 use crate::pgcatalog;
 use crate::settings::SERVER_VERSION;
 use datafusion::arrow::datatypes::DataType;
@@ -15,6 +14,9 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
 };
+use driftdb_pgtypes::error::{Error, ErrorKind};
+use driftdb_pgtypes::idents::{quoted_ident, quoted_literal};
+use driftdb_pgtypes::types::type_name_of;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -257,7 +259,7 @@ fn format_type(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
     };
     let modifier = int_arg(args, 1).and_then(|m| i32::try_from(m).ok());
     Ok(text(
-        pgcatalog::format_type(oid, modifier).unwrap_or_else(|| "???".to_string()),
+        driftdb_pgtypes::oids::format_type(oid, modifier).unwrap_or_else(|| "???".to_string()),
     ))
 }
 
@@ -359,7 +361,7 @@ fn regclass_text(scope: &SessionScope, args: &[ScalarValue]) -> Result<ScalarVal
 
 fn regtype_text(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
     Ok(ScalarValue::Utf8(int_arg(args, 0).map(|oid| {
-        pgcatalog::format_type(oid, None).unwrap_or_else(|| oid.to_string())
+        driftdb_pgtypes::oids::format_type(oid, None).unwrap_or_else(|| oid.to_string())
     })))
 }
 
@@ -396,171 +398,12 @@ fn empty_text(_: &SessionScope, _: &[ScalarValue]) -> Result<ScalarValue> {
 }
 
 /// PostgreSQL's keywords that are not unreserved (reserved, type/function names, column
-/// names): `quote_ident` quotes them.
-const QUOTED_KEYWORDS: &[&str] = &[
-    "all",
-    "analyse",
-    "analyze",
-    "and",
-    "any",
-    "array",
-    "as",
-    "asc",
-    "asymmetric",
-    "authorization",
-    "between",
-    "bigint",
-    "binary",
-    "bit",
-    "boolean",
-    "both",
-    "case",
-    "cast",
-    "char",
-    "character",
-    "check",
-    "coalesce",
-    "collate",
-    "collation",
-    "column",
-    "concurrently",
-    "constraint",
-    "create",
-    "cross",
-    "current_catalog",
-    "current_date",
-    "current_role",
-    "current_schema",
-    "current_time",
-    "current_timestamp",
-    "current_user",
-    "dec",
-    "decimal",
-    "default",
-    "deferrable",
-    "desc",
-    "distinct",
-    "do",
-    "else",
-    "end",
-    "except",
-    "exists",
-    "extract",
-    "false",
-    "fetch",
-    "float",
-    "for",
-    "foreign",
-    "freeze",
-    "from",
-    "full",
-    "grant",
-    "greatest",
-    "group",
-    "grouping",
-    "having",
-    "ilike",
-    "in",
-    "initially",
-    "inner",
-    "inout",
-    "int",
-    "integer",
-    "intersect",
-    "interval",
-    "into",
-    "is",
-    "isnull",
-    "join",
-    "lateral",
-    "leading",
-    "least",
-    "left",
-    "like",
-    "limit",
-    "localtime",
-    "localtimestamp",
-    "national",
-    "natural",
-    "nchar",
-    "none",
-    "normalize",
-    "not",
-    "notnull",
-    "null",
-    "nullif",
-    "numeric",
-    "offset",
-    "on",
-    "only",
-    "or",
-    "order",
-    "out",
-    "outer",
-    "overlaps",
-    "overlay",
-    "placing",
-    "position",
-    "precision",
-    "primary",
-    "real",
-    "references",
-    "returning",
-    "right",
-    "row",
-    "select",
-    "session_user",
-    "setof",
-    "similar",
-    "smallint",
-    "some",
-    "substring",
-    "symmetric",
-    "table",
-    "tablesample",
-    "then",
-    "time",
-    "timestamp",
-    "to",
-    "trailing",
-    "treat",
-    "trim",
-    "true",
-    "union",
-    "unique",
-    "user",
-    "using",
-    "values",
-    "varchar",
-    "variadic",
-    "verbose",
-    "when",
-    "where",
-    "window",
-    "with",
-];
 
 /// `quote_ident(text)`: the identifier, double-quoted unless it needs no quotes.
 fn quote_ident(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> {
     Ok(ScalarValue::Utf8(
         text_arg(args, 0).map(|name| quoted_ident(&name)),
     ))
-}
-
-/// `name` as an identifier, double-quoted unless it needs no quotes.
-pub(crate) fn quoted_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !QUOTED_KEYWORDS.contains(&name);
-    match plain {
-        true => name.to_string(),
-        false => format!("\"{}\"", name.replace('"', "\"\"")),
-    }
 }
 
 /// `parse_ident(text [, strict])`: a possibly qualified, possibly quoted identifier split into
@@ -649,15 +492,6 @@ fn quote_literal(_: &SessionScope, args: &[ScalarValue]) -> Result<ScalarValue> 
         None => None,
     };
     Ok(ScalarValue::Utf8(value.map(|value| quoted_literal(&value))))
-}
-
-/// `value` as a string literal (`E'…'` when it holds a backslash).
-pub(crate) fn quoted_literal(value: &str) -> String {
-    let quoted = value.replace('\'', "''");
-    match quoted.contains('\\') {
-        true => format!("E'{}'", quoted.replace('\\', "\\\\")),
-        false => format!("'{quoted}'"),
-    }
 }
 
 /// Every function of this module, for `scope`'s session.
@@ -789,7 +623,7 @@ pub fn functions(scope: &Arc<SessionScope>) -> Vec<ScalarUDF> {
         // Nor rules (`pg_rewrite` is empty); DBeaver asks for a table's.
         ("pg_get_ruledef", any(), DataType::Utf8, no_text),
         ("format", any(), DataType::Utf8, |_, args| {
-            crate::pgformat::format(args)
+            driftdb_pgtypes::functions::format::format(args)
         }),
         ("pg_get_expr", any(), DataType::Utf8, expression),
         ("pg_relation_size", any(), DataType::Int64, zero_size),
@@ -926,21 +760,6 @@ impl PgTypeOf {
             signature: Signature::any(1, Volatility::Stable),
         }
     }
-}
-
-/// The name of a field's type, as its `regtype` prints (`integer`, `character varying`,
-/// `text[]`, `unknown` for a bare NULL).
-pub(crate) fn type_name_of(field: &datafusion::arrow::datatypes::Field) -> String {
-    if let DataType::List(element) | DataType::LargeList(element) = field.data_type() {
-        return format!("{}[]", type_name_of(element));
-    }
-    if field.data_type() == &DataType::Null {
-        return "unknown".to_string();
-    }
-    crate::types::column_type_of(field)
-        .ok()
-        .and_then(|ty| pgcatalog::format_type(pgcatalog::type_oid(ty), None))
-        .unwrap_or_else(|| "unknown".to_string())
 }
 
 impl ScalarUDFImpl for PgTypeOf {

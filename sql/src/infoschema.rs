@@ -243,10 +243,12 @@ const UNBOUNDED_OCTETS: i32 = 1_073_741_824;
 const MAX_CHARACTER_OCTETS: i32 = 4;
 
 fn type_facts(ty: ColumnType) -> TypeFacts {
-    let oid = pgcatalog::type_oid(ty);
+    let oid = driftdb_pgtypes::oids::type_oid(ty);
     let mut facts = TypeFacts {
-        data_type: pgcatalog::format_type(oid, None).unwrap_or_default(),
-        udt_name: pgcatalog::type_name(oid).unwrap_or_default().to_string(),
+        data_type: driftdb_pgtypes::oids::format_type(oid, None).unwrap_or_default(),
+        udt_name: driftdb_pgtypes::oids::type_name(oid)
+            .unwrap_or_default()
+            .to_string(),
         character_maximum_length: None,
         character_octet_length: None,
         numeric_precision: None,

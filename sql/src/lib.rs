@@ -13,9 +13,7 @@
 //! only through `datafusion::arrow`.
 
 mod apply;
-mod arrays;
 mod catalog;
-mod checked;
 mod checks;
 mod colnames;
 mod control;
@@ -26,54 +24,45 @@ mod ddl;
 mod defaults;
 mod dialect;
 mod dml;
-mod error;
+mod engine_error;
 mod foreign;
 mod functions;
 mod info;
 mod infoschema;
-mod interval_scale;
 mod intliterals;
-mod json;
-mod jsonbuild;
-mod jsonops;
-mod jsonsets;
 mod nested_values;
-mod numeric;
 mod order_subquery;
 pub mod parse;
-mod pgcast;
 mod pgcatalog;
-mod pgformat;
-mod pgmath;
 mod pgschema;
 mod pgsyntax;
 mod prepared;
 mod pushdown;
 mod rekey;
 mod scan;
+mod schema;
 mod session;
 mod settings;
-mod single;
 mod system;
 mod table;
 mod temporal;
 mod testing;
-pub mod text;
 mod transaction;
-mod types;
 mod upsert;
-mod values;
 mod values_types;
 mod views;
 mod write;
 
 pub use database::{Database, DatabaseOptions};
 pub use datafusion::arrow;
-pub use error::{Error, ErrorKind, Notice, Result};
+pub use driftdb_pgtypes::text;
+pub use driftdb_pgtypes::types::{
+    PG_ATTNUM, PG_TABLE_OID, PG_TYPE, PG_TYPMOD, field as column_field,
+};
+pub use driftdb_pgtypes::{Error, ErrorKind, Notice, Result};
 pub use prepared::Prepared;
 pub use session::{
     CommandTag, CopyOut, IdleTimeout, QueryResult, Session, Statement, StatementResult,
     TransactionStatus,
 };
 pub use transaction::Isolation;
-pub use types::{PG_ATTNUM, PG_TABLE_OID, PG_TYPE, PG_TYPMOD, field as column_field};

@@ -20,7 +20,6 @@
 //! limited. The server runs statements on threads with [`statement_stack_size`] of stack.
 
 use crate::dialect::PgDialect;
-use crate::error::{Error, Result};
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr, Query, Select, SetExpr, Statement as Ast, TableFactor, Value, Visit,
     VisitMut, Visitor, VisitorMut,
@@ -28,6 +27,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan};
+use driftdb_pgtypes::error::{Error, Result};
 use std::ops::ControlFlow;
 
 /// The deepest the tokens of a statement may nest (brackets, `CASE`, runs of prefix operators),
@@ -113,7 +113,7 @@ pub(crate) fn check_token_nesting(tokens: &[TokenWithSpan]) -> Result<()> {
 /// PostgreSQL's error for a statement nested too deeply (54001).
 pub(crate) fn too_deep() -> Error {
     Error::new(
-        crate::error::ErrorKind::StatementTooComplex,
+        driftdb_pgtypes::error::ErrorKind::StatementTooComplex,
         "stack depth limit exceeded",
     )
 }
@@ -404,7 +404,10 @@ mod tests {
         assert!(check_depth(parsed(&ors), MAX_DEPTH * 4).is_ok());
         let additions = chain(MAX_DEPTH * 2, "+");
         let refused = check_depth(parsed(&additions), MAX_DEPTH * 4).unwrap_err();
-        assert_eq!(refused.kind, crate::error::ErrorKind::StatementTooComplex);
+        assert_eq!(
+            refused.kind,
+            driftdb_pgtypes::error::ErrorKind::StatementTooComplex
+        );
     }
 
     fn tokens(sql: &str) -> Vec<TokenWithSpan> {

@@ -10,7 +10,6 @@
 
 use crate::catalog::SessionScope;
 use crate::pgschema;
-use crate::types;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -19,6 +18,8 @@ use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use driftdb_engine::{ColumnDef, ColumnType, TableDef};
+use driftdb_pgtypes::oids::{NUMERIC_OID, TYPES, format_type, type_oid};
+use driftdb_pgtypes::types;
 use std::sync::Arc;
 
 /// The schema's name.
@@ -53,77 +54,6 @@ pub fn index_oid(def: &TableDef, position: usize) -> i64 {
 }
 
 const PRIMARY_KEY_POSITION: usize = 999;
-
-/// A column type's PostgreSQL type OID.
-pub fn type_oid(ty: ColumnType) -> i64 {
-    match ty {
-        ColumnType::Bool => 16,
-        ColumnType::Int16 => 21,
-        ColumnType::Int32 => 23,
-        ColumnType::Int64 => 20,
-        ColumnType::Float32 => 700,
-        ColumnType::Float64 => 701,
-        ColumnType::Numeric { .. } | ColumnType::UnconstrainedNumeric => 1700,
-        ColumnType::Text => 25,
-        ColumnType::Varchar(_) => 1043,
-        ColumnType::Char(_) => 1042,
-        ColumnType::Date => 1082,
-        ColumnType::Time => 1083,
-        ColumnType::Timestamp => 1114,
-        ColumnType::Timestamptz => 1184,
-        ColumnType::Interval => 1186,
-        ColumnType::Bytea => 17,
-        ColumnType::Uuid => 2950,
-        ColumnType::Json => 114,
-        ColumnType::Jsonb => 3802,
-    }
-}
-
-/// `format_type(oid, typmod)`: the SQL name of type `oid` with the length or precision its
-/// modifier holds (`character varying(20)`, `numeric(12,3)`); `None` for an unknown type.
-pub fn format_type(oid: i64, modifier: Option<i32>) -> Option<String> {
-    let declared = modifier.filter(|m| *m >= 4).map(|m| m - 4);
-    Some(match (oid, declared) {
-        (1043, Some(n)) => format!("character varying({n})"),
-        (1042, Some(n)) => format!("character({n})"),
-        (1700, Some(m)) => format!("numeric({},{})", m >> 16, m & 0xffff),
-        _ => TYPES.iter().find(|t| t.0 == oid)?.4.to_string(),
-    })
-}
-
-/// The `pg_type` name of type `oid` (`int4`, `varchar`).
-pub(crate) fn type_name(oid: i64) -> Option<&'static str> {
-    TYPES.iter().find(|t| t.0 == oid).map(|t| t.1)
-}
-
-/// The types `pg_type` lists: (oid, name, length, category, `format_type` name).
-/// The OID of `numeric`.
-const NUMERIC_OID: i64 = 1700;
-
-const TYPES: &[(i64, &str, i16, &str, &str)] = &[
-    (16, "bool", 1, "B", "boolean"),
-    (17, "bytea", -1, "U", "bytea"),
-    (18, "char", 1, "Z", "char"),
-    (19, "name", 64, "S", "name"),
-    (20, "int8", 8, "N", "bigint"),
-    (21, "int2", 2, "N", "smallint"),
-    (23, "int4", 4, "N", "integer"),
-    (25, "text", -1, "S", "text"),
-    (26, "oid", 4, "N", "oid"),
-    (114, "json", -1, "U", "json"),
-    (700, "float4", 4, "N", "real"),
-    (701, "float8", 8, "N", "double precision"),
-    (1042, "bpchar", -1, "S", "character"),
-    (1043, "varchar", -1, "S", "character varying"),
-    (1082, "date", 4, "D", "date"),
-    (1083, "time", 8, "D", "time without time zone"),
-    (1114, "timestamp", 8, "D", "timestamp without time zone"),
-    (1184, "timestamptz", 8, "D", "timestamp with time zone"),
-    (1186, "interval", 16, "T", "interval"),
-    (1700, "numeric", -1, "N", "numeric"),
-    (2950, "uuid", 16, "U", "uuid"),
-    (3802, "jsonb", -1, "U", "jsonb"),
-];
 
 /// A catalog table under construction: its columns and rows of values.
 pub(crate) struct Table {
@@ -552,7 +482,7 @@ pub fn table(scope: &SessionScope, name: &str) -> Result<Option<Arc<dyn TablePro
                 ("userepl", Bool),
                 ("rolconnlimit", I32),
                 ("rolpassword", Text),
-                ("rolvaliduntil", crate::types::system_time_type()),
+                ("rolvaliduntil", driftdb_pgtypes::types::system_time_type()),
                 ("rolbypassrls", Bool),
                 ("usebypassrls", Bool),
                 ("rolconfig", Text),
@@ -573,7 +503,7 @@ pub fn table(scope: &SessionScope, name: &str) -> Result<Option<Arc<dyn TablePro
                 boolean(true),
                 int4(-1),
                 text("********"),
-                ScalarValue::TimestampMicrosecond(None, Some(crate::types::UTC.into())),
+                ScalarValue::TimestampMicrosecond(None, Some(driftdb_pgtypes::types::UTC.into())),
                 boolean(true),
                 boolean(true),
                 null_text(),

@@ -2,11 +2,9 @@
 //! parsing: `pg_catalog.f(…)` is `f(…)`, `OPERATOR(pg_catalog.~)` is `~`, `COLLATE` is dropped,
 //! `ARRAY(subquery)` aggregates, `::pg_catalog.text` and `::regclass` casts name DriftDB's
 //! types, and a scalar subquery of one plain column selects it through
-//! [`crate::single::SINGLE`]. psql, drivers and tools send all of these.
+//! [`driftdb_pgtypes::functions::single::SINGLE`]. psql, drivers and tools send all of these.
 
-use crate::arrays;
 use crate::colnames;
-use crate::single;
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType as SqlType, Expr, Function,
@@ -14,6 +12,8 @@ use datafusion::sql::sqlparser::ast::{
     SelectItem, SetExpr, Statement as Ast, TableAlias, TableAliasColumnDef, TableFactor, Value,
     VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
 };
+use driftdb_pgtypes::functions::arrays;
+use driftdb_pgtypes::functions::single;
 use std::collections::HashMap;
 
 /// Rewrites PostgreSQL spellings DataFusion does not plan into ones it does:
@@ -218,7 +218,7 @@ impl VisitorMut for DistinctNames {
 /// The name DataFusion gives a result column that is a column or carries an alias: unquoted
 /// names fold to lower case (`SELECT A, a` names two columns `a`).
 fn column_name(ident: &Ident) -> String {
-    format!("column {}", crate::ddl::normalize(ident))
+    format!("column {}", driftdb_pgtypes::idents::normalize(ident))
 }
 
 /// What DataFusion names a result column by, near enough to tell which two it names alike.
@@ -392,7 +392,9 @@ fn function_in_from(factor: &TableFactor) -> Option<TableFactor> {
             "(SELECT CAST({argument} AS pg_catalog.regclass) AS {relid}{depth}) AS {relation}"
         ));
     }
-    if let Some((list, value_column)) = crate::jsonsets::set_returning(&function) {
+    if let Some((list, value_column)) =
+        driftdb_pgtypes::functions::json_sets::set_returning(&function)
+    {
         let relation = alias
             .as_ref()
             .map_or(function.clone(), |a| a.name.to_string());
@@ -521,7 +523,7 @@ fn set_returning_calls(statement: &mut Ast) {
     let json_set = |expr: &Expr| match expr {
         Expr::Function(function) if function.name.0.len() == 1 => {
             let name = function.name.to_string().to_ascii_lowercase();
-            crate::jsonsets::set_returning(&name).map(|(list, _)| list)
+            driftdb_pgtypes::functions::json_sets::set_returning(&name).map(|(list, _)| list)
         }
         _ => None,
     };
@@ -1019,12 +1021,18 @@ fn is_text_type(data_type: &SqlType) -> bool {
 
 /// `function(argument)`.
 /// `json_agg(x …)` as `array_agg` of `to_json(x)` finished into a JSON array (see
-/// [`crate::jsonbuild::JSON_ARRAY`]); `jsonb_agg` likewise. `None` for any other call.
+/// [`driftdb_pgtypes::functions::json_build::JSON_ARRAY`]); `jsonb_agg` likewise. `None` for any other call.
 fn json_aggregate(function: &Function) -> Option<Expr> {
     let name = function.name.to_string().to_ascii_lowercase();
     let (convert, finish) = match name.as_str() {
-        "json_agg" => ("to_json", crate::jsonbuild::JSON_ARRAY),
-        "jsonb_agg" => ("to_jsonb", crate::jsonbuild::JSONB_ARRAY),
+        "json_agg" => (
+            "to_json",
+            driftdb_pgtypes::functions::json_build::JSON_ARRAY,
+        ),
+        "jsonb_agg" => (
+            "to_jsonb",
+            driftdb_pgtypes::functions::json_build::JSONB_ARRAY,
+        ),
         _ => return None,
     };
     let mut aggregate = function.clone();

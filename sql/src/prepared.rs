@@ -12,10 +12,8 @@ use crate::colnames;
 use crate::control::{self, Control};
 use crate::ddl;
 use crate::defaults;
-use crate::error::{Error, ErrorKind, Result};
 use crate::session::{Session, Statement};
 use crate::temporal::{AS_OF_FUNCTION, VERSIONS_FUNCTION};
-use crate::types::{self, column_type_of, sql_type};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::ast::{
@@ -24,6 +22,8 @@ use datafusion::sql::sqlparser::ast::{
     VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
 };
 use driftdb_engine::ColumnType;
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use driftdb_pgtypes::types::{self, column_type_of, sql_type};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 

@@ -6,13 +6,13 @@
 //! filters stay in the plan (pushdown is *inexact*), so a range only has to be a superset of the
 //! matching rows; anything not understood means a full scan.
 
-use crate::types::arrow_type;
 use crate::write::typed_value;
 use datafusion::arrow::compute::CastOptions;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use driftdb_engine::keys::KeyEncoder;
 use driftdb_engine::{ColumnType, IndexDef, KeyRange, TableDef, ValueRef};
+use driftdb_pgtypes::types::arrow_type;
 use std::ops::Bound;
 
 /// The key ranges to read, in key order, or `None` for the whole table.

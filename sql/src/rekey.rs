@@ -9,11 +9,11 @@
 //! The row id column is kept as a dropped slot, like any dropped column, so older events still
 //! decode.
 
-use crate::dml::quoted;
-use crate::error::{Error, ErrorKind, Result};
 use crate::session::Session;
 use crate::write::{RowsEncoder, WriteSet};
 use driftdb_engine::TableDef;
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use driftdb_pgtypes::idents::quoted;
 use std::collections::HashSet;
 
 /// Keys `def`'s rows (as this transaction sees them) by the columns in `key_slots`, checking

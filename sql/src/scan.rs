@@ -5,9 +5,8 @@
 //! the scan. Only projected columns are materialised; a limit stops the iterator early. A scan of
 //! the current state merges the transaction's uncommitted rows in, in key order.
 
-use crate::error::{Error, ErrorKind};
+use crate::engine_error::engine_error;
 use crate::transaction::{PendingRow, PendingRows};
-use crate::types::{UTC, arrow_type};
 use datafusion::arrow::array::{
     ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
     Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder,
@@ -25,6 +24,8 @@ use driftdb_engine::{
     ColumnType, Engine, Flow, IndexDef, KeyRange, RowView, Seq, TableDef, ValueRef, VersionRef,
     frame, keys,
 };
+use driftdb_pgtypes::error::{Error, ErrorKind};
+use driftdb_pgtypes::types::{UTC, arrow_type};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -207,7 +208,7 @@ impl ColumnBuilder {
     }
 }
 
-/// The version columns in [`crate::types::VERSION_COLUMNS`] order.
+/// The version columns in [`crate::schema::VERSION_COLUMNS`] order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum VersionColumn {
     SeqFrom,
@@ -465,7 +466,7 @@ impl PartitionStream for TableScan {
                         })
                     }
                 };
-            scanned.map_err(|e| Error::from(e).into_datafusion())?;
+            scanned.map_err(|e| engine_error(e).into_datafusion())?;
             if let Some(e) = failure {
                 return Err(e);
             }

@@ -7,7 +7,6 @@
 //! staged into the transaction; queries are planned and run by DataFusion over the
 //! engine-backed catalog.
 
-use crate::arrays::PgArrayLiterals;
 use crate::catalog::{CATALOG_NAME, DriftCatalog, SCHEMA_NAME, SessionScope};
 use crate::colnames;
 use crate::control::{self, Control};
@@ -15,21 +14,23 @@ use crate::database::Database;
 use crate::ddl;
 use crate::defaults::{self, NextVal};
 use crate::dml;
-use crate::error::{Error, ErrorKind, Notice, Result};
+use crate::engine_error::engine_error;
 use crate::functions::{AsOfFunction, CurrentSeq, VersionsFunction};
 use crate::info;
-use crate::jsonops::JsonPlanner;
-use crate::pgcast::PgCasts;
 use crate::pgsyntax;
 use crate::settings;
-use crate::single::Single;
 use crate::temporal::{self, AS_OF_FUNCTION, VERSIONS_FUNCTION};
 use crate::transaction::{Isolation, Transaction};
-use crate::types::PgTypePlanner;
 use crate::upsert;
 use crate::views;
 use datafusion::logical_expr::planner::ExprPlanner;
 use datafusion::optimizer::{Analyzer, AnalyzerRule};
+use driftdb_pgtypes::error::{Error, ErrorKind, Notice, Result};
+use driftdb_pgtypes::functions::arrays::PgArrayLiterals;
+use driftdb_pgtypes::functions::casts::PgCasts;
+use driftdb_pgtypes::functions::json_ops::JsonPlanner;
+use driftdb_pgtypes::functions::single::Single;
+use driftdb_pgtypes::types::PgTypePlanner;
 
 /// The catalog of tables a statement computes for itself ([`Session::collect_sql_with`]).
 pub(crate) const STATEMENT_TABLES: &str = "driftdb_statement";
@@ -67,7 +68,9 @@ fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> = vec![Arc::new(PgArrayLiterals)];
     rules.extend(Analyzer::new().rules);
     rules.push(Arc::new(PgCasts));
-    rules.push(Arc::new(crate::checked::CheckedArithmetic));
+    rules.push(Arc::new(
+        driftdb_pgtypes::functions::checked::CheckedArithmetic,
+    ));
     rules
 }
 
@@ -327,7 +330,7 @@ impl Session {
         // The JSON operators come first: DataFusion's own planners would take `@>` for arrays.
         let mut planners: Vec<Arc<dyn ExprPlanner>> = vec![
             Arc::new(JsonPlanner),
-            Arc::new(crate::interval_scale::IntervalPlanner),
+            Arc::new(driftdb_pgtypes::functions::interval::IntervalPlanner),
         ];
         planners.extend(state.expr_planners().iter().cloned());
         let state = SessionStateBuilder::new_from_existing(state)
@@ -343,22 +346,26 @@ impl Session {
         ctx.register_udf(ScalarUDF::from(CurrentSeq::new(scope.clone())));
         ctx.register_udf(ScalarUDF::from(NextVal::new(scope.clone())));
         ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(Single::new()));
-        ctx.register_udaf(crate::numeric::avg());
-        ctx.register_udf(ScalarUDF::from(crate::arrays::ExpandArray::new()));
-        for function in crate::jsonsets::functions() {
+        ctx.register_udaf(driftdb_pgtypes::numeric::avg());
+        ctx.register_udf(ScalarUDF::from(
+            driftdb_pgtypes::functions::arrays::ExpandArray::new(),
+        ));
+        for function in driftdb_pgtypes::functions::json_sets::functions() {
             ctx.register_udf(function);
         }
-        for function in crate::pgmath::functions() {
+        for function in driftdb_pgtypes::functions::math::functions() {
             ctx.register_udf(function);
         }
-        for function in crate::jsonbuild::functions() {
+        for function in driftdb_pgtypes::functions::json_build::functions() {
             ctx.register_udf(function);
         }
-        for function in crate::jsonbuild::aggregate_finishers() {
+        for function in driftdb_pgtypes::functions::json_build::aggregate_finishers() {
             ctx.register_udf(function);
         }
         for upper in [false, true] {
-            ctx.register_udf(ScalarUDF::from(crate::arrays::ArrayBound::new(upper)));
+            ctx.register_udf(ScalarUDF::from(
+                driftdb_pgtypes::functions::arrays::ArrayBound::new(upper),
+            ));
         }
         for function in info::functions(&scope) {
             ctx.register_udf(function);
@@ -980,7 +987,8 @@ impl Session {
         let txn = txn.into_engine(engine.catalog_version());
         tokio::task::spawn_blocking(move || engine.commit_transaction(&user, &txn))
             .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("commit task failed: {e}")))??;
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("commit task failed: {e}")))?
+            .map_err(engine_error)?;
         Ok(())
     }
 

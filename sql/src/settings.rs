@@ -7,8 +7,8 @@
 //! read-only settings (`server_version`, …) refuse changes as PostgreSQL does. Names with a dot
 //! are custom settings, kept as given. `datafusion.*` settings go to DataFusion.
 
-use crate::error::{Error, ErrorKind, Result};
 use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Value};
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! (timestamptz), `committed_by` and `row_count` (row events written).
 
 use crate::catalog::SessionScope;
-use crate::types::system_time_type;
+use crate::engine_error::engine_error;
 use async_trait::async_trait;
 use datafusion::arrow::array::{Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -16,6 +16,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use driftdb_engine::{Flow, Seq};
+use driftdb_pgtypes::types::system_time_type;
 use std::sync::Arc;
 
 /// The name of the commit-log table.
@@ -60,7 +61,7 @@ impl CommitsTable {
                 rows.append_value(commit.rows as i64);
                 Flow::Continue
             })
-            .map_err(|e| crate::Error::from(e).into_datafusion())?;
+            .map_err(|e| engine_error(e).into_datafusion())?;
         let columns = vec![
             Arc::new(seq.finish()) as _,
             Arc::new(at.finish()) as _,

@@ -3,10 +3,9 @@
 
 use crate::catalog::SessionScope;
 use crate::defaults::column_defaults;
-use crate::error::{Error, ErrorKind};
 use crate::pushdown;
 use crate::scan::{ScanMode, TableScan, VersionWindow};
-use crate::types::{table_schema, table_schema_with_hidden, versions_schema};
+use crate::schema::{table_schema, table_schema_with_hidden, versions_schema};
 use crate::write::InsertSink;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -19,6 +18,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::streaming::StreamingTableExec;
 use driftdb_engine::{KeyRange, Seq, TableDef};
+use driftdb_pgtypes::error::{Error, ErrorKind};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -54,7 +54,7 @@ impl DriftTable {
     pub fn current(
         scope: Arc<SessionScope>,
         def: Arc<TableDef>,
-    ) -> crate::error::Result<DriftTable> {
+    ) -> driftdb_pgtypes::error::Result<DriftTable> {
         let defaults = column_defaults(&scope, &def)?;
         let with_hidden = scope.exposes_hidden(def.id);
         let schema = if with_hidden {

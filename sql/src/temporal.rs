@@ -21,7 +21,6 @@
 //! wrote is kept; otherwise the table's own name becomes the alias so `t.col` still resolves.
 //! Working on tokens means string literals, quoted identifiers and comments are never touched.
 
-use crate::error::{Error, ErrorKind, Result};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::{
     Keyword, RESERVED_FOR_COLUMN_ALIAS, RESERVED_FOR_TABLE_ALIAS,
@@ -29,6 +28,7 @@ use datafusion::sql::sqlparser::keywords::{
 use datafusion::sql::sqlparser::tokenizer::{
     Span, Token, TokenWithSpan, Tokenizer, Whitespace, Word,
 };
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
 
 /// Table function that reads a table as of a seq or a timestamp.
 pub const AS_OF_FUNCTION: &str = "__driftdb_as_of";

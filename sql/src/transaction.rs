@@ -16,7 +16,6 @@
 //!   certified at commit too, so write skew cannot commit.
 
 use crate::catalog::SessionScope;
-use crate::error::{Error, ErrorKind, Result};
 use crate::settings::Settings;
 use datafusion::execution::memory_pool::MemoryReservation;
 use driftdb_engine::row::delete_event;
@@ -24,6 +23,7 @@ use driftdb_engine::{
     CatalogPoint, KeyRange, RowWrite, Seq, TableDef, TableId, Transaction as EngineTransaction,
     WriteExpectation,
 };
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, MutexGuard};
 

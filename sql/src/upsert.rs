@@ -10,13 +10,11 @@
 
 use crate::catalog::SCHEMA_NAME;
 use crate::checks;
-use crate::ddl::normalize;
-use crate::dml::{self, Changed, Target, quoted, stage_updates};
-use crate::error::{Error, ErrorKind, Result};
+use crate::dml::{self, Changed, Target, stage_updates};
 use crate::foreign;
+use crate::schema::table_schema;
 use crate::session::{STATEMENT_TABLES, Session, StatementResult};
 use crate::transaction::PendingRows;
-use crate::types::table_schema;
 use crate::write::{RowsEncoder, WriteSet, key_held, new_row_ids, typed_value, value_held};
 use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, UInt64Array};
 use datafusion::arrow::compute::{
@@ -28,6 +26,9 @@ use datafusion::sql::sqlparser::ast::{
 };
 use driftdb_engine::keys::KeyEncoder;
 use driftdb_engine::{IndexDef, TableDef, ValueRef, index};
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use driftdb_pgtypes::idents::normalize;
+use driftdb_pgtypes::idents::quoted;
 use std::collections::HashSet;
 use std::sync::Arc;
 

@@ -9,9 +9,7 @@
 
 use crate::catalog::SessionScope;
 use crate::catalog::in_own_schema;
-use crate::ddl::{normalize, relation_exists_error, table_name};
-use crate::dml::quoted;
-use crate::error::{Error, ErrorKind, Result};
+use crate::ddl::{relation_exists_error, table_name};
 use crate::session::Session;
 use crate::temporal::AS_OF_FUNCTION;
 use datafusion::sql::sqlparser::ast::{
@@ -19,6 +17,9 @@ use datafusion::sql::sqlparser::ast::{
     TableAlias, TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 use driftdb_engine::{CatalogPoint, ColumnDef, ColumnType, Seq, TableDef, ViewDef};
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use driftdb_pgtypes::idents::normalize;
+use driftdb_pgtypes::idents::quoted;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
@@ -185,7 +186,7 @@ impl VisitorMut for ReadAsOf<'_> {
         let from = format!(
             "{AS_OF_FUNCTION}('@seq:{}', {}) AS {alias}",
             self.seq.0,
-            crate::info::quoted_literal(&relation)
+            driftdb_pgtypes::idents::quoted_literal(&relation)
         );
         match parse_factor(&from) {
             Ok(reference) => {
@@ -355,7 +356,7 @@ pub(crate) async fn create_view(session: &Session, create: &CreateView) -> Resul
         .enumerate()
         .map(|(position, field)| {
             let name = columns.get(position).unwrap_or(field.name());
-            let ty = crate::types::column_type_of(field).unwrap_or(ColumnType::Text);
+            let ty = driftdb_pgtypes::types::column_type_of(field).unwrap_or(ColumnType::Text);
             ColumnDef::new(name.clone(), ty)
         })
         .collect();

@@ -3,11 +3,9 @@
 
 use crate::catalog::SessionScope;
 use crate::checks;
-use crate::error::{Error, ErrorKind, Result};
+use crate::engine_error::engine_error;
 use crate::foreign;
 use crate::transaction::{Origin, PendingRows, StatementEvent};
-use crate::types::arrow_type;
-use crate::values;
 use async_trait::async_trait;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array,
@@ -27,6 +25,9 @@ use driftdb_engine::row::{self, RowEvent};
 use driftdb_engine::{
     ColumnType, Flow, IndexDef, Interval, KeyRange, TableDef, TableId, ValueRef, frame, index,
 };
+use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use driftdb_pgtypes::types::arrow_type;
+use driftdb_pgtypes::values;
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -120,7 +121,8 @@ pub(crate) fn new_row_ids(
             let first = scope
                 .db
                 .engine
-                .next_identity_values(def.id, slot, rows as u64)?;
+                .next_identity_values(def.id, slot, rows as u64)
+                .map_err(engine_error)?;
             Ok(Arc::new(Int64Array::from_iter_values(first..first + rows as i64)) as ArrayRef)
         })
         .collect()
@@ -132,7 +134,7 @@ pub(crate) fn typed_value(array: &ArrayRef, row: usize) -> ValueRef<'_> {
 }
 
 /// Casts `array` to column type `ty`, failing (not nulling) on values that do not fit, and
-/// brings text-like values into their type's form (see [`crate::values`]).
+/// brings text-like values into their type's form (see [`driftdb_pgtypes::values`]).
 pub(crate) fn coerce(array: &ArrayRef, ty: ColumnType) -> Result<ArrayRef> {
     if ty == ColumnType::Bytea && array.data_type() == &DataType::Utf8 {
         return values::parse_bytea_column(array.as_string());
@@ -142,8 +144,8 @@ pub(crate) fn coerce(array: &ArrayRef, ty: ColumnType) -> Result<ArrayRef> {
         array.clone()
     } else {
         // A cast to an integer type rounds, as PostgreSQL's assignment does; Arrow truncates.
-        let source = match crate::numeric::rounds_to_integer(array.data_type(), &target) {
-            true => crate::numeric::round_for_integer(array.clone()),
+        let source = match driftdb_pgtypes::numeric::rounds_to_integer(array.data_type(), &target) {
+            true => driftdb_pgtypes::numeric::round_for_integer(array.clone()),
             false => array.clone(),
         };
         let options = CastOptions {
@@ -403,7 +405,8 @@ impl<'d> WriteSet<'d> {
         let (table, read_at) = (self.def.id, scope.snapshot());
         let is_live = |pk: &[u8]| -> Result<bool> {
             Ok(engine
-                .get_as_of(table, pk, engine.latest_seq(), |_| ())?
+                .get_as_of(table, pk, engine.latest_seq(), |_| ())
+                .map_err(engine_error)?
                 .is_some())
         };
         let memory = self.reservation.take();
@@ -427,7 +430,8 @@ pub(crate) fn key_held(
     Ok(match pending.and_then(|rows| rows.get(pk)) {
         Some(own) => own.put.is_some(),
         None => engine
-            .get_as_of(table, pk, engine.latest_seq(), |_| ())?
+            .get_as_of(table, pk, engine.latest_seq(), |_| ())
+            .map_err(engine_error)?
             .is_some(),
     })
 }
@@ -447,10 +451,12 @@ pub(crate) fn value_held(
     let own = |pk: &[u8]| pending.is_some_and(|rows| rows.contains_key(pk));
     let mut held = false;
     let range = KeyRange::prefix(values.to_vec());
-    engine.scan_index(def, index, &range, engine.latest_seq(), |holder, _| {
-        held = counts(holder) && !own(holder);
-        Ok(if held { Flow::Stop } else { Flow::Continue })
-    })?;
+    engine
+        .scan_index(def, index, &range, engine.latest_seq(), |holder, _| {
+            held = counts(holder) && !own(holder);
+            Ok(if held { Flow::Stop } else { Flow::Continue })
+        })
+        .map_err(engine_error)?;
     Ok(held
         || pending
             .into_iter()

@@ -242,7 +242,7 @@ impl ScalarUDFImpl for Rounder {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rounding = self.rounding;
         let out_type = args.return_field.data_type().clone();
-        crate::functions::on_arrays(&args, |arrays| {
+        crate::udf::on_arrays(&args, |arrays| {
             let values = &arrays[0];
             let places: Vec<Option<i64>> = match arrays.get(1) {
                 Some(places) => places
@@ -385,7 +385,7 @@ impl ScalarUDFImpl for Integral {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let op = self.op;
-        crate::functions::on_arrays(&args, |arrays| match op {
+        crate::udf::on_arrays(&args, |arrays| match op {
             IntegerOp::Mod => numeric::rem(&arrays[0], &arrays[1]).map_err(|e| match e {
                 datafusion::arrow::error::ArrowError::DivideByZero => {
                     Error::division_by_zero().into_datafusion()

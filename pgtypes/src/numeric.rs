@@ -181,7 +181,7 @@ impl ScalarUDFImpl for NumericDivide {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        crate::functions::on_arrays(&args, |arrays| {
+        crate::udf::on_arrays(&args, |arrays| {
             let scale = |array: &ArrayRef| decimal_scale(array.data_type()).ok_or_else(overflow);
             let (dividend_scale, divisor_scale) = (scale(&arrays[0])?, scale(&arrays[1])?);
             let dividends = arrays[0].as_primitive::<Decimal128Type>();
@@ -208,7 +208,7 @@ pub struct RoundForInteger {
     signature: Signature,
 }
 
-/// The rounding [`crate::pgcast::PgCasts`] puts before a cast to an integer type.
+/// The rounding [`crate::functions::casts::PgCasts`] puts before a cast to an integer type.
 pub static ROUND_FOR_INTEGER: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| {
     Arc::new(ScalarUDF::from(RoundForInteger {
         signature: Signature::any(1, Volatility::Immutable),
@@ -238,7 +238,7 @@ impl ScalarUDFImpl for RoundForInteger {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        crate::functions::on_arrays(&args, |arrays| Ok(round_for_integer(arrays[0].clone())))
+        crate::udf::on_arrays(&args, |arrays| Ok(round_for_integer(arrays[0].clone())))
     }
 }
 
@@ -357,7 +357,7 @@ impl AggregateUDFImpl for PgAvg {
                 DataType::Float64
             }
             other => {
-                let name = crate::info::type_name_of(&Field::new("", other.clone(), true));
+                let name = crate::types::type_name_of(&Field::new("", other.clone(), true));
                 return Err(Error::new(
                     ErrorKind::UndefinedFunction,
                     format!("function avg({name}) does not exist"),

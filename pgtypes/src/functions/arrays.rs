@@ -9,7 +9,7 @@
 //! with text, and replaces such literals with array literals of the other side's type.
 
 use crate::error::{Error, ErrorKind};
-use crate::pgcast::rewrite_expressions;
+use crate::functions::casts::rewrite_expressions;
 use datafusion::arrow::array::{
     Array, AsArray, Int32Array, ListArray, StructArray, new_null_array,
 };
@@ -289,7 +289,7 @@ pub struct ExpandArray {
     signature: Signature,
 }
 
-/// [`ExpandArray`]'s name, which [`crate::pgsyntax`] calls.
+/// [`ExpandArray`]'s name, which the SQL layer's rewrite of PostgreSQL spellings calls.
 pub const EXPAND_ARRAY: &str = "__driftdb_expandarray";
 
 impl ExpandArray {

@@ -29,9 +29,9 @@ pub struct JsonError {
 impl JsonError {
     /// The error a client sees for text given as `type_name` (`json`, `jsonb`): 22P02, or
     /// 54001 for a document nested too deep.
-    pub(crate) fn for_type(self, type_name: &str) -> crate::error::Error {
+    pub fn for_type(self, type_name: &str) -> crate::error::Error {
         match self.too_deep {
-            true => crate::parse::too_deep(),
+            true => crate::error::Error::too_deep(),
             false => crate::error::Error::new(
                 crate::error::ErrorKind::InvalidTextRepresentation,
                 format!(
@@ -44,7 +44,7 @@ impl JsonError {
 }
 
 /// Nesting deeper than this is refused (54001) rather than risking the stack; statements run on
-/// threads whose stacks hold it (`crate::parse::statement_stack_size`).
+/// threads whose stacks hold it (the SQL layer's `statement_stack_size`).
 const MAX_DEPTH: usize = 6_400;
 
 struct Parser<'a> {
@@ -264,7 +264,7 @@ pub fn parse(text: &str) -> Result<Json, JsonError> {
     Ok(value)
 }
 
-pub(crate) fn write_string(s: &str, out: &mut String) {
+pub fn write_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -396,7 +396,7 @@ mod tests {
         // Too deep is an error, and as deep as allowed parses, on a stack as large as the
         // server's threads have (a test thread's is too small for either).
         let (too_deep, allowed) = std::thread::Builder::new()
-            .stack_size(crate::parse::statement_stack_size())
+            .stack_size(64 << 20)
             .spawn(|| {
                 let deep = "[".repeat(MAX_DEPTH + 2);
                 let allowed = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));

@@ -7,7 +7,7 @@ use crate::json;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, StringArray, StringBuilder,
 };
-use driftdb_engine::ColumnType;
+use driftdb_column_types::ColumnType;
 use std::sync::Arc;
 
 fn invalid(type_name: &str, value: &str) -> Error {

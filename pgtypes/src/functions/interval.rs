@@ -108,7 +108,7 @@ impl ScalarUDFImpl for IntervalScale {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        crate::functions::on_arrays(&args, |arrays| {
+        crate::udf::on_arrays(&args, |arrays| {
             let intervals = arrays[0].as_primitive::<IntervalMonthDayNanoType>();
             let factors = arrays[1].as_primitive::<Float64Type>();
             let scaled = intervals

@@ -187,7 +187,7 @@ impl ScalarUDFImpl for JsonFunction {
             .metadata()
             .get(PG_TYPE)
             .is_some_and(|ty| ty == "json");
-        Ok(crate::jsonbuild::json_field(self.name(), !json))
+        Ok(crate::functions::json_build::json_field(self.name(), !json))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -201,7 +201,8 @@ impl ScalarUDFImpl for JsonFunction {
             if documents.is_null(row) || keys.is_null(row) {
                 return Ok(None);
             }
-            let document = json::parse(documents.value(row)).map_err(crate::jsonbuild::invalid)?;
+            let document =
+                json::parse(documents.value(row)).map_err(crate::functions::json_build::invalid)?;
             Ok(Some((document, ScalarValue::try_from_array(&keys, row)?)))
         });
         let result: ArrayRef = match self.op {
@@ -242,7 +243,7 @@ impl JsonFunction {
                 };
                 contains(
                     document,
-                    &json::parse(&text).map_err(crate::jsonbuild::invalid)?,
+                    &json::parse(&text).map_err(crate::functions::json_build::invalid)?,
                 )
             }
             _ => {

@@ -1,13 +1,12 @@
 //! The SQL layer's error: a kind the server maps to a SQLSTATE, and a message for the user.
 //!
-//! Every failure that reaches a client passes through here: engine errors, DataFusion errors
-//! (classified by variant, and for planning errors by their wording, since DataFusion has no
-//! error codes), and the SQL layer's own checks.
+//! Every failure that reaches a client passes through here: DataFusion errors (classified by
+//! variant, and for planning errors by their wording, since DataFusion has no error codes), the
+//! SQL layer's own checks, and (converted by `driftdb-sql`) the engine's errors.
 
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
-use driftdb_engine::ErrorKind as EngineKind;
 use std::fmt;
 
 /// What kind of failure, one variant per SQLSTATE the server reports.
@@ -110,7 +109,7 @@ impl Error {
 
     /// A syntax error in `sql` from the parser's message, with the position its `Line: L,
     /// Column: C` names.
-    pub(crate) fn syntax(sql: &str, message: String) -> Error {
+    pub fn syntax(sql: &str, message: String) -> Error {
         let position = message.rsplit_once(" at Line: ").and_then(|(_, at)| {
             let (line, column) = at.split_once(", Column: ")?;
             let line: usize = line.trim().parse().ok()?;
@@ -142,6 +141,12 @@ impl Error {
         Error::new(ErrorKind::DivisionByZero, "division by zero")
     }
 
+    /// A statement (or a value, such as a JSON document) nested deeper than DriftDB's limits:
+    /// PostgreSQL's "stack depth limit exceeded".
+    pub fn too_deep() -> Error {
+        Error::new(ErrorKind::StatementTooComplex, "stack depth limit exceeded")
+    }
+
     /// A feature DriftDB does not support (yet).
     pub fn unsupported(what: impl fmt::Display) -> Error {
         Error::new(
@@ -167,12 +172,6 @@ impl std::error::Error for Error {}
 /// The SQL layer's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl From<driftdb_engine::Error> for Error {
-    fn from(e: driftdb_engine::Error) -> Error {
-        Error::new(engine_kind(e.kind()), e.to_string())
-    }
-}
-
 impl From<ArrowError> for Error {
     fn from(e: ArrowError) -> Error {
         Error::from(DataFusionError::from(e))
@@ -190,8 +189,6 @@ fn classify(e: &DataFusionError) -> Error {
         DataFusionError::External(inner) => {
             if let Some(ours) = inner.downcast_ref::<Error>() {
                 ours.clone()
-            } else if let Some(engine) = inner.downcast_ref::<driftdb_engine::Error>() {
-                Error::new(engine_kind(engine.kind()), engine.to_string())
             } else {
                 Error::new(ErrorKind::Internal, inner.to_string())
             }
@@ -293,20 +290,6 @@ fn classify_plan_message(message: &str) -> ErrorKind {
         ErrorKind::FeatureNotSupported
     } else {
         ErrorKind::SyntaxError
-    }
-}
-
-fn engine_kind(kind: EngineKind) -> ErrorKind {
-    match kind {
-        EngineKind::Corrupt => ErrorKind::DataCorrupted,
-        EngineKind::Storage => ErrorKind::IoError,
-        EngineKind::DiskFull => ErrorKind::DiskFull,
-        EngineKind::TableExists => ErrorKind::DuplicateTable,
-        EngineKind::NoSuchTable => ErrorKind::UndefinedTable,
-        EngineKind::NoSuchIndex => ErrorKind::UndefinedObject,
-        EngineKind::DuplicateKey => ErrorKind::UniqueViolation,
-        EngineKind::Conflict => ErrorKind::SerializationFailure,
-        EngineKind::FutureSeq | EngineKind::InvalidInput => ErrorKind::InvalidParameterValue,
     }
 }
 

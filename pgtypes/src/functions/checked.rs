@@ -5,7 +5,7 @@
 //! immutable, so constant operands still fold at planning time.
 
 use crate::error::{Error, ErrorKind};
-use crate::pgcast::rewrite_expressions;
+use crate::functions::casts::rewrite_expressions;
 use datafusion::arrow::array::Array;
 use datafusion::arrow::compute::kernels::numeric;
 use datafusion::arrow::datatypes::DataType;
@@ -80,7 +80,7 @@ impl ScalarUDFImpl for Checked {
     /// arguments out, and since every level of a chain `a + b + c + …` would spell out the
     /// whole chain below it, naming a chain of n checked additions took O(n²) time at each of
     /// its n levels; a hash takes O(n) at each. The names are internal: result columns carry
-    /// PostgreSQL's names ([`crate::colnames`]).
+    /// PostgreSQL's names (the SQL layer's column naming).
     fn schema_name(&self, args: &[Expr]) -> Result<String> {
         let mut hasher = std::hash::DefaultHasher::new();
         args.hash(&mut hasher);
@@ -88,7 +88,7 @@ impl ScalarUDFImpl for Checked {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        crate::functions::on_arrays(&args, |arrays| {
+        crate::udf::on_arrays(&args, |arrays| {
             let (left, right) = (&arrays[0], &arrays[1]);
             match self.op {
                 Op::Add => numeric::add(left, right),

@@ -18,7 +18,7 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use driftdb_engine::UNCONSTRAINED_NUMERIC_SCALE;
+use driftdb_column_types::UNCONSTRAINED_NUMERIC_SCALE;
 use std::fmt::{self, Write};
 
 /// Formats a double the way PostgreSQL does (shortest round-trip digits; exponent notation

@@ -2,7 +2,7 @@
 //! `json[b]_array_elements_text` and `json[b]_object_keys`. DataFusion has no set-returning
 //! scalar functions, so each is a function returning a list, unnested into rows where the
 //! query calls it (in a select list, as `generate_series` is, and in FROM; see
-//! [`crate::pgsyntax`]).
+//! the SQL layer's rewrite of PostgreSQL spellings).
 
 use crate::error::{Error, ErrorKind};
 use crate::json::{self, Json};
@@ -13,7 +13,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
 };
-use driftdb_engine::ColumnType;
+use driftdb_column_types::ColumnType;
 use std::sync::Arc;
 
 /// What a set-returning JSON function gives for each document.
@@ -29,7 +29,7 @@ enum Set {
 
 /// The set-returning function called `name`: the list function it becomes and the name of the
 /// column it gives in FROM when the query does not name it (`None`: the relation's name).
-pub(crate) fn set_returning(name: &str) -> Option<(&'static str, Option<&'static str>)> {
+pub fn set_returning(name: &str) -> Option<(&'static str, Option<&'static str>)> {
     Some(match name {
         "json_array_elements" => ("__driftdb_json_elements", Some("value")),
         "jsonb_array_elements" => ("__driftdb_jsonb_elements", Some("value")),
@@ -87,7 +87,7 @@ impl JsonSet {
 
     /// Appends one document's values to `out`.
     fn values(&self, document: &str, out: &mut StringBuilder) -> Result<()> {
-        let document = json::parse(document).map_err(crate::jsonbuild::invalid)?;
+        let document = json::parse(document).map_err(crate::functions::json_build::invalid)?;
         let invalid = |message: String| {
             Error::new(ErrorKind::InvalidParameterValue, message).into_datafusion()
         };

@@ -28,7 +28,7 @@ use datafusion::logical_expr::{
     ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::AnalyzerRule;
-use driftdb_engine::ColumnType;
+use driftdb_column_types::ColumnType;
 use std::sync::{Arc, LazyLock};
 
 /// The name of [`TextIn`] (a rule that meets its call knows the cast is already checked).
@@ -83,7 +83,7 @@ impl ScalarUDFImpl for TextIn {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let ty = self.ty;
-        crate::functions::on_arrays(&args, |arrays| {
+        crate::udf::on_arrays(&args, |arrays| {
             let cut_to = |limit: u32| -> ArrayRef {
                 let cut: StringArray = arrays[0]
                     .as_string::<i32>()
@@ -217,7 +217,7 @@ pub struct PgCasts;
 /// gets the schema the expression reads (a node's input's; a node without one input, such as
 /// VALUES, types its expressions against its own). Output names stay what they were, so
 /// `SELECT '\x00'::bytea` keeps its column name.
-pub(crate) fn rewrite_expressions(
+pub fn rewrite_expressions(
     plan: LogicalPlan,
     rewrite: impl Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
 ) -> Result<LogicalPlan> {

@@ -4,7 +4,7 @@
 //! `text_format` reads them. Metabase's sync builds its queries with it.
 
 use crate::error::{Error, ErrorKind};
-use crate::info::{quoted_ident, quoted_literal};
+use crate::idents::{quoted_ident, quoted_literal};
 use datafusion::common::ScalarValue;
 use datafusion::error::Result;
 

@@ -8,14 +8,12 @@
 //! columns have.
 
 use crate::error::{Error, ErrorKind, Result};
-use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, IntervalUnit, Schema, SchemaRef, TimeUnit,
-};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, IntervalUnit, TimeUnit};
 use datafusion::logical_expr::planner::TypePlanner;
 use datafusion::sql::sqlparser::ast::{
     CharacterLength, DataType as SqlType, ExactNumberInfo, TimezoneInfo,
 };
-use driftdb_engine::{ColumnType, TableDef, UNCONSTRAINED_NUMERIC_SCALE};
+use driftdb_column_types::{ColumnType, UNCONSTRAINED_NUMERIC_SCALE};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -263,53 +261,6 @@ pub fn system_time_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
 }
 
-/// The Arrow schema a reader sees for `def`: its visible columns, in order.
-pub fn table_schema(def: &TableDef) -> SchemaRef {
-    Arc::new(Schema::new(table_fields(def)))
-}
-
-/// The schema UPDATE and DELETE read their target with: the visible columns, then the hidden
-/// row id (of a table without a primary key).
-pub fn table_schema_with_hidden(def: &TableDef) -> SchemaRef {
-    let mut fields = table_fields(def);
-    fields.extend(
-        def.hidden_slots()
-            .map(|slot| field(&def.columns[slot].name, def.columns[slot].ty)),
-    );
-    Arc::new(Schema::new(fields))
-}
-
-/// The fields of `def`'s visible columns.
-pub fn table_fields(def: &TableDef) -> Vec<Field> {
-    let table = crate::pgcatalog::relation_oid(def).to_string();
-    def.visible_slots()
-        .enumerate()
-        .map(|(position, slot)| {
-            let column = &def.columns[slot];
-            // Nullability is enforced on write with proper errors; readers treat every column as
-            // nullable so that DataFusion's own check never pre-empts them.
-            let field = field(&column.name, column.ty);
-            let mut metadata = field.metadata().clone();
-            metadata.insert(PG_TABLE_OID.to_string(), table.clone());
-            metadata.insert(PG_ATTNUM.to_string(), (position + 1).to_string());
-            field.with_metadata(metadata)
-        })
-        .collect()
-}
-
-/// The extra columns of a version query, after the table's own.
-pub const VERSION_COLUMNS: [&str; 4] = ["_seq_from", "_seq_to", "_system_from", "_system_to"];
-
-/// The schema of a version query over `def`.
-pub fn versions_schema(def: &TableDef) -> SchemaRef {
-    let mut fields = table_fields(def);
-    fields.push(Field::new(VERSION_COLUMNS[0], DataType::Int64, false));
-    fields.push(Field::new(VERSION_COLUMNS[1], DataType::Int64, true));
-    fields.push(Field::new(VERSION_COLUMNS[2], system_time_type(), false));
-    fields.push(Field::new(VERSION_COLUMNS[3], system_time_type(), true));
-    Arc::new(Schema::new(fields))
-}
-
 /// A column type's type modifier (`atttypmod`): lengths and numeric precision, else -1.
 pub fn type_modifier(ty: ColumnType) -> i32 {
     match ty {
@@ -351,4 +302,19 @@ pub fn sql_type(ty: ColumnType) -> SqlType {
         ColumnType::Json => SqlType::JSON,
         ColumnType::Jsonb => SqlType::JSONB,
     }
+}
+
+/// The name of a field's type, as its `regtype` prints (`integer`, `character varying`,
+/// `text[]`, `unknown` for a bare NULL).
+pub fn type_name_of(field: &datafusion::arrow::datatypes::Field) -> String {
+    if let DataType::List(element) | DataType::LargeList(element) = field.data_type() {
+        return format!("{}[]", type_name_of(element));
+    }
+    if field.data_type() == &DataType::Null {
+        return "unknown".to_string();
+    }
+    column_type_of(field)
+        .ok()
+        .and_then(|ty| crate::oids::format_type(crate::oids::type_oid(ty), None))
+        .unwrap_or_else(|| "unknown".to_string())
 }

@@ -19,7 +19,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
 };
-use driftdb_engine::ColumnType;
+use driftdb_column_types::ColumnType;
 use std::sync::Arc;
 
 /// Whether a field holds `json` or `jsonb` text.
@@ -31,7 +31,7 @@ fn is_json_field(field: &Field) -> bool {
 }
 
 /// A field of JSON text of the given type (`json` or `jsonb`).
-pub(crate) fn json_field(name: &str, jsonb: bool) -> FieldRef {
+pub fn json_field(name: &str, jsonb: bool) -> FieldRef {
     let ty = if jsonb {
         ColumnType::Jsonb
     } else {
@@ -41,7 +41,7 @@ pub(crate) fn json_field(name: &str, jsonb: bool) -> FieldRef {
 }
 
 /// JSON text that does not parse (22P02), or nests too deep (54001).
-pub(crate) fn invalid(e: json::JsonError) -> datafusion::error::DataFusionError {
+pub fn invalid(e: json::JsonError) -> datafusion::error::DataFusionError {
     e.for_type("json").into_datafusion()
 }
 
@@ -366,7 +366,7 @@ impl ScalarUDFImpl for JsonArray {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        crate::functions::on_arrays(&args, |arrays| {
+        crate::udf::on_arrays(&args, |arrays| {
             let lists: &ListArray = arrays[0].as_list::<i32>();
             let mut text = String::new();
             let arrays = (0..lists.len())
