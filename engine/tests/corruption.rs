@@ -1,26 +1,22 @@
 //! Damage on disk is found: flipping a byte in a stored file makes reads fail with a corruption
 //! error (never wrong rows, never a panic) and makes the verify walk report it.
 
-use driftdb_engine::keys::KeyEncoder;
-use driftdb_engine::row::RowEncoder;
 use driftdb_engine::{
-    ColumnDef, ColumnType, Engine, EngineOptions, ErrorKind, Flow, RowWrite, Seq, WriteExpectation,
+    ColumnType, Engine, EngineOptions, ErrorKind, Flow, RowWrite, Seq, ValueRef, WriteExpectation,
     verify,
 };
 use std::path::Path;
 
+mod fixture;
+
 fn fill(dir: &Path) -> Vec<(String, String)> {
     let engine = Engine::open(dir, EngineOptions::default()).unwrap();
-    let column = |name: &str, ty| ColumnDef {
-        nullable: false,
-        ..ColumnDef::new(name, ty)
-    };
     let table = engine
         .create_table(
             "t",
             vec![
-                column("id", ColumnType::Int64),
-                column("data", ColumnType::Text),
+                fixture::not_null("id", ColumnType::Int64),
+                fixture::not_null("data", ColumnType::Text),
             ],
             vec![0],
         )
@@ -30,21 +26,17 @@ fn fill(dir: &Path) -> Vec<(String, String)> {
         let writes: Vec<RowWrite> = (0..500)
             .map(|i| {
                 let id = batch * 500 + i;
-                let mut key = KeyEncoder::new();
-                key.push_i64(id);
-                let mut row = RowEncoder::new();
-                row.begin_put();
-                row.push_i64(id);
-                row.push_text(&format!(
+                let data = format!(
                     "row {id} with some text that is not all alike {}",
                     id * 7919
-                ));
-                RowWrite {
+                );
+                let values = [ValueRef::Int64(id), ValueRef::Text(&data)];
+                fixture::put(
                     table,
-                    pk: key.as_bytes().to_vec(),
-                    event: row.finish().to_vec(),
-                    expect: WriteExpectation::Absent,
-                }
+                    fixture::key_i64(id),
+                    &values,
+                    WriteExpectation::Absent,
+                )
             })
             .collect();
         engine.commit("u", &writes).unwrap();

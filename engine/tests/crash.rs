@@ -3,15 +3,15 @@
 //! each kill the data directory is reopened and checked: every acknowledged commit is there, no
 //! commit is there in part, the commit log has no gap, and verify finds nothing wrong.
 
-use driftdb_engine::keys::KeyEncoder;
-use driftdb_engine::row::RowEncoder;
 use driftdb_engine::{
-    CatalogPoint, ColumnDef, ColumnType, Engine, EngineOptions, Flow, RowWrite, Seq, TableId,
-    ValueRef, WriteExpectation,
+    CatalogPoint, ColumnType, Engine, EngineOptions, Flow, RowWrite, Seq, TableId, ValueRef,
+    WriteExpectation,
 };
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+
+mod fixture;
 
 const DIR_VAR: &str = "DRIFTDB_CRASH_CHILD_DIR";
 const ROUND_VAR: &str = "DRIFTDB_CRASH_CHILD_ROUND";
@@ -26,10 +26,7 @@ fn log_table(engine: &Engine) -> TableId {
     if let Some(def) = engine.resolve_table("log", CatalogPoint::Latest) {
         return def.id;
     }
-    let column = |name: &str| ColumnDef {
-        nullable: false,
-        ..ColumnDef::new(name, ColumnType::Int64)
-    };
+    let column = |name: &str| fixture::not_null(name, ColumnType::Int64);
     engine
         .create_table("log", vec![column("id"), column("parts")], vec![0])
         .unwrap()
@@ -56,18 +53,9 @@ fn crash_writer_child() {
                     let writes: Vec<RowWrite> = (0..parts)
                         .map(|part| {
                             let id = row_id(round, writer, n, part);
-                            let mut key = KeyEncoder::new();
-                            key.push_i64(id);
-                            let mut row = RowEncoder::new();
-                            row.begin_put();
-                            row.push_i64(id);
-                            row.push_i64(parts);
-                            RowWrite {
-                                table,
-                                pk: key.as_bytes().to_vec(),
-                                event: row.finish().to_vec(),
-                                expect: WriteExpectation::Absent,
-                            }
+                            let values = [ValueRef::Int64(id), ValueRef::Int64(parts)];
+                            let key = fixture::key_i64(id);
+                            fixture::put(table, key, &values, WriteExpectation::Absent)
                         })
                         .collect();
                     let seq = engine.commit("crash", &writes).unwrap().unwrap();

@@ -10,36 +10,26 @@ use driftdb_engine::{
 };
 use std::collections::BTreeMap;
 
+mod fixture;
+
+use fixture::key_i32 as pk;
+
 fn column(name: &str, ty: ColumnType) -> ColumnDef {
     ColumnDef::new(name, ty)
 }
 
-fn pk(id: i32) -> Vec<u8> {
-    let mut enc = KeyEncoder::new();
-    enc.push_i32(id);
-    enc.as_bytes().to_vec()
-}
-
+/// A write of the row `(id, data)` of an `events` table.
 fn put(table: TableId, id: i32, data: &str, expect: WriteExpectation) -> RowWrite {
-    let mut enc = RowEncoder::new();
-    enc.begin_put();
-    enc.push_i32(id);
-    enc.push_text(data);
-    RowWrite {
+    fixture::put(
         table,
-        pk: pk(id),
-        event: enc.finish().to_vec(),
+        pk(id),
+        &[ValueRef::Int32(id), ValueRef::Text(data)],
         expect,
-    }
+    )
 }
 
 fn delete(table: TableId, id: i32) -> RowWrite {
-    RowWrite {
-        table,
-        pk: pk(id),
-        event: delete_event(),
-        expect: WriteExpectation::Any,
-    }
+    fixture::delete(table, pk(id))
 }
 
 fn rows_as_of(engine: &Engine, table: TableId, seq: Seq) -> BTreeMap<i32, String> {

@@ -4,7 +4,7 @@
 //! catalog — after reopening, through both read paths (latest-state and versions).
 
 use driftdb_engine::keys::KeyEncoder;
-use driftdb_engine::row::{RowEncoder, delete_event};
+use driftdb_engine::row::delete_event;
 use driftdb_engine::{
     CatalogPoint, ColumnDef, ColumnType, Engine, EngineOptions, Flow, IndexDef, KeyRange, RowView,
     RowWrite, Seq, TableId, ValueRef, WriteExpectation, index,
@@ -48,11 +48,9 @@ struct Model {
     current: BTreeMap<TableId, Rows>,
 }
 
-fn pk(id: i32) -> Vec<u8> {
-    let mut enc = KeyEncoder::new();
-    enc.push_i32(id);
-    enc.as_bytes().to_vec()
-}
+mod fixture;
+
+use fixture::key_i32 as pk;
 
 fn grp_key(grp: Option<i32>) -> Vec<u8> {
     let mut enc = KeyEncoder::new();
@@ -61,17 +59,9 @@ fn grp_key(grp: Option<i32>) -> Vec<u8> {
 }
 
 fn put(table: TableId, id: i32, row: &Row, expect: WriteExpectation) -> RowWrite {
-    let mut enc = RowEncoder::new();
-    enc.begin_put();
-    enc.push_i32(id);
-    enc.push(row.0.map_or(ValueRef::Null, ValueRef::Int32));
-    enc.push_text(&row.1);
-    RowWrite {
-        table,
-        pk: pk(id),
-        event: enc.finish().to_vec(),
-        expect,
-    }
+    let grp = row.0.map_or(ValueRef::Null, ValueRef::Int32);
+    let values = [ValueRef::Int32(id), grp, ValueRef::Text(&row.1)];
+    fixture::put(table, pk(id), &values, expect)
 }
 
 fn decode(row: RowView<'_>) -> (i32, Row) {
