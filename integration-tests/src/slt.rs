@@ -3,7 +3,8 @@
 //! database. Both runs see values in PostgreSQL's text format, so the files are shared unchanged.
 //!
 //! The files in `sql/tests/slt/standard/` hold standard SQL only, and also run against a real
-//! PostgreSQL ([`run_against_postgres`]), so their expected results are PostgreSQL's.
+//! PostgreSQL ([`run_file_against_postgres`]), so their expected results are PostgreSQL's.
+//! `integration-tests/tests/slt.rs` makes each file its own tests, so one runs by name.
 
 use crate::TestServer;
 use crate::postgres::ReferencePostgres;
@@ -188,79 +189,72 @@ impl AsyncDB for Wire {
     }
 }
 
-/// Runs every file in-process; returns one message per failing file.
-pub async fn run_in_process() -> Vec<String> {
-    let mut failures = Vec::new();
-    for file in slt_files() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = match Database::open(dir.path()) {
-            Ok(db) => db,
-            Err(e) => {
-                failures.push(format!("{}: cannot open a database: {e:?}", file.display()));
-                continue;
-            }
-        };
-        let mut runner = Runner::new(|| {
-            let session = db.session("tester");
-            async move { Ok(InProcess { session }) }
-        });
-        runner.with_column_validator(types_match);
-        if let Err(e) = runner.run_file_async(&file).await {
-            failures.push(format!("{}: {e}", file.display()));
-        }
-    }
-    failures
+/// The `.slt` file at `relative` (to `sql/tests/slt/`).
+pub fn slt_file(relative: &str) -> PathBuf {
+    slt_dir().join(relative)
 }
 
-/// Runs every file over the wire against a fresh server per file; returns one message per
-/// failing file.
-pub async fn run_over_the_wire() -> Vec<String> {
-    let mut failures = Vec::new();
-    for file in slt_files() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let server = TestServer::start(dir.path());
-        let server = &server;
-        let mut runner = Runner::new(|| async move {
-            Ok(Wire {
-                client: server.connect().await,
-            })
-        });
-        if let Err(e) = runner.run_file_async(&file).await {
-            failures.push(format!("{}: {e}", file.display()));
-        }
-    }
-    failures
+/// Every `.slt` file as a path relative to `sql/tests/slt/` (`history.slt`,
+/// `standard/alter.slt`), for checking that each has its tests.
+pub fn slt_file_names() -> Vec<String> {
+    let dir = slt_dir();
+    slt_files()
+        .iter()
+        .map(|file| {
+            let relative = file
+                .strip_prefix(&dir)
+                .expect("a file under the slt directory");
+            relative.to_string_lossy().into_owned()
+        })
+        .collect()
 }
 
-/// Runs every standard file against a real PostgreSQL, each in a fresh database; returns one
-/// message per failing file.
-pub async fn run_against_postgres() -> Vec<String> {
-    let postgres = match ReferencePostgres::start() {
-        Ok(postgres) => postgres,
-        Err(e) => return vec![format!("cannot start the reference PostgreSQL: {e}")],
-    };
-    let admin = postgres.connect().await;
-    let mut failures = Vec::new();
-    for (i, file) in standard_slt_files().into_iter().enumerate() {
-        let database = format!("slt_{i}");
-        if let Err(e) = admin
-            .batch_execute(&format!("CREATE DATABASE {database}"))
-            .await
-        {
-            failures.push(format!("{}: CREATE DATABASE: {e}", file.display()));
-            continue;
-        }
-        let (postgres, database) = (&postgres, database.as_str());
-        let mut runner = Runner::new(|| async move {
-            Ok(Wire {
-                client: postgres.connect_to(database).await,
-            })
-        });
-        if let Err(e) = runner.run_file_async(&file).await {
-            failures.push(format!("{}: {e}", file.display()));
-        }
-    }
-    failures
+/// Runs `file` in-process on a fresh database.
+pub async fn run_file_in_process(file: &Path) -> Result<(), String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Database::open(dir.path())
+        .map_err(|e| format!("{}: cannot open a database: {e:?}", file.display()))?;
+    let mut runner = Runner::new(|| {
+        let session = db.session("tester");
+        async move { Ok(InProcess { session }) }
+    });
+    runner.with_column_validator(types_match);
+    runner
+        .run_file_async(file)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// Runs `file` over the wire against a fresh server.
+pub async fn run_file_over_the_wire(file: &Path) -> Result<(), String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path());
+    let server = &server;
+    let mut runner = Runner::new(|| async move {
+        Ok(Wire {
+            client: server.connect().await,
+        })
+    });
+    runner
+        .run_file_async(file)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// Runs a standard `file` against a real PostgreSQL of its own.
+pub async fn run_file_against_postgres(file: &Path) -> Result<(), String> {
+    let postgres = ReferencePostgres::start()
+        .map_err(|e| format!("cannot start the reference PostgreSQL: {e}"))?;
+    let postgres = &postgres;
+    let mut runner = Runner::new(|| async move {
+        Ok(Wire {
+            client: postgres.connect().await,
+        })
+    });
+    runner
+        .run_file_async(file)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))
 }
 
 /// A simple query's messages as the sqllogictest runner reads them, each value rendered by
