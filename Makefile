@@ -119,9 +119,10 @@ soak: deps ## 64 clients on a mixed load for SOAK_SECONDS (600), then SOAK_CRASH
 	$(BUILD)
 	$(CARGO_TARGET_DIR)/debug/examples/soak --seconds $(SOAK_SECONDS) --clients $(SOAK_CLIENTS) --crash-rounds $(SOAK_CRASH_ROUNDS)
 
-lint: deps ## cargo fmt --check and clippy with warnings as errors
+lint: deps ## cargo fmt --check, clippy with warnings as errors, and the SQL layer's one-way module layers
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
+	$(CARGO) test $(CARGO_FLAGS) --workspace --test layers
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -42,6 +42,7 @@ pub fn quoted_literal(value: &str) -> String {
     }
 }
 
+/// PostgreSQL's keywords that are not unreserved (reserved, type/function names, column
 /// names): `quote_ident` quotes them.
 const QUOTED_KEYWORDS: &[&str] = &[
     "all",

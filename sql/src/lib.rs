@@ -12,57 +12,26 @@
 //! This crate never speaks the wire protocol and never touches RocksDB directly; Arrow is used
 //! only through `datafusion::arrow`.
 
-mod apply;
 mod catalog;
-mod checks;
-mod colnames;
-mod control;
-mod copy;
-mod ctas;
-mod database;
+mod common;
 mod ddl;
-mod defaults;
-mod dialect;
 mod dml;
-mod engine_error;
-mod foreign;
-mod functions;
-mod info;
-mod infoschema;
-mod intliterals;
-mod nested_values;
-mod order_subquery;
-pub mod parse;
-mod pgcatalog;
-mod pgschema;
-mod pgsyntax;
-mod prepared;
-mod pushdown;
-mod rekey;
-mod scan;
-mod schema;
+mod exec;
+mod pgcompat;
+mod rewrite;
 mod session;
-mod settings;
-mod system;
-mod table;
-mod temporal;
-mod testing;
-mod transaction;
-mod upsert;
-mod values_types;
-mod views;
-mod write;
+mod storage;
 
-pub use database::{Database, DatabaseOptions};
+pub use common::names::DATABASE_NAME;
+pub use common::parse;
 pub use datafusion::arrow;
 pub use driftdb_pgtypes::text;
 pub use driftdb_pgtypes::types::{
     PG_ATTNUM, PG_TABLE_OID, PG_TYPE, PG_TYPMOD, field as column_field,
 };
 pub use driftdb_pgtypes::{Error, ErrorKind, Notice, Result};
-pub use prepared::Prepared;
-pub use session::{
-    CommandTag, CopyOut, IdleTimeout, QueryResult, Session, Statement, StatementResult,
-    TransactionStatus,
-};
-pub use transaction::Isolation;
+pub use exec::results::{CommandTag, CopyOut, QueryResult, StatementResult};
+pub use session::prepared::Prepared;
+pub use session::{IdleTimeout, Session, Statement, TransactionStatus};
+pub use storage::database::{Database, DatabaseOptions};
+pub use storage::transaction::Isolation;

@@ -292,6 +292,12 @@ pub struct ExpandArray {
 /// [`ExpandArray`]'s name, which the SQL layer's rewrite of PostgreSQL spellings calls.
 pub const EXPAND_ARRAY: &str = "__driftdb_expandarray";
 
+impl Default for ExpandArray {
+    fn default() -> ExpandArray {
+        ExpandArray::new()
+    }
+}
+
 impl ExpandArray {
     pub fn new() -> ExpandArray {
         ExpandArray {

@@ -22,6 +22,12 @@ pub struct Single {
     signature: Signature,
 }
 
+impl Default for Single {
+    fn default() -> Single {
+        Single::new()
+    }
+}
+
 impl Single {
     pub fn new() -> Single {
         Single {
