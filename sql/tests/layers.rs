@@ -112,16 +112,16 @@ fn crate_paths(code: &str) -> Vec<Vec<String>> {
     paths
 }
 
-#[test]
-fn modules_depend_one_way() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// What is wrong with the modules under `src`: uses of a later layer, and groups of modules that
+/// reach each other (one cycle each, as module paths).
+fn layering_faults(src: &Path) -> (Vec<String>, Vec<String>) {
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(&src, f)).collect();
+    rust_files(src, &mut files);
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(src, f)).collect();
     let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
     let mut wrong_way = Vec::new();
     for file in &files {
-        let from = module_of(&src, file);
+        let from = module_of(src, file);
         if from.is_empty() {
             continue; // lib.rs declares and re-exports the layers.
         }
@@ -153,25 +153,60 @@ fn modules_depend_one_way() {
             edges.entry(from.clone()).or_default().insert(to);
         }
     }
+    let cycles = cycles(&edges)
+        .iter()
+        .map(|cycle| {
+            cycle
+                .iter()
+                .map(|m| m.join("::"))
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        })
+        .collect();
+    (wrong_way, cycles)
+}
+
+#[test]
+fn modules_depend_one_way() {
+    let (wrong_way, cycles) = layering_faults(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     assert!(
         wrong_way.is_empty(),
         "modules that use a later layer (the order is {LAYERS:?}):\n{}",
         wrong_way.join("\n")
     );
-    let cycles = cycles(&edges);
     assert!(
         cycles.is_empty(),
         "modules that reach each other:\n{}",
-        cycles
-            .iter()
-            .map(|cycle| cycle
-                .iter()
-                .map(|m| m.join("::"))
-                .collect::<Vec<_>>()
-                .join(" -> "))
-            .collect::<Vec<_>>()
-            .join("\n")
+        cycles.join("\n")
     );
+}
+
+/// The check itself: a planted cycle and a planted use of a later layer are both found, and
+/// paths in comments and strings are not read as uses.
+#[test]
+fn a_cycle_and_a_use_of_a_later_layer_are_found() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = dir.path();
+    let write = |path: &str, text: &str| {
+        let path = src.join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("a directory");
+        std::fs::write(path, text).expect("a written file");
+    };
+    write("lib.rs", "mod common;\nmod storage;\nmod session;\n");
+    write("common/mod.rs", "pub(crate) mod a;\npub(crate) mod b;\n");
+    write(
+        "common/a.rs",
+        "use crate::common::b::B;\n// crate::session::S in a comment\n",
+    );
+    write(
+        "common/b.rs",
+        "pub(crate) use crate::common::a;\nconst S: &str = \"crate::session\";\n",
+    );
+    write("storage/mod.rs", "use crate::{common::a, session::S};\n");
+    write("session/mod.rs", "use crate::common::a;\n");
+    let (wrong_way, cycles) = layering_faults(src);
+    assert_eq!(wrong_way, vec!["storage uses session".to_string()]);
+    assert_eq!(cycles, vec!["common::a -> common::b".to_string()]);
 }
 
 /// One cycle through each strongly connected group of modules (Tarjan's algorithm).
