@@ -46,6 +46,25 @@ pub struct TestServer {
     data_dir: PathBuf,
 }
 
+/// The address a `driftdb-server` started with `--listen 127.0.0.1:0` (stdout piped) prints
+/// that it listens on. Its stdout is drained from then on, so the server never blocks on a full
+/// pipe.
+pub(crate) fn listening_address(child: &mut Child) -> SocketAddr {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("driftdb-server printed its address before exiting")
+            .expect("stdout is readable");
+        if let Some(addr) = line.strip_prefix("driftdb-server listening on ") {
+            break addr.parse().expect("the printed address parses");
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    addr
+}
+
 impl TestServer {
     /// Starts a server over `data_dir` on a free loopback port and waits until it listens.
     pub fn start(data_dir: &Path) -> TestServer {
@@ -64,19 +83,7 @@ impl TestServer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("driftdb-server starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("driftdb-server printed its address before exiting")
-                .expect("stdout is readable");
-            if let Some(addr) = line.strip_prefix("driftdb-server listening on ") {
-                break addr.parse().expect("the printed address parses");
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        let addr = listening_address(&mut child);
         TestServer {
             child: Some(child),
             addr,

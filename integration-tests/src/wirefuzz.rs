@@ -1707,18 +1707,7 @@ impl FuzzServer {
                 }
             });
         }
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("driftdb-server printed its address before exiting")
-                .expect("stdout is readable");
-            if let Some(addr) = line.strip_prefix("driftdb-server listening on ") {
-                break addr.parse().expect("the printed address parses");
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
+        let addr = crate::listening_address(&mut child);
         FuzzServer {
             pid: child.id(),
             child: Mutex::new(child),
