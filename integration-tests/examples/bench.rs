@@ -1,36 +1,180 @@
-//! `make bench`: DriftDB and a reference PostgreSQL side by side, the same workload over the
-//! wire, ratios printed. Benchmarks report; tests assert.
+//! `make bench`: DriftDB and a reference PostgreSQL side by side, the same workloads over the
+//! wire with the same client, ratios printed as Markdown tables (kept in `bench/RESULTS.md`).
+//! Benchmarks report; tests assert.
 //!
-//! Workloads so far:
-//! - transfers: money moves between 100 accounts in REPEATABLE READ transactions (read,
-//!   refuse an overdraft, debit, credit, commit; retry on 40001) with 1, 8 and 32 clients.
-//!   Reports committed transfers per second and the abort rate (attempts that failed with a
-//!   serialization failure, over all attempts).
+//! Workloads ([`driftdb_integration_tests::bench`]): COPY of `BENCH_ROWS` rows (200k), 50 ×
+//! 1000-row INSERT, prepared point selects by primary key (with p50/p99 latency), prepared
+//! secondary-index lookups, prepared autocommit `UPDATE … SET v = v + 1 WHERE id = $1`, GROUP BY,
+//! join + aggregate, a primary-key range of 10k rows, a LIKE count, 50 × UPDATE of all 20k rows;
+//! then transfers (REPEATABLE READ, retried on 40001) at 1, 8 and 32 clients and pgbench's
+//! TPC-B-like transaction at READ COMMITTED with 8 clients (failures counted, not retried).
 //!
-//! Both servers sync their log on commit (PostgreSQL's defaults, DriftDB's defaults). DriftDB runs
-//! in the test profile, as `make test` builds it.
+//! Both servers sync their log on commit (PostgreSQL's defaults, DriftDB's defaults). DriftDB
+//! runs the binary `make bench` built (the release profile).
 
 use driftdb_integration_tests::TestServer;
+use driftdb_integration_tests::bench::{self, Latencies, Sizes, Throughput};
 use driftdb_integration_tests::postgres::ReferencePostgres;
 use driftdb_integration_tests::transfers::{self, ClientReport};
+use std::time::Duration;
+use tokio_postgres::Client;
 
 const ACCOUNTS: u32 = 100;
 /// Transfers per run, split across the clients.
 const TRANSFERS: usize = 3200;
+/// Accounts in the pgbench-like run, and its transactions per client.
+const PGBENCH_ACCOUNTS: u32 = 100_000;
+const PGBENCH_PER_CLIENT: u32 = 250;
 
-struct Run {
-    transfers_per_second: f64,
-    abort_rate: f64,
+/// The two servers, connected to alike.
+enum Server<'a> {
+    DriftDb(&'a TestServer),
+    Postgres(&'a ReferencePostgres),
 }
 
-impl Run {
-    fn new(report: ClientReport, seconds: f64) -> Run {
-        let attempts = report.committed + report.refused + report.aborted;
-        Run {
-            transfers_per_second: report.committed as f64 / seconds,
-            abort_rate: report.aborted as f64 / attempts.max(1) as f64,
+impl Server<'_> {
+    async fn connect(&self) -> Client {
+        match self {
+            Server::DriftDb(server) => server.connect().await,
+            Server::Postgres(server) => server.connect().await,
         }
     }
+}
+
+/// One workload's numbers on both servers: seconds (lower is better) unless `throughput`.
+struct Row {
+    name: String,
+    ours: f64,
+    theirs: f64,
+    unit: &'static str,
+    /// Higher is better (transactions per second).
+    throughput: bool,
+}
+
+impl Row {
+    fn seconds(name: impl Into<String>, ours: Duration, theirs: Duration) -> Row {
+        Row {
+            name: name.into(),
+            ours: ours.as_secs_f64(),
+            theirs: theirs.as_secs_f64(),
+            unit: "s",
+            throughput: false,
+        }
+    }
+
+    fn micros(name: impl Into<String>, ours: Duration, theirs: Duration) -> Row {
+        Row {
+            name: name.into(),
+            ours: ours.as_secs_f64() * 1e6,
+            theirs: theirs.as_secs_f64() * 1e6,
+            unit: "µs",
+            throughput: false,
+        }
+    }
+
+    fn print(&self) {
+        let ratio = self.ours / self.theirs;
+        let (ratio, better) = match self.throughput {
+            true => (ratio, "throughput, higher is better"),
+            false => (ratio, "time, lower is better"),
+        };
+        println!(
+            "| {} | {:.4} {unit} | {:.4} {unit} | {ratio:.2}× | {better} |",
+            self.name,
+            self.theirs,
+            self.ours,
+            unit = self.unit
+        );
+    }
+}
+
+/// Everything single-client, on one server.
+struct Single {
+    copy: Duration,
+    insert: Duration,
+    point: Latencies,
+    index: Latencies,
+    update: Latencies,
+    group_by: Duration,
+    join: Duration,
+    range: Duration,
+    like: Duration,
+    update_all: Duration,
+}
+
+async fn single_client(server: &Server<'_>, sizes: Sizes) -> Single {
+    let client = server.connect().await;
+    bench::create_items(&client).await;
+    let copy = bench::copy_items(&client, sizes.rows).await;
+    bench::create_groups(&client).await;
+    let insert = bench::insert_batches(&client).await;
+    let point = bench::point_selects(&client, sizes).await;
+    let index = bench::index_lookups(&client, sizes).await;
+    let update = bench::autocommit_updates(&client, sizes).await;
+    let group_by = bench::best_of(
+        &client,
+        "SELECT grp, count(*), sum(v) FROM items GROUP BY grp ORDER BY grp",
+        3,
+    )
+    .await;
+    let join = bench::best_of(
+        &client,
+        "SELECT g.name, count(*), avg(i.v) FROM items i JOIN groups g ON g.grp = i.grp \
+         GROUP BY g.name ORDER BY g.name",
+        3,
+    )
+    .await;
+    let range = bench::best_of(
+        &client,
+        "SELECT id, label, v FROM items WHERE id >= 50000 AND id < 60000",
+        3,
+    )
+    .await;
+    let like = bench::best_of(
+        &client,
+        "SELECT count(*) FROM items WHERE label LIKE 'item-1%'",
+        3,
+    )
+    .await;
+    let update_all = bench::update_all(&client, sizes.update_all_rows).await;
+    Single {
+        copy,
+        insert,
+        point,
+        index,
+        update,
+        group_by,
+        join,
+        range,
+        like,
+        update_all,
+    }
+}
+
+async fn transfers_run(server: &Server<'_>, clients: usize) -> (ClientReport, f64) {
+    let setup = server.connect().await;
+    setup
+        .batch_execute("DROP TABLE IF EXISTS accounts")
+        .await
+        .expect("DROP TABLE");
+    transfers::create_accounts(&setup, ACCOUNTS, 1000).await;
+    transfers::run(|| server.connect(), clients, ACCOUNTS, TRANSFERS / clients).await
+}
+
+async fn pgbench_run(server: &Server<'_>, clients: usize) -> Throughput {
+    bench::create_pgbench(&server.connect().await, PGBENCH_ACCOUNTS).await;
+    let mut connections = Vec::new();
+    for _ in 0..clients {
+        connections.push(server.connect().await);
+    }
+    bench::pgbench_mix(connections, PGBENCH_ACCOUNTS, PGBENCH_PER_CLIENT).await
+}
+
+fn env_number(name: &str, default: u32) -> u32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -44,42 +188,97 @@ async fn main() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let driftdb = TestServer::start(dir.path());
+    let (ours, theirs) = (Server::DriftDb(&driftdb), Server::Postgres(&reference));
+    let sizes = Sizes {
+        rows: env_number("BENCH_ROWS", 200_000),
+        update_all_rows: 20_000,
+        point_statements: env_number("BENCH_POINT_STATEMENTS", 3000),
+    };
 
-    println!("transfers: {ACCOUNTS} accounts, {TRANSFERS} transfers per run, REPEATABLE READ");
     println!(
-        "{:>8} | {:>14} {:>8} | {:>14} {:>8} | {:>9}",
-        "clients", "DriftDB tx/s", "aborts", "PostgreSQL tx/s", "aborts", "ratio"
+        "rows: {}, point statements: {}, server: {}",
+        sizes.rows,
+        sizes.point_statements,
+        driftdb_integration_tests::server_binary().display()
     );
-    for clients in [1, 8, 32] {
-        let per_client = TRANSFERS / clients;
-        let mut runs = Vec::new();
-        for system in ["driftdb", "postgres"] {
-            let setup = match system {
-                "driftdb" => driftdb.connect().await,
-                _ => reference.connect().await,
-            };
-            setup
-                .batch_execute("DROP TABLE IF EXISTS accounts")
-                .await
-                .expect("DROP TABLE");
-            transfers::create_accounts(&setup, ACCOUNTS, 1000).await;
-            let (report, seconds) = match system {
-                "driftdb" => {
-                    transfers::run(|| driftdb.connect(), clients, ACCOUNTS, per_client).await
-                }
-                _ => transfers::run(|| reference.connect(), clients, ACCOUNTS, per_client).await,
-            };
-            runs.push(Run::new(report, seconds));
-        }
-        let (ours, theirs) = (&runs[0], &runs[1]);
-        println!(
-            "{clients:>8} | {:>14.0} {:>7.1}% | {:>15.0} {:>7.1}% | {:>8.2}x",
-            ours.transfers_per_second,
-            ours.abort_rate * 100.0,
-            theirs.transfers_per_second,
-            theirs.abort_rate * 100.0,
-            ours.transfers_per_second / theirs.transfers_per_second,
-        );
+    println!();
+    println!("| workload | PostgreSQL | DriftDB | ratio | |");
+    println!("| --- | --- | --- | --- | --- |");
+    let (a, b) = (
+        single_client(&ours, sizes).await,
+        single_client(&theirs, sizes).await,
+    );
+    let n = sizes.point_statements;
+    let k = sizes.rows / 1000;
+    let rows = [
+        Row::seconds(format!("COPY {k}k rows"), a.copy, b.copy),
+        Row::seconds("50 × 1000-row INSERT", a.insert, b.insert),
+        Row::seconds(
+            format!("{n} prepared point selects by primary key"),
+            a.point.total(),
+            b.point.total(),
+        ),
+        Row::micros(
+            "point select p50",
+            a.point.percentile(50.0),
+            b.point.percentile(50.0),
+        ),
+        Row::micros(
+            "point select p99",
+            a.point.percentile(99.0),
+            b.point.percentile(99.0),
+        ),
+        Row::seconds(
+            format!("{n} prepared secondary-index lookups"),
+            a.index.total(),
+            b.index.total(),
+        ),
+        Row::seconds(
+            format!("{n} autocommit UPDATE … SET v = v + 1 WHERE id = $1"),
+            a.update.total(),
+            b.update.total(),
+        ),
+        Row::seconds(format!("GROUP BY over {k}k rows"), a.group_by, b.group_by),
+        Row::seconds("join + aggregate", a.join, b.join),
+        Row::seconds("primary-key range of 10k rows", a.range, b.range),
+        Row::seconds("count(*) … WHERE label LIKE 'item-1%'", a.like, b.like),
+        Row::seconds("50 × UPDATE of all 20k rows", a.update_all, b.update_all),
+    ];
+    for row in &rows {
+        row.print();
     }
-    println!("ratio: DriftDB transfers/s over PostgreSQL's (higher is better for DriftDB)");
+    for clients in [1, 8, 32] {
+        let mine = transfers_run(&ours, clients).await;
+        let other = transfers_run(&theirs, clients).await;
+        let rate = |(report, seconds): &(ClientReport, f64)| report.committed as f64 / seconds;
+        let aborts = |(report, _): &(ClientReport, f64)| {
+            let attempts = report.committed + report.refused + report.aborted;
+            100.0 * report.aborted as f64 / attempts.max(1) as f64
+        };
+        Row {
+            name: format!(
+                "transfers, {clients} clients, tx/s (aborts: DriftDB {:.1}%, PostgreSQL {:.1}%)",
+                aborts(&mine),
+                aborts(&other)
+            ),
+            ours: rate(&mine),
+            theirs: rate(&other),
+            unit: "tx/s",
+            throughput: true,
+        }
+        .print();
+    }
+    let (mine, other) = (pgbench_run(&ours, 8).await, pgbench_run(&theirs, 8).await);
+    Row {
+        name: format!(
+            "pgbench-like TPC-B, READ COMMITTED, 8 clients, tx/s (failed: DriftDB {:.1}%, PostgreSQL {:.1}%)",
+            100.0 * mine.failure_rate(),
+            100.0 * other.failure_rate()
+        ),
+        ours: mine.per_second(),
+        theirs: other.per_second(),
+        unit: "tx/s",
+        throughput: true,
+    }
+    .print();
 }

@@ -5,6 +5,7 @@
 //! directory (where `cargo build` puts it). The server binds port 0 and prints the address it
 //! got, so tests never guess ports and never sleep.
 
+pub mod bench;
 pub mod postgres;
 pub mod queryfuzz;
 pub mod raw;
