@@ -211,12 +211,31 @@ pub fn slt_file_names() -> Vec<String> {
 
 /// Runs `file` in-process on a fresh database.
 pub async fn run_file_in_process(file: &Path) -> Result<(), String> {
+    run_in_process(file, true).await
+}
+
+/// Runs `file` in-process on a fresh database with every session's key path off
+/// (`SET driftdb.fast_path = off`): every statement planned, as the key path's answers must
+/// match.
+pub async fn run_file_in_process_without_key_path(file: &Path) -> Result<(), String> {
+    run_in_process(file, false).await
+}
+
+async fn run_in_process(file: &Path, key_path: bool) -> Result<(), String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Database::open(dir.path())
         .map_err(|e| format!("{}: cannot open a database: {e:?}", file.display()))?;
     let mut runner = Runner::new(|| {
-        let session = db.session("tester");
-        async move { Ok(InProcess { session }) }
+        let mut session = db.session("tester");
+        async move {
+            if !key_path {
+                session
+                    .execute_sql("SET driftdb.fast_path = off")
+                    .await
+                    .map_err(SqlError)?;
+            }
+            Ok(InProcess { session })
+        }
     });
     runner.with_column_validator(types_match);
     runner

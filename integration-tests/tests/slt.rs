@@ -1,11 +1,12 @@
-//! Every `.slt` file of the SQL layer is its own tests: `<file>::in_process` and
-//! `<file>::over_the_wire`, and for the standard-SQL ones also `<file>::against_postgresql`, so
-//! `cargo test --test slt history` runs one file every way. A file without its tests fails
+//! Every `.slt` file of the SQL layer is its own tests: `<file>::in_process`,
+//! `<file>::in_process_without_key_path` (every statement planned) and `<file>::over_the_wire`,
+//! and for the standard-SQL ones also `<file>::against_postgresql`, so `cargo test --test slt
+//! history` runs one file every way. A file without its tests fails
 //! [`every_slt_file_has_its_tests`].
 
 use driftdb_integration_tests::slt::{
-    run_file_against_postgres, run_file_in_process, run_file_over_the_wire, slt_file,
-    slt_file_names,
+    run_file_against_postgres, run_file_in_process, run_file_in_process_without_key_path,
+    run_file_over_the_wire, slt_file, slt_file_names,
 };
 
 fn passes(result: Result<(), String>) {
@@ -26,6 +27,11 @@ macro_rules! file_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn in_process() {
             passes(run_file_in_process(&file()).await);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn in_process_without_key_path() {
+            passes(run_file_in_process_without_key_path(&file()).await);
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ mod common;
 mod ddl;
 mod dml;
 mod exec;
+mod keypath;
 mod pgcompat;
 mod rewrite;
 mod session;

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first.
 const LAYERS: &[&str] = &[
-    "common", "rewrite", "storage", "pgcompat", "catalog", "exec", "dml", "ddl", "session",
+    "common", "rewrite", "storage", "pgcompat", "catalog", "exec", "dml", "keypath", "ddl",
+    "session",
 ];
 
 /// A source file's module path (`storage::scan`; `exec` for `exec/mod.rs`).

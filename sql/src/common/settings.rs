@@ -48,6 +48,8 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("client_encoding", "UTF8", false),
     ("client_min_messages", "notice", false),
     ("DateStyle", "ISO, MDY", false),
+    // Whether statements on one row by its primary key skip planning (`crate::keypath`).
+    (FAST_PATH, "on", false),
     ("default_transaction_read_only", "off", false),
     ("extra_float_digits", "1", false),
     ("idle_in_transaction_session_timeout", "0", false),
@@ -76,6 +78,10 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("TimeZone", "UTC", false),
     ("work_mem", "4MB", false),
 ];
+
+/// The setting that turns the key path (statements on one row by primary key, run without
+/// planning) on or off.
+pub const FAST_PATH: &str = "driftdb.fast_path";
 
 /// The settings that take a duration in milliseconds.
 const DURATIONS: [&str; 4] = [
@@ -340,6 +346,11 @@ fn normalize(name: &str, value: &str) -> Result<String> {
             Ok(digits) if (-15..=3).contains(&digits) => Ok(digits.to_string()),
             _ => Err(invalid(name, value)),
         },
+        FAST_PATH => match upper.as_str() {
+            "ON" | "TRUE" | "YES" | "1" => Ok("on".into()),
+            "OFF" | "FALSE" | "NO" | "0" => Ok("off".into()),
+            _ => Err(invalid(name, value)),
+        },
         name if DURATIONS.contains(&name) => parse_millis(value)
             .map(show_millis)
             .ok_or_else(|| invalid(name, value)),
@@ -373,6 +384,10 @@ mod tests {
         assert!(set(&mut settings, "statement_timeout", "soon").is_err());
         set(&mut settings, "client_encoding", "utf-8").unwrap();
         assert_eq!(settings.get("client_encoding").unwrap().1, "UTF8");
+        assert_eq!(settings.get(FAST_PATH).unwrap().1, "on");
+        set(&mut settings, "DRIFTDB.FAST_PATH", "false").unwrap();
+        assert_eq!(settings.get(FAST_PATH).unwrap().1, "off");
+        assert!(set(&mut settings, FAST_PATH, "sometimes").is_err());
     }
 
     #[test]

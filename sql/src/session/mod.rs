@@ -264,6 +264,9 @@ impl Session {
         if let Ast::Copy { .. } = statement {
             return self.copy(statement).await;
         }
+        if let Some(result) = crate::keypath::run(&self.exec, &statement)? {
+            return Ok(result);
+        }
         let command = |tag| Ok(StatementResult::Command(CommandTag::new(tag)));
         let scope = &self.scope;
         match statement {

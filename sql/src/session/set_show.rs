@@ -150,6 +150,12 @@ impl Session {
         }
     }
 
+    /// How many statements ran on the key path (by primary key, without planning) in this
+    /// session.
+    pub fn key_path_statements(&self) -> u64 {
+        self.scope.key_path_statements()
+    }
+
     /// The notices and warnings of the statements run since the last call, to send the client
     /// before their results.
     pub fn take_notices(&self) -> Vec<Notice> {

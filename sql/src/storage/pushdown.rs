@@ -135,7 +135,7 @@ fn literal(expr: &Expr) -> Option<&ScalarValue> {
 /// Encodes a constant as a key of the column's type; `None` if it is not exactly one (the filter
 /// then simply is not pushed). Exactly: the constant survives a round trip through the column's
 /// type unchanged.
-fn encode(value: &ScalarValue, ty: ColumnType) -> Option<Vec<u8>> {
+pub(crate) fn encode(value: &ScalarValue, ty: ColumnType) -> Option<Vec<u8>> {
     let target = arrow_type(ty);
     let cast = if value.data_type() == target {
         value.clone()

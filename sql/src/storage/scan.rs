@@ -595,3 +595,37 @@ fn corrupt_row(def: &TableDef, seq: Seq, detail: &str) -> DataFusionError {
     )
     .into_datafusion()
 }
+
+/// The row of `def` with primary key `pk` as the transaction sees it at `seq` (its own pending
+/// row, else the stored one), as a batch of `projection` (indexes of the visible columns, each
+/// once) with `schema`: one row, or none. Read on the caller's thread: one key is one RocksDB
+/// lookup, cheaper than a hop to a blocking thread.
+pub(crate) fn read_key(
+    engine: &Engine,
+    def: &Arc<TableDef>,
+    pk: &[u8],
+    (seq, pending): (Seq, Option<&PendingRows>),
+    projection: &[usize],
+    schema: SchemaRef,
+) -> driftdb_pgtypes::error::Result<RecordBatch> {
+    let mut batcher = RowBatcher::new(def, (ScanMode::AsOf, false), projection, schema, 1);
+    let mut decoded = Ok(());
+    match pending.and_then(|own| own.get(pk)) {
+        Some(own) => {
+            emit_pending(def, pk, own, &mut |row| {
+                decoded = batcher.push_row(row);
+                Flow::Stop
+            })
+            .map_err(engine_error)?;
+        }
+        None => {
+            engine
+                .get_as_of(def.id, pk, seq, |row| decoded = batcher.push_row(row))
+                .map_err(engine_error)?;
+        }
+    }
+    if let Err(detail) = decoded {
+        return Err(Error::from(corrupt_row(def, seq, &detail)));
+    }
+    Ok(batcher.finish()?)
+}

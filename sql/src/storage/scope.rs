@@ -25,6 +25,8 @@ pub struct SessionScope {
     settings: Mutex<Settings>,
     /// What the statement running now has to tell the client besides its result.
     notices: Mutex<Vec<Notice>>,
+    /// How many statements the key path ran (`crate::keypath`), for tests to see it work.
+    key_path_statements: AtomicU64,
 }
 
 impl SessionScope {
@@ -37,7 +39,18 @@ impl SessionScope {
             exposed: AtomicU64::new(0),
             settings: Mutex::new(Settings::default()),
             notices: Mutex::new(Vec::new()),
+            key_path_statements: AtomicU64::new(0),
         }
+    }
+
+    /// Counts a statement the key path ran.
+    pub(crate) fn count_key_path_statement(&self) {
+        self.key_path_statements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many statements the key path ran in this session.
+    pub(crate) fn key_path_statements(&self) -> u64 {
+        self.key_path_statements.load(Ordering::Relaxed)
     }
 
     /// Tells the client something the statement did not fail over (PostgreSQL's NOTICE or

@@ -1,0 +1,37 @@
+//! The key path: statements that name one row by its whole primary key go straight to the
+//! engine, without DataFusion planning (which costs more than PostgreSQL's whole round trip).
+//!
+//! It takes only what it can do exactly as the full path does — same rows, column names and
+//! types, errors, transaction semantics — and hands everything else back (`None`) to be planned.
+//! [`shape`] decides what qualifies; [`select`] reads one key. `SET driftdb.fast_path = off`
+//! turns the key path off (the .slt suite runs both ways).
+
+mod select;
+mod shape;
+
+use crate::common::settings::FAST_PATH;
+use crate::exec::Executor;
+use crate::exec::results::StatementResult;
+use datafusion::sql::sqlparser::ast::Statement as Ast;
+use driftdb_pgtypes::error::Result;
+
+/// Runs `statement` on the key path if it qualifies and the session has not turned the key path
+/// off; `None` leaves it to the full path.
+pub(crate) fn run(exec: &Executor, statement: &Ast) -> Result<Option<StatementResult>> {
+    let enabled = exec
+        .scope()
+        .settings()
+        .get(FAST_PATH)
+        .is_ok_and(|(_, value)| value == "on");
+    if !enabled {
+        return Ok(None);
+    }
+    let result = match statement {
+        Ast::Query(_) => select::point_select(exec, statement)?,
+        _ => None,
+    };
+    if result.is_some() {
+        exec.scope().count_key_path_statement();
+    }
+    Ok(result)
+}
