@@ -9,7 +9,7 @@
 //! the reads. The seed is fixed; `KEY_PATH_SEED` and `KEY_PATH_STATEMENTS` run others.
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use driftdb_sql::{Database, Session, StatementResult};
+use driftdb_sql::{Database, Session, StatementResult, TransactionStatus};
 use futures::TryStreamExt;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -256,6 +256,48 @@ fn point_select(random: &mut Random) -> String {
     format!("SELECT {columns} FROM {from} WHERE {condition}{tail}")
 }
 
+/// A random UPDATE or DELETE naming a row by its key (on the key path when the values allow).
+fn key_write(random: &mut Random) -> String {
+    let (table, keys, values) = *random.pick(KEYS);
+    let (target, qualifier) = match random.below(3) {
+        0 => (format!("{table} AS q"), "q"),
+        _ => (table.to_string(), table),
+    };
+    let condition = key_condition(random, qualifier, keys, values);
+    if random.below(4) == 0 {
+        return format!("DELETE FROM {target} WHERE {condition}");
+    }
+    let value = match random.below(16) {
+        0 => "v + 1",
+        1 => "v - 1",
+        2 => "1 + v",
+        3 => "v + 2147483647",
+        4 => "NULL",
+        5 => "999",
+        6 => "1000",
+        7 => "'7'",
+        8 => "'x'",
+        9 => "CAST('5' AS int)",
+        10 => "CAST(6 AS bigint)",
+        11 => "2.5",
+        12 => "v * 2",
+        13 => "-v",
+        14 => "CAST('9' AS smallint)",
+        _ => "2147483647",
+    };
+    let more = match (table, random.below(6)) {
+        ("t_int", 0) => ", s = 'changed'",
+        ("t_int", 1) => ", id = id + 100",
+        ("t_int", 2) => ", s = NULL, v = 1",
+        ("t_text", 0) => ", u = 1",
+        ("t_text", 1) => ", k = 'moved'",
+        ("t_comp", 0) => ", b = 'w'",
+        ("t_date", 0) => ", d = '2030-01-01'",
+        _ => "",
+    };
+    format!("UPDATE {target} SET v = {value}{more} WHERE {condition}")
+}
+
 /// A random write or transaction-control statement.
 fn other_statement(random: &mut Random) -> String {
     let (table, keys, values) = *random.pick(KEYS);
@@ -269,12 +311,12 @@ fn other_statement(random: &mut Random) -> String {
         5 => "ROLLBACK".into(),
         6 => "SAVEPOINT sp".into(),
         7 => "ROLLBACK TO SAVEPOINT sp".into(),
-        8 => format!("UPDATE {table} SET v = v + 1 WHERE {condition}"),
-        9 => format!(
+        8 => format!("UPDATE {table} SET v = v + 1 WHERE {condition} OR v = 3"),
+        9 => format!("DELETE FROM {table} WHERE v = {}", random.below(40)),
+        10 => format!(
             "UPDATE t_int SET v = {} WHERE id = {id}",
             random.below(1200)
         ),
-        10 => format!("DELETE FROM {table} WHERE {condition}"),
         11 => format!("INSERT INTO t_int VALUES ({id}, {id}, 'n{id}')"),
         12 => format!(
             "INSERT INTO t_text VALUES ('k{id}', {id}, {})",
@@ -289,6 +331,38 @@ fn other_statement(random: &mut Random) -> String {
             1 + random.below(28)
         ),
         _ => format!("INSERT INTO t_comp VALUES ({id}, 'z', 1)"),
+    }
+}
+
+/// Prepared statements with their parameters' values.
+fn prepared(random: &mut Random) -> (String, Vec<Option<String>>) {
+    let value = |random: &mut Random| random.pick(PARAMETERS).map(str::to_string);
+    match random.below(4) {
+        0 => (
+            "UPDATE t_int SET v = v + $1 WHERE id = $2".into(),
+            vec![value(random), value(random)],
+        ),
+        1 => (
+            "UPDATE t_int SET v = $1, s = $2 WHERE id = $3".into(),
+            vec![value(random), value(random), value(random)],
+        ),
+        2 => (
+            "DELETE FROM t_text WHERE k = $1".into(),
+            vec![value(random)],
+        ),
+        _ => {
+            let (table, keys, _) = *random.pick(KEYS);
+            let condition: Vec<String> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| format!("{key} = ${}", i + 1))
+                .collect();
+            let values = keys.iter().map(|_| value(random)).collect();
+            (
+                format!("SELECT * FROM {table} WHERE {}", condition.join(" AND ")),
+                values,
+            )
+        }
     }
 }
 
@@ -401,27 +475,23 @@ async fn the_key_path_answers_exactly_as_the_full_path() {
     for step in 0..statements {
         let turn = random.below(2);
         let (sql, a, b) = match random.below(10) {
-            0..=4 => {
+            0..=3 => {
                 let sql = point_select(&mut random);
                 let a = run_sql(&mut fast.sessions[turn], &sql).await;
                 let b = run_sql(&mut full.sessions[turn], &sql).await;
                 (sql, a, b)
             }
-            5..=6 => {
-                let (table, keys, _) = *random.pick(KEYS);
-                let condition: Vec<String> = keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, key)| format!("{key} = ${}", i + 1))
-                    .collect();
-                let sql = format!("SELECT * FROM {table} WHERE {}", condition.join(" AND "));
-                let values: Vec<Option<String>> = keys
-                    .iter()
-                    .map(|_| random.pick(PARAMETERS).map(str::to_string))
-                    .collect();
+            4..=5 => {
+                let (sql, values) = prepared(&mut random);
                 let a = run_prepared(&mut fast.sessions[turn], &sql, &values).await;
                 let b = run_prepared(&mut full.sessions[turn], &sql, &values).await;
                 (format!("{sql} with {values:?}"), a, b)
+            }
+            6..=7 => {
+                let sql = key_write(&mut random);
+                let a = run_sql(&mut fast.sessions[turn], &sql).await;
+                let b = run_sql(&mut full.sessions[turn], &sql).await;
+                (sql, a, b)
             }
             _ => {
                 let sql = other_statement(&mut random);
@@ -429,6 +499,31 @@ async fn the_key_path_answers_exactly_as_the_full_path() {
                 let b = run_sql(&mut full.sessions[turn], &sql).await;
                 (sql, a, b)
             }
+        };
+        // A failed transaction block refuses everything until it is rolled back: roll it back
+        // (to the savepoint or all of it) on both sides, as a step of its own.
+        let (status_a, status_b) = (
+            fast.sessions[turn].transaction_status(),
+            full.sessions[turn].transaction_status(),
+        );
+        let (a, b) = match status_a {
+            _ if status_a != status_b => (
+                format!("{a}\nstatus {status_a:?}"),
+                format!("{b}\nstatus {status_b:?}"),
+            ),
+            TransactionStatus::Failed => {
+                let undo = match random.below(2) {
+                    0 => "ROLLBACK TO SAVEPOINT sp",
+                    _ => "ROLLBACK",
+                };
+                let undone_a = run_sql(&mut fast.sessions[turn], undo).await;
+                let undone_b = run_sql(&mut full.sessions[turn], undo).await;
+                (
+                    format!("{a}\n{undo}: {undone_a}"),
+                    format!("{b}\n{undo}: {undone_b}"),
+                )
+            }
+            _ => (a, b),
         };
         if a.contains("SELECT 1") {
             key_path_rows += 1;
@@ -440,6 +535,33 @@ async fn the_key_path_answers_exactly_as_the_full_path() {
             if differences.len() >= 5 {
                 break;
             }
+        }
+    }
+    // Every version of every row, as each side's history holds it.
+    for session in fast.sessions.iter_mut().chain(full.sessions.iter_mut()) {
+        run_sql(session, "ROLLBACK").await;
+    }
+    let columns = [
+        ("t_int", "id, v, s"),
+        ("t_big", "k, v"),
+        ("t_small", "k, v"),
+        ("t_text", "k, v, u"),
+        ("t_num", "k, v"),
+        ("t_date", "d, v"),
+        ("t_comp", "a, b, v"),
+        ("t_child", "id, parent"),
+    ];
+    for (table, columns) in columns {
+        let sql = format!(
+            "SELECT {columns}, _seq_from, _seq_to FROM {table} FOR SYSTEM_TIME ALL \
+             ORDER BY {columns}, _seq_from"
+        );
+        let a = run_sql(&mut fast.sessions[0], &sql).await;
+        let b = run_sql(&mut full.sessions[0], &sql).await;
+        if a != b {
+            differences.push(format!(
+                "history of {table}:\nkey path:\n{a}\nfull path:\n{b}\n"
+            ));
         }
     }
     assert!(
@@ -460,4 +582,60 @@ async fn the_key_path_answers_exactly_as_the_full_path() {
         ran(&fast)
     );
     assert_eq!(ran(&full), 0);
+}
+
+/// What the key path takes and what it leaves to the full path (through both protocols).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_path_takes_one_row_by_key_and_leaves_the_rest() {
+    let mut side = Side::open(true).await;
+    let session = &mut side.sessions[0];
+    let taken = [
+        "SELECT * FROM t_int WHERE id = 1",
+        "SELECT v, s AS label FROM t_int AS x WHERE x.id = 2",
+        "SELECT * FROM t_comp WHERE b = 'x' AND a = 1",
+        "SELECT k FROM t_text WHERE k = 'a'",
+        "SELECT * FROM t_date WHERE d = '2024-01-01'",
+        "UPDATE t_int SET v = v + 1 WHERE id = 3",
+        "UPDATE t_int SET v = 5, s = 'five' WHERE id = 4",
+        "UPDATE t_comp SET v = NULL WHERE a = 2 AND b = 'x'",
+        "DELETE FROM t_text WHERE k = 'b'",
+        "DELETE FROM t_int WHERE id = 999",
+    ];
+    for sql in taken {
+        let before = session.key_path_statements();
+        run_sql(session, sql).await;
+        assert_eq!(session.key_path_statements(), before + 1, "{sql}");
+    }
+    let before = session.key_path_statements();
+    run_prepared(
+        session,
+        "UPDATE t_int SET v = v + $1 WHERE id = $2",
+        &[Some("1".into()), Some("5".into())],
+    )
+    .await;
+    run_prepared(
+        session,
+        "SELECT * FROM t_int WHERE id = $1",
+        &[Some("5".into())],
+    )
+    .await;
+    assert_eq!(session.key_path_statements(), before + 2);
+    let left = [
+        "SELECT * FROM t_int WHERE id = 1 OR id = 2",
+        "SELECT * FROM t_int WHERE id = 1 FOR UPDATE",
+        "SELECT * FROM t_int WHERE id = 1 AND v = 2",
+        "SELECT v + 1 FROM t_int WHERE id = 1",
+        "SELECT * FROM t_comp WHERE a = 1",
+        "SELECT * FROM t_int WHERE id = NULL",
+        "SELECT * FROM t_int WHERE id = 1.5",
+        "UPDATE t_int SET v = v * 2 WHERE id = 1",
+        "UPDATE t_int SET v = DEFAULT WHERE id = 1",
+        "UPDATE t_int SET v = 1 WHERE id = 1 RETURNING v",
+        "DELETE FROM t_int WHERE id = 1 RETURNING *",
+    ];
+    for sql in left {
+        let before = session.key_path_statements();
+        run_sql(session, sql).await;
+        assert_eq!(session.key_path_statements(), before, "{sql}");
+    }
 }

@@ -3,11 +3,13 @@
 //!
 //! It takes only what it can do exactly as the full path does — same rows, column names and
 //! types, errors, transaction semantics — and hands everything else back (`None`) to be planned.
-//! [`shape`] decides what qualifies; [`select`] reads one key. `SET driftdb.fast_path = off`
+//! [`shape`] decides what qualifies; [`select`] reads one key; [`write`] updates or deletes one
+//! row through the full path's staging and checks. `SET driftdb.fast_path = off`
 //! turns the key path off (the .slt suite runs both ways).
 
 mod select;
 mod shape;
+mod write;
 
 use crate::common::settings::FAST_PATH;
 use crate::exec::Executor;
@@ -17,7 +19,7 @@ use driftdb_pgtypes::error::Result;
 
 /// Runs `statement` on the key path if it qualifies and the session has not turned the key path
 /// off; `None` leaves it to the full path.
-pub(crate) fn run(exec: &Executor, statement: &Ast) -> Result<Option<StatementResult>> {
+pub(crate) async fn run(exec: &Executor, statement: &Ast) -> Result<Option<StatementResult>> {
     let enabled = exec
         .scope()
         .settings()
@@ -28,6 +30,8 @@ pub(crate) fn run(exec: &Executor, statement: &Ast) -> Result<Option<StatementRe
     }
     let result = match statement {
         Ast::Query(_) => select::point_select(exec, statement)?,
+        Ast::Update(update) => write::update(exec, update).await?,
+        Ast::Delete(delete) => write::delete(exec, delete).await?,
         _ => None,
     };
     if result.is_some() {

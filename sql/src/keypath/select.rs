@@ -2,7 +2,7 @@
 
 use crate::exec::Executor;
 use crate::exec::results::{QueryResult, StatementResult};
-use crate::keypath::shape::{self, Table};
+use crate::keypath::shape::{self, PinnedKey, Table};
 use crate::rewrite::colnames;
 use crate::storage::scan::read_key;
 use crate::storage::schema::table_schema;
@@ -11,7 +11,6 @@ use datafusion::sql::sqlparser::ast::{
     GroupByExpr, Query, SelectFlavor, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
     Statement as Ast, WildcardAdditionalOptions,
 };
-use driftdb_engine::KeyRange;
 use driftdb_pgtypes::error::Result;
 use driftdb_pgtypes::idents::normalize;
 use std::sync::Arc;
@@ -49,14 +48,14 @@ pub(crate) fn point_select(exec: &Executor, statement: &Ast) -> Result<Option<St
         let mut guard = scope.transaction_guard();
         guard.as_mut().and_then(|txn| {
             // SERIALIZABLE certifies what it read: this one key.
-            txn.record_read(def.id, &[KeyRange::prefix(key.clone())]);
+            txn.record_read(def.id, &[key.read_range()]);
             txn.pending_rows(def.id)
         })
     };
     let batch = read_key(
         &scope.db.engine,
         def,
-        &key,
+        &key.key,
         (scope.snapshot(), pending.as_ref()),
         &projection,
         schema.clone(),
@@ -70,7 +69,7 @@ pub(crate) fn point_select(exec: &Executor, statement: &Ast) -> Result<Option<St
 
 /// A point select: its table, its columns (storage slot and result name, each slot once) and
 /// the encoded key.
-type PointSelect = (Table, Vec<(usize, String)>, Vec<u8>);
+type PointSelect = (Table, Vec<(usize, String)>, PinnedKey);
 
 fn shape_of(exec: &Executor, query: &Query) -> Option<PointSelect> {
     let plain_query = query.with.is_none()

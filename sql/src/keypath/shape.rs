@@ -12,7 +12,7 @@ use datafusion::common::ScalarValue;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CastKind, Expr, Ident, TableFactor, TableWithJoins, UnaryOperator, Value,
 };
-use driftdb_engine::{ColumnType, TableDef};
+use driftdb_engine::{ColumnType, KeyRange, TableDef};
 use driftdb_pgtypes::idents::normalize;
 use driftdb_pgtypes::types::{arrow_type, column_type};
 use std::sync::Arc;
@@ -99,9 +99,9 @@ impl Table {
         self.wildcard_qualifies && matches!(name, [single] if normalize(single) == self.qualifier)
     }
 
-    /// The encoded primary key `selection` pins, if it is an AND of `column = constant` that
-    /// names each primary-key column exactly once and nothing else.
-    pub(crate) fn pinned_key(&self, selection: &Expr) -> Option<Vec<u8>> {
+    /// The primary key `selection` pins, if it is an AND of `column = constant` that names each
+    /// primary-key column exactly once and nothing else.
+    pub(crate) fn pinned_key(&self, selection: &Expr) -> Option<PinnedKey> {
         let def = &self.def;
         let mut pinned: Vec<Option<Vec<u8>>> = vec![None; def.primary_key.len()];
         let mut conjuncts = vec![selection];
@@ -138,8 +138,28 @@ impl Table {
                 return None;
             }
         }
-        let parts: Option<Vec<Vec<u8>>> = pinned.into_iter().collect();
-        Some(parts?.concat())
+        let parts: Vec<Vec<u8>> = pinned.into_iter().collect::<Option<_>>()?;
+        let leading = parts[0].len();
+        Some(PinnedKey {
+            key: parts.concat(),
+            leading,
+        })
+    }
+}
+
+/// An encoded primary key a statement pins.
+pub(crate) struct PinnedKey {
+    pub(crate) key: Vec<u8>,
+    /// The length of the leading column's encoding.
+    leading: usize,
+}
+
+impl PinnedKey {
+    /// The key range the full path's scan reads for the same condition (its pushdown narrows by
+    /// the leading key column only), which SERIALIZABLE records as read: the key path certifies
+    /// exactly what the full path would.
+    pub(crate) fn read_range(&self) -> KeyRange {
+        KeyRange::prefix(self.key[..self.leading].to_vec())
     }
 }
 

@@ -264,7 +264,7 @@ impl Session {
         if let Ast::Copy { .. } = statement {
             return self.copy(statement).await;
         }
-        if let Some(result) = crate::keypath::run(&self.exec, &statement)? {
+        if let Some(result) = crate::keypath::run(&self.exec, &statement).await? {
             return Ok(result);
         }
         let command = |tag| Ok(StatementResult::Command(CommandTag::new(tag)));
