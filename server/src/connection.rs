@@ -14,6 +14,7 @@
 //! - **A malformed message ends the connection** with FATAL `08P01`: after one, the byte stream
 //!   cannot be trusted to be at a message boundary.
 
+use crate::corked::Corked;
 use crate::handler::Connection;
 use crate::sqlstate::{
     IDLE_IN_TRANSACTION_SESSION_TIMEOUT, IDLE_SESSION_TIMEOUT, INTERNAL_ERROR, OUT_OF_MEMORY,
@@ -33,9 +34,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Framed, FramedParts};
 
-type Socket = Framed<MaybeTls, PgWireMessageServerCodec<Arc<Prepared>>>;
+type Socket = Framed<Corked<MaybeTls>, PgWireMessageServerCodec<Arc<Prepared>>>;
 
 /// How many client connections are open, against the most the server takes.
 #[derive(Debug)]
@@ -102,9 +103,10 @@ pub async fn serve(
         negotiated = negotiate_tls::<Arc<Prepared>>(tcp, None) => negotiated,
     };
     // No socket: a client that asked for TLS directly, which this server does not offer.
-    let Ok(Some(mut socket)) = negotiated else {
+    let Ok(Some(socket)) = negotiated else {
         return;
     };
+    let mut socket = corked(socket);
     let mut waiting_for_command = false;
     loop {
         let next = if in_startup(&socket) {
@@ -160,7 +162,17 @@ pub async fn serve(
                 | PgWireFrontendMessage::CopyDone(_)
                 | PgWireFrontendMessage::CopyFail(_)
         );
+        // The extended protocol's messages answer at the next Sync or Flush, in one write.
+        let holds_output = matches!(
+            message,
+            PgWireFrontendMessage::Parse(_)
+                | PgWireFrontendMessage::Bind(_)
+                | PgWireFrontendMessage::Describe(_)
+                | PgWireFrontendMessage::Execute(_)
+                | PgWireFrontendMessage::Close(_)
+        );
         let statement = describe(&socket, &message);
+        socket.get_mut().cork();
         let handled = AssertUnwindSafe(process_message(
             message,
             &mut socket,
@@ -195,6 +207,14 @@ pub async fn serve(
         }
         if is_cancel_request {
             return;
+        }
+        // A client waiting for CopyInResponse sends its data only once it has it.
+        let copying = matches!(socket.state(), PgWireConnectionState::CopyInProgress(_));
+        if !holds_output || copying {
+            socket.get_mut().uncork();
+            if socket.flush().await.is_err() {
+                return;
+            }
         }
         waiting_for_command =
             ends_command && matches!(socket.state(), PgWireConnectionState::ReadyForQuery);
@@ -299,7 +319,18 @@ fn malformed(e: PgWireError) -> String {
     format!("invalid frontend message: {e}")
 }
 
+/// `socket` with its output held between the end of one command and the next
+/// ([`crate::corked`]).
+fn corked(socket: Framed<MaybeTls, PgWireMessageServerCodec<Arc<Prepared>>>) -> Socket {
+    let parts = socket.into_parts();
+    let mut corked = FramedParts::new(Corked::new(parts.io), parts.codec);
+    corked.read_buf = parts.read_buf;
+    corked.write_buf = parts.write_buf;
+    Framed::from_parts(corked)
+}
+
 async fn send_fatal(socket: &mut Socket, code: &str, message: String) -> std::io::Result<()> {
+    socket.get_mut().uncork();
     let error = ErrorInfo::new("FATAL".into(), code.into(), message);
     socket
         .send(PgWireBackendMessage::ErrorResponse(error.into()))

@@ -16,6 +16,7 @@
 pub mod binary;
 pub mod config;
 pub mod connection;
+pub mod corked;
 pub mod encode;
 pub mod handler;
 pub mod interrupt;
