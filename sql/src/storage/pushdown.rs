@@ -1,10 +1,13 @@
 //! Primary-key predicates pushed into the storage scan.
 //!
 //! From the filters DataFusion offers a table scan, this derives the primary-key ranges that hold
-//! every row that can match: `pk = c`, `pk IN (c, …)` and comparisons with constants on the
-//! leading primary-key column, or failing those on the leading column of a secondary index. The
-//! filters stay in the plan (pushdown is *inexact*), so a range only has to be a superset of the
-//! matching rows; anything not understood means a full scan.
+//! every row that can match: `pk = c`, `pk IN (c, …)`, `pk = c OR pk = d` and comparisons with
+//! constants on the leading primary-key column, or failing those on the leading column of a
+//! secondary index.
+//! Anything not understood means a full scan, and a range only has to be a superset of the
+//! matching rows, since the filters stay in the plan — except those [`exact`] vouches for: on a
+//! one-column primary key of a type whose keys compare as its values, the ranges hold exactly the
+//! matching rows, so DataFusion drops the filter (no FilterExec for a point or a key range).
 
 use crate::storage::encode::typed_value;
 use datafusion::arrow::compute::CastOptions;
@@ -40,6 +43,26 @@ pub(crate) fn index_ranges(def: &TableDef, filters: &[Expr]) -> Option<(IndexDef
     bounded
 }
 
+/// Whether the scan of a table's current or past state answers `filter` exactly: it bounds a
+/// one-column primary key by constants that are exactly keys, of a type whose keys order and
+/// compare as its values do.
+pub(crate) fn exact(def: &TableDef, filter: &Expr) -> bool {
+    let [slot] = def.primary_key.as_slice() else {
+        return false;
+    };
+    let column = &def.columns[*slot];
+    let orders_as_values = matches!(
+        column.ty,
+        ColumnType::Int16
+            | ColumnType::Int32
+            | ColumnType::Int64
+            | ColumnType::Text
+            | ColumnType::Varchar(_)
+            | ColumnType::Date
+    );
+    !column.hidden && orders_as_values && constraint(filter, &column.name, column.ty).is_some()
+}
+
 /// The presence byte of a non-NULL indexed value.
 const PRESENT: u8 = 0x01;
 
@@ -72,9 +95,24 @@ fn column_ranges(
         }
     }
     if let Some(points) = points {
+        // Bounds beside points (`id = 5 AND id > 7`) leave only the points within them.
+        let within = |key: &Vec<u8>| {
+            let above = match &lower {
+                Bound::Included(bound) => key >= bound,
+                Bound::Excluded(bound) => key > bound,
+                Bound::Unbounded => true,
+            };
+            let below = match &upper {
+                Bound::Included(bound) => key <= bound,
+                Bound::Excluded(bound) => key < bound,
+                Bound::Unbounded => true,
+            };
+            above && below
+        };
         return Some(
             points
                 .into_iter()
+                .filter(within)
                 .map(|key| KeyRange::prefix(prefixed(key)))
                 .collect(),
         );
@@ -95,6 +133,21 @@ enum Constraint {
 fn constraint(filter: &Expr, column: &str, ty: ColumnType) -> Option<Constraint> {
     let is_column = |e: &Expr| matches!(e, Expr::Column(c) if c.name == column);
     match filter {
+        // `c = 1 OR c = 2` (what a short IN list becomes) is the points of both sides.
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => match (
+            constraint(left, column, ty)?,
+            constraint(right, column, ty)?,
+        ) {
+            (Constraint::Points(mut a), Constraint::Points(b)) => {
+                a.extend(b);
+                Some(Constraint::Points(a))
+            }
+            _ => None,
+        },
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
             let (op, value) = if is_column(left) {
                 (*op, literal(right)?)
@@ -262,6 +315,63 @@ mod tests {
             }]
         );
         assert!(index_ranges(&def, &[col("id").eq(lit(1))]).is_none());
+    }
+
+    #[test]
+    fn a_one_column_key_answers_its_bounds_exactly_and_points_keep_within_bounds() {
+        use datafusion::logical_expr::{col, lit};
+        use driftdb_engine::{ColumnDef, TableId};
+        let table = |columns: Vec<ColumnDef>, primary_key: Vec<usize>| TableDef {
+            id: TableId(1),
+            name: "t".into(),
+            columns,
+            primary_key,
+            indexes: Vec::new(),
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
+            view: None,
+        };
+        let def = table(
+            vec![
+                ColumnDef::new("id", ColumnType::Int32),
+                ColumnDef::new("v", ColumnType::Int32),
+            ],
+            vec![0],
+        );
+        assert!(exact(&def, &col("id").eq(lit(5))));
+        assert!(exact(&def, &col("id").gt_eq(lit(5))));
+        assert!(exact(&def, &col("id").in_list(vec![lit(1), lit(2)], false)));
+        assert!(!exact(&def, &col("id").eq(lit(1.5))));
+        assert!(exact(&def, &col("id").eq(lit(1)).or(col("id").eq(lit(2)))));
+        assert!(!exact(&def, &col("id").eq(lit(1)).or(col("v").eq(lit(2)))));
+        assert!(!exact(&def, &col("id").eq(lit(1)).or(col("id").gt(lit(2)))));
+        assert!(!exact(&def, &col("id").not_eq(lit(5))));
+        assert!(!exact(&def, &col("v").eq(lit(5))));
+        let composite = table(
+            vec![
+                ColumnDef::new("a", ColumnType::Int32),
+                ColumnDef::new("b", ColumnType::Int32),
+            ],
+            vec![0, 1],
+        );
+        assert!(!exact(&composite, &col("a").eq(lit(5))));
+        let float = table(vec![ColumnDef::new("f", ColumnType::Float64)], vec![0]);
+        assert!(!exact(&float, &col("f").eq(lit(1.0))));
+        let filters = [
+            col("id").in_list(vec![lit(3), lit(5), lit(9)], false),
+            col("id").gt(lit(3)),
+            col("id").lt_eq(lit(9)),
+        ];
+        let five_and_nine = vec![
+            KeyRange::prefix(key(|k| k.push_i32(5)).unwrap()),
+            KeyRange::prefix(key(|k| k.push_i32(9)).unwrap()),
+        ];
+        assert_eq!(key_ranges(&def, &filters), Some(five_and_nine));
+        let none: Vec<KeyRange> = Vec::new();
+        assert_eq!(
+            key_ranges(&def, &[col("id").eq(lit(5)), col("id").gt(lit(7))]),
+            Some(none)
+        );
     }
 
     #[test]

@@ -383,12 +383,20 @@ impl PartitionStream for TableScan {
         let index = self.index.clone();
         let window = self.window;
         let pending = self.pending.clone();
+        // Builders sized to what can come: a limit, or as many rows as points to read.
+        let points = ranges
+            .iter()
+            .all(|range| matches!(range.lower, Bound::Included(_)) && range.lower == range.upper);
+        let most = match (points && index.is_none() && self.pending.is_none(), limit) {
+            (true, limit) => ranges.len().min(limit.unwrap_or(usize::MAX)),
+            (false, limit) => limit.unwrap_or(usize::MAX),
+        };
         let mut batcher = RowBatcher::new(
             &def,
             (mode, self.with_hidden),
             &self.projection,
             self.schema.clone(),
-            batch_size.min(limit.unwrap_or(usize::MAX)),
+            batch_size.min(most).max(1),
         );
         builder.spawn_blocking(move || {
             let limit = limit.unwrap_or(usize::MAX);

@@ -125,12 +125,22 @@ impl TableProvider for DriftTable {
     }
 
     /// Every filter is offered to the scan, which narrows its key ranges with the primary-key
-    /// predicates it understands ([`crate::storage::pushdown`]); DataFusion still applies them all.
+    /// predicates it understands ([`crate::storage::pushdown`]); DataFusion still applies them
+    /// all, except those the key ranges answer exactly (in a scan of the current or a past
+    /// state; a version scan reads every version).
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+        Ok(filters
+            .iter()
+            .map(|filter| match self.view {
+                View::Current | View::AsOf if pushdown::exact(&self.def, filter) => {
+                    TableProviderFilterPushDown::Exact
+                }
+                _ => TableProviderFilterPushDown::Inexact,
+            })
+            .collect())
     }
 
     async fn scan(
