@@ -4,9 +4,11 @@
 //! It takes only what it can do exactly as the full path does — same rows, column names and
 //! types, errors, transaction semantics — and hands everything else back (`None`) to be planned.
 //! [`shape`] decides what qualifies; [`select`] reads one key; [`write`] updates or deletes one
-//! row through the full path's staging and checks. `SET driftdb.fast_path = off`
+//! row through the full path's staging and checks; [`insert`] adds rows of constants through
+//! the same checks and encoding as a planned INSERT. `SET driftdb.fast_path = off`
 //! turns the key path off (the .slt suite runs both ways).
 
+mod insert;
 mod select;
 mod shape;
 mod write;
@@ -29,13 +31,15 @@ pub(crate) async fn run(exec: &Executor, statement: &Ast) -> Result<Option<State
         return Ok(None);
     }
     let result = match statement {
-        Ast::Query(_) => select::point_select(exec, statement)?,
-        Ast::Update(update) => write::update(exec, update).await?,
-        Ast::Delete(delete) => write::delete(exec, delete).await?,
-        _ => None,
+        Ast::Query(_) => select::point_select(exec, statement),
+        Ast::Update(update) => write::update(exec, update).await,
+        Ast::Delete(delete) => write::delete(exec, delete).await,
+        Ast::Insert(insert) => insert::insert(exec, insert).await,
+        _ => Ok(None),
     };
-    if result.is_some() {
+    // A statement the key path took counts whether it succeeded or failed.
+    if !matches!(result, Ok(None)) {
         exec.scope().count_key_path_statement();
     }
-    Ok(result)
+    result
 }

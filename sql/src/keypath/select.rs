@@ -72,15 +72,7 @@ pub(crate) fn point_select(exec: &Executor, statement: &Ast) -> Result<Option<St
 type PointSelect = (Table, Vec<(usize, String)>, PinnedKey);
 
 fn shape_of(exec: &Executor, query: &Query) -> Option<PointSelect> {
-    let plain_query = query.with.is_none()
-        && query.order_by.is_none()
-        && query.limit_clause.is_none()
-        && query.fetch.is_none()
-        && query.locks.is_empty()
-        && query.for_clause.is_none()
-        && query.settings.is_none()
-        && query.format_clause.is_none()
-        && query.pipe_operators.is_empty();
+    let plain_query = shape::plain_query(query);
     let SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };

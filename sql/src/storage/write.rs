@@ -334,31 +334,61 @@ impl DataSink for InsertSink {
         mut data: SendableRecordBatchStream,
         _context: &Arc<TaskContext>,
     ) -> DfResult<u64> {
-        let mut encoder = RowsEncoder::new(&self.def);
-        let mut set = WriteSet::new(&self.def);
-        let mut rows = Vec::new();
+        let mut inserts = Inserts::new(&self.def);
         let mut count = 0u64;
         while let Some(batch) = data.next().await {
             let batch = batch?;
-            rows.clear();
-            let coerced = encoder
+            let coerced = inserts
+                .encoder
                 .coerce(batch.columns())
                 .map_err(Error::into_datafusion)?;
-            checks::verify(&self.scope, &self.def, &coerced).map_err(Error::into_datafusion)?;
-            crate::storage::foreign_keys::check_references(&self.scope, &self.def, &coerced)
+            inserts
+                .add(&self.scope, &coerced)
                 .map_err(Error::into_datafusion)?;
-            let row_ids = new_row_ids(&self.scope, &self.def, batch.num_rows())
-                .map_err(Error::into_datafusion)?;
-            encoder
-                .encode_coerced(&coerced, &row_ids, &mut rows)
-                .map_err(Error::into_datafusion)?;
-            for (pk, event) in rows.drain(..) {
-                set.insert(pk, event).map_err(Error::into_datafusion)?;
-            }
-            set.account(&self.scope).map_err(Error::into_datafusion)?;
             count += batch.num_rows() as u64;
         }
-        set.stage(&self.scope).map_err(Error::into_datafusion)?;
+        inserts
+            .set
+            .stage(&self.scope)
+            .map_err(Error::into_datafusion)?;
         Ok(count)
+    }
+}
+
+/// The new rows of one INSERT, batch by batch: what the planned INSERT's sink and the key
+/// path's INSERT share, so that both check and encode rows alike.
+pub(crate) struct Inserts<'d> {
+    def: &'d TableDef,
+    pub(crate) encoder: RowsEncoder<'d>,
+    pub(crate) set: WriteSet<'d>,
+    rows: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl<'d> Inserts<'d> {
+    pub(crate) fn new(def: &'d TableDef) -> Inserts<'d> {
+        Inserts {
+            def,
+            encoder: RowsEncoder::new(def),
+            set: WriteSet::new(def),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a batch of rows (one array per visible column, through [`RowsEncoder::coerce`]):
+    /// CHECK and FOREIGN KEY constraints verified, row ids given, NOT NULL checked as the rows
+    /// are encoded, and a key this statement already wrote refused.
+    pub(crate) fn add(&mut self, scope: &SessionScope, coerced: &[ArrayRef]) -> Result<()> {
+        let def = self.def;
+        checks::verify(scope, def, coerced)?;
+        crate::storage::foreign_keys::check_references(scope, def, coerced)?;
+        let rows = coerced.first().map_or(0, |c| c.len());
+        let row_ids = new_row_ids(scope, def, rows)?;
+        self.rows.clear();
+        self.encoder
+            .encode_coerced(coerced, &row_ids, &mut self.rows)?;
+        for (pk, event) in self.rows.drain(..) {
+            self.set.insert(pk, event)?;
+        }
+        self.set.account(scope)
     }
 }
