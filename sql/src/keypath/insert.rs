@@ -11,14 +11,14 @@
 use crate::common::parse::stored_expression;
 use crate::exec::Executor;
 use crate::exec::results::{CommandTag, StatementResult};
-use crate::keypath::shape::{self, Constant};
+use crate::keypath::shape::{self, Constant, integer, is_numeric};
 use crate::storage::defaults::is_default_keyword;
-use crate::storage::write::Inserts;
-use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, Int64Array, NullArray, StringArray, new_null_array,
-};
+use crate::storage::encode::coerce;
+use crate::storage::write::{Inserts, counter_values};
+use datafusion::arrow::array::{ArrayRef, NullArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
+use datafusion::error::Result as DfResult;
 use datafusion::sql::sqlparser::ast::{
     CastKind, Expr, Insert, ObjectNamePart, SetExpr, TableObject, Value,
 };
@@ -81,25 +81,21 @@ pub(crate) async fn insert(exec: &Executor, insert: &Insert) -> Result<Option<St
             Source::Identity => None,
         });
     }
-    let engine = &exec.scope().db.engine;
+    let scope = exec.scope();
     let mut coerced = Vec::with_capacity(columns.len());
     for (array, &slot) in columns.into_iter().zip(&visible) {
         let array = match array {
             Some(array) => array,
-            None => {
-                let first = engine
-                    .next_identity_values(def.id, slot, count as u64)
-                    .map_err(crate::common::engine_error::engine_error)?;
-                let values: ArrayRef =
-                    Arc::new(Int64Array::from_iter_values((first..).take(count)));
-                crate::storage::encode::coerce(&values, def.columns[slot].ty)?
-            }
+            None => coerce(
+                &counter_values(scope, &def, slot, count)?,
+                def.columns[slot].ty,
+            )?,
         };
         coerced.push(array);
     }
     let mut inserts = Inserts::new(&def);
-    inserts.add(exec.scope(), &coerced)?;
-    inserts.set.stage(exec.scope())?;
+    inserts.add(scope, &coerced)?;
+    inserts.stage(scope)?;
     Ok(Some(StatementResult::Command(CommandTag::with_rows(
         "INSERT",
         count as u64,
@@ -281,22 +277,9 @@ fn constant_cell(expr: &Expr) -> Option<Cell> {
     })
 }
 
-fn integer(ty: ColumnType) -> bool {
-    matches!(
-        ty,
-        ColumnType::Int16 | ColumnType::Int32 | ColumnType::Int64
-    )
-}
-
 /// Whether values of type `from` enter a column of type `to` as DataFusion's VALUES and the
 /// sink's cast take them (one Arrow cast, no rounding, no reading of text beyond Arrow's).
 fn enters(from: Kind, to: ColumnType) -> bool {
-    let numeric = |ty| {
-        matches!(
-            ty,
-            ColumnType::Numeric { .. } | ColumnType::UnconstrainedNumeric
-        )
-    };
     let text = |ty| {
         matches!(
             ty,
@@ -305,9 +288,9 @@ fn enters(from: Kind, to: ColumnType) -> bool {
     };
     match from {
         Kind::Integer => {
-            integer(to) || numeric(to) || matches!(to, ColumnType::Float32 | ColumnType::Float64)
+            integer(to) || is_numeric(to) || matches!(to, ColumnType::Float32 | ColumnType::Float64)
         }
-        Kind::Text => text(to) || integer(to) || numeric(to) || to == ColumnType::Date,
+        Kind::Text => text(to) || integer(to) || is_numeric(to) || to == ColumnType::Date,
         Kind::Bool => to == ColumnType::Bool,
         Kind::Cast(ty) => ty == to || (integer(ty) && integer(to)) || (text(ty) && text(to)),
     }
@@ -342,55 +325,33 @@ fn array_of(cells: &[Cell], column: &ColumnDef) -> Result<Option<ArrayRef>> {
     if kind.is_some_and(|kind| !enters(kind, ty)) {
         return Ok(None);
     }
-    let array: ArrayRef = match kind {
-        None => Arc::new(NullArray::new(cells.len())),
-        Some(Kind::Integer) => Arc::new(
-            cells
-                .iter()
-                .map(|c| match c {
-                    Cell::Integer(v) => Some(*v),
-                    _ => None,
-                })
-                .collect::<Int64Array>(),
-        ),
-        Some(Kind::Text) => Arc::new(
-            cells
-                .iter()
-                .map(|c| match c {
-                    Cell::Text(text) => Some(text.as_str()),
-                    _ => None,
-                })
-                .collect::<StringArray>(),
-        ),
-        Some(Kind::Bool) => Arc::new(
-            cells
-                .iter()
-                .map(|c| match c {
-                    Cell::Bool(b) => Some(*b),
-                    _ => None,
-                })
-                .collect::<BooleanArray>(),
-        ),
-        Some(Kind::Cast(cast_to)) => {
-            let data_type = arrow_type(cast_to);
-            let values = cells.iter().map(|c| match c {
-                Cell::Cast(value, _) => value.clone(),
-                _ => ScalarValue::try_from(&data_type).expect("a column type's Arrow type"),
-            });
-            match ScalarValue::iter_to_array(values) {
-                Ok(array) if array.data_type() == &data_type => array,
-                _ => return Ok(None),
-            }
+    // The type DataFusion's VALUES gives the column: the constants' own.
+    let data_type = match kind {
+        None => {
+            let nulls: ArrayRef = Arc::new(NullArray::new(cells.len()));
+            return Ok(coerce(&nulls, ty).ok());
         }
+        Some(Kind::Integer) => DataType::Int64,
+        Some(Kind::Text) => DataType::Utf8,
+        Some(Kind::Bool) => DataType::Boolean,
+        Some(Kind::Cast(cast_to)) => arrow_type(cast_to),
+    };
+    let values = cells.iter().map(|c| match c {
+        Cell::Integer(v) => Ok(ScalarValue::Int64(Some(*v))),
+        Cell::Text(text) => Ok(ScalarValue::Utf8(Some(text.clone()))),
+        Cell::Bool(b) => Ok(ScalarValue::Boolean(Some(*b))),
+        Cell::Cast(value, _) => Ok(value.clone()),
+        Cell::Null | Cell::TypedNull(_) => ScalarValue::try_from(&data_type),
+    });
+    let array = match ScalarValue::iter_to_array(values.collect::<DfResult<Vec<_>>>()?) {
+        Ok(array) if array.data_type() == &data_type => array,
+        _ => return Ok(None),
     };
     // A value the column's type does not take is the full path's error to report.
-    Ok(crate::storage::encode::coerce(&array, ty).ok())
+    Ok(coerce(&array, ty).ok())
 }
 
 /// `one` (a single value) repeated `rows` times.
 fn repeat(one: &ArrayRef, rows: usize) -> Result<ArrayRef> {
-    if one.data_type() == &DataType::Null {
-        return Ok(new_null_array(&DataType::Null, rows));
-    }
     Ok(ScalarValue::try_from_array(one, 0)?.to_array_of_size(rows)?)
 }

@@ -194,7 +194,8 @@ fn keyable(ty: ColumnType) -> bool {
     )
 }
 
-fn integer(ty: ColumnType) -> bool {
+/// Whether `ty` is one of the integer types.
+pub(crate) fn integer(ty: ColumnType) -> bool {
     matches!(
         ty,
         ColumnType::Int16 | ColumnType::Int32 | ColumnType::Int64
@@ -282,7 +283,8 @@ impl Constant {
     }
 }
 
-fn is_numeric(ty: ColumnType) -> bool {
+/// Whether `ty` is `numeric`, with or without a precision.
+pub(crate) fn is_numeric(ty: ColumnType) -> bool {
     matches!(
         ty,
         ColumnType::Numeric { .. } | ColumnType::UnconstrainedNumeric

@@ -32,15 +32,24 @@ pub(crate) fn new_row_ids(
     rows: usize,
 ) -> Result<Vec<ArrayRef>> {
     def.hidden_slots()
-        .map(|slot| {
-            let first = scope
-                .db
-                .engine
-                .next_identity_values(def.id, slot, rows as u64)
-                .map_err(engine_error)?;
-            Ok(Arc::new(Int64Array::from_iter_values(first..first + rows as i64)) as ArrayRef)
-        })
+        .map(|slot| counter_values(scope, def, slot, rows))
         .collect()
+}
+
+/// The next `rows` values of the counter of column `slot` of `def` (an identity column or the
+/// hidden row id), as `bigint`s.
+pub(crate) fn counter_values(
+    scope: &SessionScope,
+    def: &TableDef,
+    slot: usize,
+    rows: usize,
+) -> Result<ArrayRef> {
+    let first = scope
+        .db
+        .engine
+        .next_identity_values(def.id, slot, rows as u64)
+        .map_err(engine_error)?;
+    Ok(Arc::new(Int64Array::from_iter_values(first..first + rows as i64)) as ArrayRef)
 }
 
 /// Encodes rows given as one array per visible column of `def` (in order) into row events.
@@ -339,7 +348,6 @@ impl DataSink for InsertSink {
         while let Some(batch) = data.next().await {
             let batch = batch?;
             let coerced = inserts
-                .encoder
                 .coerce(batch.columns())
                 .map_err(Error::into_datafusion)?;
             inserts
@@ -347,10 +355,7 @@ impl DataSink for InsertSink {
                 .map_err(Error::into_datafusion)?;
             count += batch.num_rows() as u64;
         }
-        inserts
-            .set
-            .stage(&self.scope)
-            .map_err(Error::into_datafusion)?;
+        inserts.stage(&self.scope).map_err(Error::into_datafusion)?;
         Ok(count)
     }
 }
@@ -359,8 +364,8 @@ impl DataSink for InsertSink {
 /// path's INSERT share, so that both check and encode rows alike.
 pub(crate) struct Inserts<'d> {
     def: &'d TableDef,
-    pub(crate) encoder: RowsEncoder<'d>,
-    pub(crate) set: WriteSet<'d>,
+    encoder: RowsEncoder<'d>,
+    set: WriteSet<'d>,
     rows: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -374,7 +379,18 @@ impl<'d> Inserts<'d> {
         }
     }
 
-    /// Adds a batch of rows (one array per visible column, through [`RowsEncoder::coerce`]):
+    /// The values of each visible column in its column type's form
+    /// ([`RowsEncoder::coerce`]).
+    pub(crate) fn coerce(&self, columns: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
+        self.encoder.coerce(columns)
+    }
+
+    /// Adds the rows to the session's transaction ([`WriteSet::stage`]).
+    pub(crate) fn stage(self, scope: &SessionScope) -> Result<()> {
+        self.set.stage(scope)
+    }
+
+    /// Adds a batch of rows (one array per visible column, through [`Inserts::coerce`]):
     /// CHECK and FOREIGN KEY constraints verified, row ids given, NOT NULL checked as the rows
     /// are encoded, and a key this statement already wrote refused.
     pub(crate) fn add(&mut self, scope: &SessionScope, coerced: &[ArrayRef]) -> Result<()> {
