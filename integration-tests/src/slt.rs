@@ -10,8 +10,11 @@ use crate::TestServer;
 use crate::postgres::ReferencePostgres;
 use async_trait::async_trait;
 use driftdb_sql::arrow::datatypes::DataType;
+use driftdb_sql::arrow::datatypes::SchemaRef;
+use driftdb_sql::arrow::record_batch::RecordBatch;
 use driftdb_sql::text::{ColumnText, format_options};
-use driftdb_sql::{Database, Session};
+use driftdb_sql::{Database, Session, StatementResult};
+use futures::TryStreamExt;
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
 use std::path::{Path, PathBuf};
 use tokio_postgres::SimpleQueryMessage;
@@ -67,6 +70,42 @@ fn types_match(actual: &Vec<DefaultColumnType>, expected: &Vec<DefaultColumnType
 /// An in-process session; a file's named connections are sessions on one database.
 pub struct InProcess {
     session: Session,
+    /// Whether a query runs as a prepared statement (Parse, Bind, Execute), so its plan is
+    /// cached, as drivers run it; else as a simple query.
+    prepared_queries: bool,
+}
+
+/// What a statement returned, as the runner compares it: the columns and rows of a query, or
+/// the row count of a command.
+type Output = (Option<SchemaRef>, Vec<RecordBatch>, Option<u64>);
+
+impl InProcess {
+    async fn execute(&mut self, sql: &str) -> driftdb_sql::Result<Option<Output>> {
+        if self.prepared_queries {
+            let statements = self.session.parse(sql)?;
+            if let [statement] = statements.as_slice()
+                && statement.is_query()
+            {
+                let Some(prepared) = self.session.prepare(sql, &[]).await? else {
+                    return Ok(None);
+                };
+                let statement = prepared.bind(&[])?;
+                return match self.session.execute(statement).await? {
+                    StatementResult::Query(query) => {
+                        let batches: Vec<RecordBatch> = query.stream.try_collect().await?;
+                        Ok(Some((Some(query.schema), batches, None)))
+                    }
+                    StatementResult::Command(tag) => Ok(Some((None, Vec::new(), tag.rows))),
+                    StatementResult::CopyOut(_) => Ok(None),
+                };
+            }
+        }
+        let results = self.session.execute_sql(sql).await?;
+        Ok(results
+            .into_iter()
+            .last()
+            .map(|(schema, batches, tag)| (schema, batches, tag.rows)))
+    }
 }
 
 /// A SQL-layer error as the runner reports it: worded like [`WireError`], so `.slt` files can
@@ -105,12 +144,11 @@ impl AsyncDB for InProcess {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SqlError> {
-        let results = self.session.execute_sql(sql).await.map_err(SqlError)?;
-        let Some((schema, batches, tag)) = results.into_iter().last() else {
+        let Some((schema, batches, rows)) = self.execute(sql).await.map_err(SqlError)? else {
             return Ok(DBOutput::StatementComplete(0));
         };
         let Some(schema) = schema else {
-            return Ok(DBOutput::StatementComplete(tag.rows.unwrap_or(0)));
+            return Ok(DBOutput::StatementComplete(rows.unwrap_or(0)));
         };
         let options = format_options();
         let mut rows = Vec::new();
@@ -209,7 +247,8 @@ pub fn slt_file_names() -> Vec<String> {
         .collect()
 }
 
-/// Runs `file` in-process on a fresh database.
+/// Runs `file` in-process on a fresh database, each query as a prepared statement (the key
+/// path and cached plans serve what they can).
 pub async fn run_file_in_process(file: &Path) -> Result<(), String> {
     run_in_process(file, true).await
 }
@@ -234,7 +273,10 @@ async fn run_in_process(file: &Path, key_path: bool) -> Result<(), String> {
                     .await
                     .map_err(SqlError)?;
             }
-            Ok(InProcess { session })
+            Ok(InProcess {
+                session,
+                prepared_queries: key_path,
+            })
         }
     });
     runner.with_column_validator(types_match);

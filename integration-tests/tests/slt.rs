@@ -1,4 +1,5 @@
-//! Every `.slt` file of the SQL layer is its own tests: `<file>::in_process`,
+//! Every `.slt` file of the SQL layer is its own tests: `<file>::in_process` (queries
+//! prepared, so through the key path and cached plans),
 //! `<file>::in_process_without_key_path` (every statement planned) and `<file>::over_the_wire`,
 //! and for the standard-SQL ones also `<file>::against_postgresql`, so `cargo test --test slt
 //! history` runs one file every way. A file without its tests fails

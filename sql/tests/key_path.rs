@@ -8,7 +8,8 @@
 //! type; writes, constraint violations, all three isolation levels and savepoints run between
 //! the reads. INSERTs of several rows give columns literals and parameters of every kind, NULL,
 //! DEFAULT (constant defaults, other defaults, identity counters), values out of range, of the
-//! wrong type and violating constraints. The seed is fixed; `KEY_PATH_SEED` and `KEY_PATH_STATEMENTS` run others.
+//! wrong type and violating constraints. Prepared queries the key path leaves run through
+//! cached plans ([`driftdb_sql`]'s `exec::cached`) on the fast side, so those are compared too. The seed is fixed; `KEY_PATH_SEED` and `KEY_PATH_STATEMENTS` run others.
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use driftdb_sql::{Database, Session, StatementResult, TransactionStatus};
@@ -456,6 +457,17 @@ fn prepared(random: &mut Random) -> (String, Vec<Option<String>>) {
             "DELETE FROM t_text WHERE k = $1".into(),
             vec![value(random)],
         ),
+        3 => {
+            // Queries the key path leaves to a cached plan.
+            let (sql, count) = *random.pick(&[
+                ("SELECT * FROM t_int WHERE id BETWEEN $1 AND $2 ORDER BY id", 2),
+                ("SELECT count(*), sum(v) FROM t_int WHERE v > $1 OR s = $2", 2),
+                ("SELECT k, v FROM t_num WHERE k >= $1 ORDER BY k LIMIT 3", 1),
+                ("SELECT a.id, b.k FROM t_int a JOIN t_text b ON b.k = a.s WHERE a.id <> $1 ORDER BY 1, 2", 1),
+                ("SELECT d FROM t_date WHERE d < $1 ORDER BY d", 1),
+            ]);
+            (sql.to_string(), (0..count).map(|_| value(random)).collect())
+        }
         _ => {
             let (table, keys, _) = *random.pick(KEYS);
             let condition: Vec<String> = keys
@@ -694,6 +706,15 @@ async fn the_key_path_answers_exactly_as_the_full_path() {
         ran(&fast)
     );
     assert_eq!(ran(&full), 0);
+    // Prepared queries the key path left ran through cached plans, only where fast paths are on.
+    let cached = |side: &Side| -> u64 {
+        side.sessions
+            .iter()
+            .map(Session::cached_plan_executions)
+            .sum()
+    };
+    assert!(cached(&fast) > statements / 200, "{} cached", cached(&fast));
+    assert_eq!(cached(&full), 0);
 }
 
 /// What the key path takes and what it leaves to the full path (through both protocols).

@@ -185,7 +185,7 @@ fn split_zone(text: &str) -> (&str, Option<&str>) {
 }
 
 /// The text Arrow needs to read `text` as `target` the way PostgreSQL reads it, if it differs.
-fn time_input(text: &str, target: &DataType) -> Option<String> {
+pub fn time_input(text: &str, target: &DataType) -> Option<String> {
     let (time, zone) = split_zone(text);
     match target {
         // A date ignores a time of day and a zone after it.

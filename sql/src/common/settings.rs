@@ -92,7 +92,7 @@ const DURATIONS: [&str; 4] = [
 ];
 
 /// One session's settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Keyed by lower-case name; each value remembers the name as PostgreSQL spells it.
     values: BTreeMap<String, (String, String)>,

@@ -5,6 +5,8 @@
 //! protocol; [`crate::session`] sits above it.
 
 pub(crate) mod apply;
+pub(crate) mod cached;
+pub(crate) mod placeholders;
 pub(crate) mod results;
 pub(crate) mod testing;
 pub(crate) mod views;
@@ -67,6 +69,9 @@ pub(crate) struct Executor {
     /// select). Refreshed after statements that change the context's settings.
     state: SessionState,
     task_ctx: Arc<TaskContext>,
+    /// Counts the times the context's settings changed, so a cached plan made under others is
+    /// not used ([`cached`]).
+    settings_generation: u64,
 }
 
 impl Executor {
@@ -182,6 +187,7 @@ impl Executor {
             ctx,
             state,
             task_ctx,
+            settings_generation: 0,
         }
     }
 
@@ -190,6 +196,7 @@ impl Executor {
     pub(crate) fn refresh(&mut self) {
         self.state = self.ctx.state();
         self.task_ctx = self.state.task_ctx();
+        self.settings_generation += 1;
     }
 
     /// Starts a statement's clock: `now()` is the time the statement (or its transaction)

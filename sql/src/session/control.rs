@@ -11,6 +11,7 @@
 //! statement leaves behind.
 
 use crate::common::engine_error::engine_error;
+use crate::exec::cached::BoundPlan;
 use crate::exec::results::{CommandTag, QueryResult, StatementResult};
 use crate::session::{AUTOCOMMIT_RETRIES, ImplicitBlock, Session, TransactionStatus};
 use crate::storage::transaction::{Isolation, Transaction};
@@ -266,7 +267,7 @@ impl Session {
                 let Some((statement, told)) = replay.write else {
                     return Err(e);
                 };
-                match self.autocommit(statement).await? {
+                match self.autocommit(statement, None).await? {
                     StatementResult::Command(tag) if tag == told => Ok(()),
                     _ => Err(e),
                 }
@@ -331,15 +332,19 @@ impl Session {
     /// conflict to a concurrent commit runs again on the newer state (the statement was the
     /// whole transaction, so nobody saw its first attempt): what PostgreSQL's READ COMMITTED
     /// does by waiting for the other writer and re-checking the row. Retries run one at a time.
-    pub(super) async fn autocommit(&mut self, statement: Ast) -> Result<StatementResult> {
+    pub(super) async fn autocommit(
+        &mut self,
+        statement: Ast,
+        planned: Option<BoundPlan>,
+    ) -> Result<StatementResult> {
         if writes(&statement).is_none() {
-            return self.run_and_commit(statement).await;
+            return self.run_and_commit(statement, planned).await;
         }
         let db = self.scope.db.clone();
         let mut retry_turn = None;
         let mut attempt = 0;
         loop {
-            match self.run_and_commit(statement.clone()).await {
+            match self.run_and_commit(statement.clone(), None).await {
                 Err(e)
                     if e.kind == ErrorKind::SerializationFailure
                         && attempt < AUTOCOMMIT_RETRIES =>
@@ -355,9 +360,13 @@ impl Session {
     }
 
     /// Runs a statement in an implicit transaction and commits it.
-    pub(super) async fn run_and_commit(&mut self, statement: Ast) -> Result<StatementResult> {
+    pub(super) async fn run_and_commit(
+        &mut self,
+        statement: Ast,
+        planned: Option<BoundPlan>,
+    ) -> Result<StatementResult> {
         self.open_transaction(Transaction::new(self.default_isolation, false, false));
-        let result = self.run(statement).await;
+        let result = self.run(statement, planned).await;
         let txn = self.close_transaction();
         let result = result?;
         self.commit_transaction(txn).await?;

@@ -14,6 +14,7 @@ mod set_show;
 
 use crate::dml::copy;
 use crate::exec::Executor;
+use crate::exec::cached::BoundPlan;
 use crate::exec::results::{CommandTag, QueryResult, StatementResult};
 use crate::rewrite::colnames;
 use crate::rewrite::spellings;
@@ -31,15 +32,26 @@ use std::sync::Arc;
 
 /// One parsed SQL statement, ready for [`Session::execute`].
 #[derive(Clone, Debug)]
-pub struct Statement(Ast);
+pub struct Statement(Ast, Option<BoundPlan>);
 
 impl Statement {
     pub(crate) fn from_ast(ast: Ast) -> Statement {
-        Statement(ast)
+        Statement(ast, None)
+    }
+
+    /// A prepared statement with its values bound: as written, and (a query) for its cached
+    /// plan.
+    pub(crate) fn bound(ast: Ast, planned: Option<BoundPlan>) -> Statement {
+        Statement(ast, planned)
     }
 
     pub(crate) fn into_ast(self) -> Ast {
         self.0
+    }
+
+    /// Whether the statement is a query (`SELECT`, `VALUES`, `WITH …`).
+    pub fn is_query(&self) -> bool {
+        matches!(self.0, Ast::Query(_))
     }
 
     /// For `DEALLOCATE name`, the prepared statement it drops (`Some(None)` for `DEALLOCATE
@@ -99,6 +111,8 @@ pub struct Session {
     copy_in: Option<(copy::CopyIn, bool)>,
     /// What the open implicit block ran.
     block: ImplicitBlock,
+    /// Statements prepared lately, for a client preparing the same text again.
+    recent_prepared: prepared::RecentPrepared,
 }
 
 /// The statements of an implicit transaction block, as far as a retry needs them.
@@ -133,6 +147,7 @@ impl Session {
             default_isolation: Isolation::ReadCommitted,
             copy_in: None,
             block: ImplicitBlock::default(),
+            recent_prepared: Default::default(),
         }
     }
 
@@ -163,7 +178,7 @@ impl Session {
         for statement in &mut statements {
             spellings::rewrite(statement);
         }
-        Ok(statements.into_iter().map(Statement).collect())
+        Ok(statements.into_iter().map(Statement::from_ast).collect())
     }
 
     /// Parses and runs every statement in `sql`, stopping at the first error. Query results are
@@ -217,7 +232,7 @@ impl Session {
             }
         };
         if !explicit {
-            return self.autocommit(statement.0).await;
+            return self.autocommit(statement.0, statement.1).await;
         }
         if failed {
             return Err(Error::new(
@@ -235,7 +250,7 @@ impl Session {
                 ErrorKind::ReadOnlyTransaction,
                 format!("cannot execute {command} in a read-only transaction"),
             )),
-            _ => self.run(statement.0).await,
+            _ => self.run(statement.0, statement.1).await,
         };
         match result {
             Err(e) => {
@@ -255,8 +270,9 @@ impl Session {
         }
     }
 
-    /// Runs one statement inside the open transaction.
-    async fn run(&mut self, statement: Ast) -> Result<StatementResult> {
+    /// Runs one statement inside the open transaction (a prepared query through its cached
+    /// plan when `planned` can use one).
+    async fn run(&mut self, statement: Ast, planned: Option<BoundPlan>) -> Result<StatementResult> {
         self.begin_statement()?;
         if let Some(result) = self.settings_statement(&statement)? {
             return Ok(result);
@@ -345,7 +361,14 @@ impl Session {
             other => {
                 let changes_settings = matches!(other, Ast::Set(_));
                 let names = colnames::statement_names(&other);
-                let stream = self.exec.stream(other).await?;
+                let cached = match &planned {
+                    Some(planned) => self.exec.stream_cached(planned).await?,
+                    None => None,
+                };
+                let stream = match cached {
+                    Some(stream) => stream,
+                    None => self.exec.stream(other).await?,
+                };
                 if changes_settings {
                     self.exec.refresh();
                 }

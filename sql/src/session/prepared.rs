@@ -7,31 +7,46 @@
 //! typed literals (`CAST('…' AS type)`) in the syntax tree, so a bound statement runs exactly as
 //! the same statement written with literals would, through every path a simple query takes (DML,
 //! DDL, temporal bounds). Values never pass through SQL text, so they cannot inject anything.
+//! A query also keeps its optimised plan between executions ([`crate::exec::cached`]); the
+//! bound statement is what runs when that plan cannot serve.
 
+use crate::exec::cached::{BoundPlan, PlanCache, PlanKey};
+use crate::exec::placeholders::{cast, cast_placeholders, column_type, placeholder};
 use crate::rewrite::colnames;
 use crate::rewrite::temporal::{AS_OF_FUNCTION, VERSIONS_FUNCTION};
 use crate::session::control::{self, Control};
-use crate::session::{Session, Statement};
+use crate::session::{Session, Statement, TransactionStatus};
 use crate::storage::defaults;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::ast::{
-    AssignmentTarget, CastKind, Delete, Expr, FromTable, FunctionArg, FunctionArgExpr, Insert,
+    AssignmentTarget, Delete, Expr, FromTable, FunctionArg, FunctionArgExpr, Insert,
     ObjectNamePart, Statement as Ast, TableFactor, TableObject, Update, UpdateTableFromKind, Value,
     VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
 };
 use driftdb_engine::ColumnType;
 use driftdb_pgtypes::error::{Error, ErrorKind, Result};
-use driftdb_pgtypes::types::{self, column_type_of, sql_type};
+use driftdb_pgtypes::types::{self, column_type_of};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+/// How many statement texts a session keeps prepared for reuse.
+const RECENT_PREPARED: usize = 64;
+
+/// Statements a session prepared, by text: their declared types, what they were described
+/// under, and the statement.
+pub(crate) type RecentPrepared = HashMap<String, (Vec<Option<Field>>, PlanKey, Prepared)>;
+
 /// A statement parsed for the extended protocol, with its parameters' types and result columns.
-#[derive(Debug)]
+/// Copies share the kept plan.
+#[derive(Clone, Debug)]
 pub struct Prepared {
-    statement: Ast,
-    params: Vec<Field>,
+    statement: Arc<Ast>,
+    params: Arc<[Field]>,
     columns: Option<SchemaRef>,
+    /// The query's plan, kept between executions.
+    plan: Arc<PlanCache>,
 }
 
 impl Prepared {
@@ -63,7 +78,7 @@ impl Prepared {
                 ),
             ));
         }
-        let mut statement = self.statement.clone();
+        let mut statement = self.statement.as_ref().clone();
         let _ = visit_expressions_mut(&mut statement, |expr| {
             if let Some(index) = placeholder(expr) {
                 // Placeholders were validated when the statement was prepared.
@@ -72,30 +87,14 @@ impl Prepared {
             }
             ControlFlow::<()>::Continue(())
         });
-        Ok(Statement::from_ast(statement))
+        let planned = matches!(statement, Ast::Query(_)).then(|| BoundPlan {
+            cache: self.plan.clone(),
+            statement: self.statement.clone(),
+            params: self.params.clone(),
+            values: values.into(),
+        });
+        Ok(Statement::bound(statement, planned))
     }
-}
-
-/// The zero-based parameter index of a `$n` placeholder expression (`None`: not a placeholder).
-fn placeholder(expr: &Expr) -> Option<Result<usize>> {
-    let Expr::Value(value) = expr else {
-        return None;
-    };
-    let Value::Placeholder(name) = &value.value else {
-        return None;
-    };
-    Some(
-        name.strip_prefix('$')
-            .and_then(|digits| digits.parse::<usize>().ok())
-            .filter(|n| (1..=65_535).contains(n))
-            .map(|n| n - 1)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::UndefinedParameter,
-                    format!("there is no parameter {name}"),
-                )
-            }),
-    )
 }
 
 /// How many parameters `statement` refers to: its highest `$n`.
@@ -116,10 +115,6 @@ fn parameter_count(statement: &Ast) -> Result<usize> {
     error.map_or(Ok(count), Err)
 }
 
-fn column_type(field: &Field) -> ColumnType {
-    column_type_of(field).unwrap_or(ColumnType::Text)
-}
-
 /// The literal a bound parameter becomes: `text` values and `bigint` numbers as they are (the
 /// types SQL literals already have), anything else cast to the parameter's type.
 fn literal(param: &Field, value: Option<&str>) -> Expr {
@@ -135,16 +130,6 @@ fn literal(param: &Field, value: Option<&str>) -> Expr {
         Some(text) => Expr::value(Value::SingleQuotedString(text.to_string())),
     };
     cast(value, ty)
-}
-
-fn cast(expr: Expr, ty: ColumnType) -> Expr {
-    Expr::Cast {
-        kind: CastKind::Cast,
-        expr: Box::new(expr),
-        data_type: sql_type(ty),
-        array: false,
-        format: None,
-    }
 }
 
 /// Gives a parameter the client left open the type it is cast to (`$1::int4`), as PostgreSQL
@@ -228,13 +213,41 @@ impl Session {
         sql: &str,
         declared: &[Option<Field>],
     ) -> Result<Option<Prepared>> {
+        if let Some(prepared) = self.prepared_before(sql, declared) {
+            return Ok(Some(prepared));
+        }
         let prepared = self.prepare_statement(sql, declared).await;
-        if prepared.is_err() {
+        match &prepared {
             // As in PostgreSQL, an error inside a transaction block fails the block, whether
             // the statement failed to parse, to plan or to run.
-            self.fail_transaction_block();
+            Err(_) => self.fail_transaction_block(),
+            Ok(Some(prepared)) => self.remember_prepared(sql, declared, prepared),
+            Ok(None) => {}
         }
         prepared
+    }
+
+    /// The same text prepared before with the same declared types, under the same catalog and
+    /// settings: drivers that prepare every statement unnamed (JDBC, node-postgres, psycopg
+    /// below its threshold) send the same text again and again, and its plan is kept with it.
+    fn prepared_before(&self, sql: &str, declared: &[Option<Field>]) -> Option<Prepared> {
+        if self.transaction_status() == TransactionStatus::Failed {
+            return None;
+        }
+        let key = self.exec.plan_key()?;
+        let (types, made_under, prepared) = self.recent_prepared.get(sql)?;
+        (types.as_slice() == declared && *made_under == key).then(|| prepared.clone())
+    }
+
+    fn remember_prepared(&mut self, sql: &str, declared: &[Option<Field>], prepared: &Prepared) {
+        let Some(key) = self.exec.plan_key() else {
+            return;
+        };
+        if self.recent_prepared.len() >= RECENT_PREPARED {
+            self.recent_prepared.clear();
+        }
+        self.recent_prepared
+            .insert(sql.to_string(), (declared.to_vec(), key, prepared.clone()));
     }
 
     async fn prepare_statement(
@@ -274,7 +287,7 @@ impl Session {
                 described?
             }
         };
-        let params = params
+        let params: Arc<[Field]> = params
             .into_iter()
             .enumerate()
             .map(|(i, field)| {
@@ -284,9 +297,10 @@ impl Session {
             })
             .collect();
         Ok(Some(Prepared {
-            statement,
+            statement: Arc::new(statement),
             params,
             columns,
+            plan: Arc::default(),
         }))
     }
 
@@ -431,13 +445,8 @@ impl Session {
             snapshot: format!("@seq:{}", self.scope.snapshot().0),
             params,
         });
-        let _ = visit_expressions_mut(&mut statement, |expr| {
-            if let Some(Ok(index)) = placeholder(expr)
-                && let Some(field) = &params[index]
-            {
-                *expr = cast(expr.clone(), column_type(field));
-            }
-            ControlFlow::<()>::Continue(())
+        cast_placeholders(&mut statement, |index| {
+            params.get(index).and_then(Option::as_ref).map(column_type)
         });
         self.exec.plan(statement).await
     }

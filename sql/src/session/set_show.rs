@@ -156,6 +156,18 @@ impl Session {
         self.scope.key_path_statements()
     }
 
+    /// How many prepared queries ran through their cached plan in this session.
+    pub fn cached_plan_executions(&self) -> u64 {
+        self.scope.cached_plan_executions()
+    }
+
+    /// How many rows this session's table scans have read from storage.
+    pub fn rows_read(&self) -> u64 {
+        self.scope
+            .rows_read_counter()
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The notices and warnings of the statements run since the last call, to send the client
     /// before their results.
     pub fn take_notices(&self) -> Vec<Notice> {

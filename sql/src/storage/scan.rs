@@ -29,6 +29,7 @@ use driftdb_pgtypes::types::{UTC, arrow_type};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Which rows a scan returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -343,6 +344,8 @@ pub struct TableScan {
     pub engine: Arc<Engine>,
     pub def: Arc<TableDef>,
     pub seq: Seq,
+    /// Where the scan adds the rows it read from storage (its session's counter).
+    pub rows_read: Arc<AtomicU64>,
     pub mode: ScanMode,
     /// The primary-key ranges that hold every row the query can want, in key order (as-of scans
     /// only); `None` reads the whole table.
@@ -383,6 +386,7 @@ impl PartitionStream for TableScan {
         let index = self.index.clone();
         let window = self.window;
         let pending = self.pending.clone();
+        let rows_read = self.rows_read.clone();
         // Builders sized to what can come: a limit, or as many rows as points to read.
         let points = ranges
             .iter()
@@ -474,6 +478,7 @@ impl PartitionStream for TableScan {
                         })
                     }
                 };
+            rows_read.fetch_add(produced as u64, Ordering::Relaxed);
             scanned.map_err(|e| engine_error(e).into_datafusion())?;
             if let Some(e) = failure {
                 return Err(e);

@@ -27,6 +27,11 @@ pub struct SessionScope {
     notices: Mutex<Vec<Notice>>,
     /// How many statements the key path ran (`crate::keypath`), for tests to see it work.
     key_path_statements: AtomicU64,
+    /// How many prepared queries ran through a cached plan (`crate::exec::cached`).
+    cached_plan_executions: AtomicU64,
+    /// How many rows the session's table scans read from storage, for tests to see a scan
+    /// narrowed to the keys its filters pin.
+    rows_read: Arc<AtomicU64>,
 }
 
 impl SessionScope {
@@ -40,6 +45,8 @@ impl SessionScope {
             settings: Mutex::new(Settings::default()),
             notices: Mutex::new(Vec::new()),
             key_path_statements: AtomicU64::new(0),
+            cached_plan_executions: AtomicU64::new(0),
+            rows_read: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -51,6 +58,21 @@ impl SessionScope {
     /// How many statements the key path ran in this session.
     pub(crate) fn key_path_statements(&self) -> u64 {
         self.key_path_statements.load(Ordering::Relaxed)
+    }
+
+    /// Counts a prepared query run through its cached plan.
+    pub(crate) fn count_cached_plan_execution(&self) {
+        self.cached_plan_executions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many prepared queries ran through a cached plan in this session.
+    pub(crate) fn cached_plan_executions(&self) -> u64 {
+        self.cached_plan_executions.load(Ordering::Relaxed)
+    }
+
+    /// The counter the session's scans add the rows they read to.
+    pub(crate) fn rows_read_counter(&self) -> Arc<AtomicU64> {
+        self.rows_read.clone()
     }
 
     /// Tells the client something the statement did not fail over (PostgreSQL's NOTICE or

@@ -89,6 +89,12 @@ impl DriftTable {
         DriftTable::read_only(scope, def, seq, View::AsOf)
     }
 
+    /// Whether the provider reads the table's current state as the statement's own reads see
+    /// it (not a past state, versions, or the hidden row id an UPDATE reads by).
+    pub(crate) fn reads_current_state(&self) -> bool {
+        self.view == View::Current && !self.with_hidden
+    }
+
     /// Every version of the table committed at or before `seq`.
     pub fn versions(
         scope: Arc<SessionScope>,
@@ -190,10 +196,17 @@ impl TableProvider for DriftTable {
             }
             _ => None,
         };
+        // The current state is read at the snapshot of the statement that scans, which for a
+        // cached plan (`crate::exec::cached`) is not the one that planned it.
+        let seq = match self.view {
+            View::Current => self.scope.snapshot(),
+            View::AsOf | View::Versions => self.seq,
+        };
         let partition = Arc::new(TableScan {
             engine: self.scope.db.engine.clone(),
             def: self.def.clone(),
-            seq: self.seq,
+            seq,
+            rows_read: self.scope.rows_read_counter(),
             mode,
             ranges,
             index,

@@ -280,6 +280,11 @@ impl Transaction {
         self.changes.tables.values().flatten()
     }
 
+    /// Whether the transaction has defined, changed or dropped a table.
+    pub(crate) fn redefines_tables(&self) -> bool {
+        !self.changes.tables.is_empty()
+    }
+
     /// Whether committing would change anything.
     pub(crate) fn is_empty(&self) -> bool {
         self.changes.tables.is_empty() && self.changes.rows.values().all(|r| r.is_empty())
