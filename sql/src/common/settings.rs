@@ -204,6 +204,11 @@ fn parse_millis(text: &str) -> Option<u64> {
 }
 
 impl Settings {
+    /// Whether the key path and cached plans serve statements (`driftdb.fast_path`).
+    pub(crate) fn fast_paths_on(&self) -> bool {
+        self.get(FAST_PATH).is_ok_and(|(_, value)| value == "on")
+    }
+
     /// A setting's value and its name as PostgreSQL spells it.
     pub fn get(&self, name: &str) -> Result<(&str, &str)> {
         self.values

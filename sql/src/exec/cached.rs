@@ -22,7 +22,7 @@
 //! placeholder reach the scan as inexact filters, so after binding the scan narrows to the keys
 //! (or index entries) they pin, as it does for a literal.
 
-use crate::common::settings::{FAST_PATH, Settings};
+use crate::common::settings::Settings;
 use crate::exec::Executor;
 use crate::exec::placeholders;
 use crate::rewrite::temporal::{AS_OF_FUNCTION, VERSIONS_FUNCTION};
@@ -128,10 +128,7 @@ impl Executor {
     /// (`driftdb.fast_path`: every statement planned).
     pub(crate) fn plan_key(&self) -> Option<PlanKey> {
         let settings = self.scope().settings().clone();
-        if settings
-            .get(FAST_PATH)
-            .is_ok_and(|(_, value)| value != "on")
-        {
+        if !settings.fast_paths_on() {
             return None;
         }
         let redefined = self

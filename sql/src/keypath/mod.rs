@@ -13,7 +13,6 @@ mod select;
 mod shape;
 mod write;
 
-use crate::common::settings::FAST_PATH;
 use crate::exec::Executor;
 use crate::exec::results::StatementResult;
 use datafusion::sql::sqlparser::ast::Statement as Ast;
@@ -22,12 +21,7 @@ use driftdb_pgtypes::error::Result;
 /// Runs `statement` on the key path if it qualifies and the session has not turned the key path
 /// off; `None` leaves it to the full path.
 pub(crate) async fn run(exec: &Executor, statement: &Ast) -> Result<Option<StatementResult>> {
-    let enabled = exec
-        .scope()
-        .settings()
-        .get(FAST_PATH)
-        .is_ok_and(|(_, value)| value == "on");
-    if !enabled {
+    if !exec.scope().settings().fast_paths_on() {
         return Ok(None);
     }
     let result = match statement {
