@@ -362,8 +362,8 @@ impl Engine {
         let prefix = keys::table_prefix(table);
         if self.reads_latest_state(seq) {
             let (mut cursor, start) = self.family_cursor(Family::Latest, &prefix, range);
-            let mut versions = self.versions_cursor(table);
-            latest::as_of(&mut cursor, &mut versions, table, &start, seq, &mut f)
+            let versions = || self.versions_cursor(table);
+            latest::as_of(&mut cursor, versions, table, &start, seq, &mut f)
         } else {
             let (mut cursor, start) = self.family_cursor(Family::Versions, &prefix, range);
             scan::as_of(&mut cursor, table, &start, seq, &mut f)

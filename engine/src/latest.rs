@@ -55,15 +55,18 @@ fn split(table: TableId, key: &[u8]) -> Result<&[u8]> {
 }
 
 /// Calls `f` with every row of `table` that exists as of `seq`, in primary-key order, starting at
-/// family key `start`; `latest` is bounded to the wanted range, `versions` to the table.
-pub(crate) fn as_of(
+/// family key `start`; `latest` is bounded to the wanted range. `open_versions` opens a cursor on
+/// the table's versions, called only when a row changed after `seq` (a read of the current state
+/// opens one iterator, not two).
+pub(crate) fn as_of<'a>(
     latest: &mut Cursor<'_>,
-    versions: &mut Cursor<'_>,
+    open_versions: impl Fn() -> Cursor<'a>,
     table: TableId,
     start: &[u8],
     seq: Seq,
     f: &mut dyn FnMut(&[u8], RowView<'_>) -> Result<Flow>,
 ) -> Result<()> {
+    let mut versions: Option<Cursor<'a>> = None;
     latest.seek(start);
     while let Some((key, value)) = latest.item() {
         let pk = split(table, key)?;
@@ -75,6 +78,7 @@ pub(crate) fn as_of(
             }
         } else {
             // Changed after the snapshot: the version at `seq` is in the versions family.
+            let versions = versions.get_or_insert_with(&open_versions);
             scan::get_as_of(versions, table, pk, seq, |event| match event {
                 RowEvent::Put(row) => f(pk, row),
                 RowEvent::Delete => Ok(Flow::Continue),
