@@ -28,6 +28,9 @@ use driftdb_pgtypes::functions::arrays;
 /// becomes an `array_agg` over the subquery (NULL rather than `{}` when it has no rows). psql's
 /// `\d` queries use all four.
 pub(crate) fn rewrite(statement: &mut Ast) {
+    if literal_rows_insert(statement) {
+        return;
+    }
     let original = top_select(statement).map(|select| select.projection.clone());
     rewrite_expressions(statement);
     set_returning_calls(statement);
@@ -43,6 +46,57 @@ pub(crate) fn rewrite(statement: &mut Ast) {
     let _ = statement.visit(&mut OuterColumnDomains);
     let _ = statement.visit(&mut DistinctNames);
     let _ = statement.visit(&mut crate::rewrite::order_subquery::SortedBySubquery);
+}
+
+/// Whether `statement` is an `INSERT … VALUES` (no RETURNING, no ON CONFLICT, no WITH) whose
+/// values are all literals no rewrite changes: strings, integers (a number with a point or an
+/// exponent becomes a `numeric` cast), booleans, NULL and DEFAULT. Bulk loads send thousands of
+/// them, and each rewrite is a walk over every value.
+fn literal_rows_insert(statement: &Ast) -> bool {
+    use datafusion::sql::sqlparser::ast::{UnaryOperator, Value};
+    let Ast::Insert(insert) = statement else {
+        return false;
+    };
+    let Some(query) = insert.source.as_deref() else {
+        return false;
+    };
+    let plain = insert.returning.is_none()
+        && insert.on.is_none()
+        && insert.assignments.is_empty()
+        && query.with.is_none()
+        && query.order_by.is_none()
+        && query.limit_clause.is_none()
+        && query.fetch.is_none()
+        && query.locks.is_empty();
+    let SetExpr::Values(values) = query.body.as_ref() else {
+        return false;
+    };
+    let integer = |digits: &str| digits.bytes().all(|b| b.is_ascii_digit());
+    let literal = |expr: &Expr| match expr {
+        Expr::Value(value) => match &value.value {
+            Value::Number(digits, _) => integer(digits),
+            Value::SingleQuotedString(_)
+            | Value::EscapedStringLiteral(_)
+            | Value::Boolean(_)
+            | Value::Null => true,
+            _ => false,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => {
+            matches!(expr.as_ref(), Expr::Value(v) if matches!(&v.value, Value::Number(d, _) if integer(d)))
+        }
+        Expr::Identifier(ident) => {
+            ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("default")
+        }
+        _ => false,
+    };
+    plain
+        && values
+            .rows
+            .iter()
+            .all(|row| row.content.iter().all(literal))
 }
 
 /// The expression-level rewrites of [`rewrite`].
@@ -287,4 +341,52 @@ pub(crate) fn plain_operator(name: &str) -> Option<BinaryOperator> {
         "/" => BinaryOperator::Divide,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(sql: &str) -> Ast {
+        crate::common::parse::parser()
+            .try_with_sql(sql)
+            .and_then(|mut parser| parser.parse_statement())
+            .expect("parses")
+    }
+
+    /// The statements [`literal_rows_insert`] lets skip the rewrites are exactly those the
+    /// rewrites leave as they are: the rewrites run on a copy with the check switched off.
+    #[test]
+    fn literal_rows_skip_only_what_the_rewrites_leave_alone() {
+        let skipped = [
+            "INSERT INTO t VALUES (1, 'a', NULL, true), (-2, 'b''c', DEFAULT, false)",
+            "INSERT INTO s.t (a, b) VALUES (9223372036854775807, E'x\\ny')",
+        ];
+        for sql in skipped {
+            let statement = parsed(sql);
+            assert!(literal_rows_insert(&statement), "{sql}");
+            let mut rewritten = statement.clone();
+            let original = top_select(&mut rewritten).map(|select| select.projection.clone());
+            assert!(original.is_none());
+            rewrite_expressions(&mut rewritten);
+            set_returning_calls(&mut rewritten);
+            crate::rewrite::int_literals::type_integer_literals(&mut rewritten);
+            let _ = rewritten.visit(&mut OuterColumnDomains);
+            let _ = rewritten.visit(&mut DistinctNames);
+            let _ = rewritten.visit(&mut crate::rewrite::order_subquery::SortedBySubquery);
+            assert_eq!(rewritten.to_string(), statement.to_string(), "{sql}");
+        }
+        let rewritten = [
+            "INSERT INTO t VALUES (1.5)",
+            "INSERT INTO t VALUES (1e3)",
+            "INSERT INTO t VALUES ('1'::int)",
+            "INSERT INTO t VALUES (pg_catalog.now())",
+            "INSERT INTO t VALUES (1) RETURNING pg_catalog.upper('a')",
+            "INSERT INTO t SELECT 1",
+            "INSERT INTO t VALUES (\"default\")",
+        ];
+        for sql in rewritten {
+            assert!(!literal_rows_insert(&parsed(sql)), "{sql}");
+        }
+    }
 }
