@@ -83,6 +83,26 @@ pub(crate) fn stored_expression(sql: &str) -> Result<Expr> {
     })
 }
 
+/// Whether `query` is its body alone: no WITH, ORDER BY, LIMIT, FETCH, locking or other
+/// clause around it.
+pub(crate) fn plain_query(query: &Query) -> bool {
+    query.with.is_none()
+        && query.order_by.is_none()
+        && query.limit_clause.is_none()
+        && query.fetch.is_none()
+        && query.locks.is_empty()
+        && query.for_clause.is_none()
+        && query.settings.is_none()
+        && query.format_clause.is_none()
+        && query.pipe_operators.is_empty()
+}
+
+/// Is `expr` the `DEFAULT` keyword (as the parser leaves it in a VALUES row)?
+pub(crate) fn is_default_keyword(expr: &Expr) -> bool {
+    matches!(expr, Expr::Identifier(ident)
+        if ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("default"))
+}
+
 /// Parses every statement in `sql` (SQL text the SQL layer wrote itself, or a stored
 /// definition), with DriftDB's limits.
 pub(crate) fn statements(sql: &str) -> Result<Vec<Ast>, ParserError> {

@@ -4,10 +4,11 @@
 use crate::common::names::SCHEMA_NAME;
 use crate::common::names::STATEMENT_TABLES;
 use crate::common::names::table_name;
+use crate::common::parse::is_default_keyword;
 use crate::exec::Executor;
 use crate::exec::results::{CommandTag, QueryResult, StatementResult};
 use crate::storage::checks;
-use crate::storage::defaults::{default_sql, is_default_keyword};
+use crate::storage::defaults::default_sql;
 use crate::storage::schema::table_schema;
 use crate::storage::write::{RowsEncoder, WriteSet};
 use datafusion::arrow::array::BooleanArray;

@@ -9,10 +9,10 @@
 //! default (`now()`, an expression) is the full path's.
 
 use crate::common::parse::stored_expression;
+use crate::common::parse::{is_default_keyword, plain_query};
 use crate::exec::Executor;
 use crate::exec::results::{CommandTag, StatementResult};
-use crate::keypath::shape::{self, Constant, integer, is_numeric};
-use crate::storage::defaults::is_default_keyword;
+use crate::keypath::shape::{Constant, integer, is_numeric};
 use crate::storage::encode::coerce;
 use crate::storage::write::{Inserts, counter_values};
 use datafusion::arrow::array::{ArrayRef, NullArray};
@@ -143,7 +143,7 @@ fn target(exec: &Executor, insert: &Insert) -> Option<Arc<TableDef>> {
 /// The rows of a plain top-level `VALUES` source, all of one length.
 fn values_rows(insert: &Insert) -> Option<&[datafusion::sql::sqlparser::ast::Parens<Vec<Expr>>]> {
     let query = insert.source.as_deref()?;
-    let plain = shape::plain_query(query);
+    let plain = plain_query(query);
     let SetExpr::Values(values) = query.body.as_ref() else {
         return None;
     };

@@ -72,7 +72,7 @@ pub(crate) fn point_select(exec: &Executor, statement: &Ast) -> Result<Option<St
 type PointSelect = (Table, Vec<(usize, String)>, PinnedKey);
 
 fn shape_of(exec: &Executor, query: &Query) -> Option<PointSelect> {
-    let plain_query = shape::plain_query(query);
+    let plain_query = crate::common::parse::plain_query(query);
     let SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };

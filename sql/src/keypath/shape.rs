@@ -10,7 +10,7 @@ use crate::storage::pushdown;
 use datafusion::arrow::compute::CastOptions;
 use datafusion::common::ScalarValue;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, Expr, Ident, Query, TableFactor, TableWithJoins, UnaryOperator, Value,
+    BinaryOperator, CastKind, Expr, Ident, TableFactor, TableWithJoins, UnaryOperator, Value,
 };
 use driftdb_engine::{ColumnType, KeyRange, TableDef};
 use driftdb_pgtypes::idents::normalize;
@@ -24,20 +24,6 @@ pub(crate) struct Table {
     /// Whether `qualifier.*` works: the full path refuses it after a schema-qualified name
     /// without an alias (`SELECT t.* FROM public.t`, which PostgreSQL takes).
     wildcard_qualifies: bool,
-}
-
-/// Whether `query` is its body alone: no WITH, ORDER BY, LIMIT, FETCH, locking or other
-/// clause around it.
-pub(crate) fn plain_query(query: &Query) -> bool {
-    query.with.is_none()
-        && query.order_by.is_none()
-        && query.limit_clause.is_none()
-        && query.fetch.is_none()
-        && query.locks.is_empty()
-        && query.for_clause.is_none()
-        && query.settings.is_none()
-        && query.format_clause.is_none()
-        && query.pipe_operators.is_empty()
 }
 
 /// The plain table `relation` names, if the key path can read it.

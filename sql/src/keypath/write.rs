@@ -9,12 +9,12 @@
 //! assignment casts, checks and errors that follow are the same code on the same input.
 //! Arithmetic that overflows is left to the full path to report.
 
+use crate::common::parse::is_default_keyword;
 use crate::dml::rows::stage_updates;
 use crate::dml::update_delete::{on_delete, on_key_change};
 use crate::exec::Executor;
 use crate::exec::results::{CommandTag, StatementResult};
 use crate::keypath::shape::{self, Constant, PinnedKey, Table};
-use crate::storage::defaults::is_default_keyword;
 use crate::storage::scan::read_key;
 use crate::storage::schema::table_schema;
 use crate::storage::write::WriteSet;

@@ -28,9 +28,13 @@ use driftdb_pgtypes::functions::arrays;
 /// becomes an `array_agg` over the subquery (NULL rather than `{}` when it has no rows). psql's
 /// `\d` queries use all four.
 pub(crate) fn rewrite(statement: &mut Ast) {
-    if literal_rows_insert(statement) {
-        return;
+    if !literal_rows_insert(statement) {
+        rewrite_all(statement);
     }
+}
+
+/// Every rewrite of [`rewrite`], on any statement.
+fn rewrite_all(statement: &mut Ast) {
     let original = top_select(statement).map(|select| select.projection.clone());
     rewrite_expressions(statement);
     set_returning_calls(statement);
@@ -63,11 +67,7 @@ fn literal_rows_insert(statement: &Ast) -> bool {
     let plain = insert.returning.is_none()
         && insert.on.is_none()
         && insert.assignments.is_empty()
-        && query.with.is_none()
-        && query.order_by.is_none()
-        && query.limit_clause.is_none()
-        && query.fetch.is_none()
-        && query.locks.is_empty();
+        && crate::common::parse::plain_query(query);
     let SetExpr::Values(values) = query.body.as_ref() else {
         return false;
     };
@@ -87,10 +87,7 @@ fn literal_rows_insert(statement: &Ast) -> bool {
         } => {
             matches!(expr.as_ref(), Expr::Value(v) if matches!(&v.value, Value::Number(d, _) if integer(d)))
         }
-        Expr::Identifier(ident) => {
-            ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("default")
-        }
-        _ => false,
+        expr => crate::common::parse::is_default_keyword(expr),
     };
     plain
         && values
@@ -355,7 +352,7 @@ mod tests {
     }
 
     /// The statements [`literal_rows_insert`] lets skip the rewrites are exactly those the
-    /// rewrites leave as they are: the rewrites run on a copy with the check switched off.
+    /// rewrites leave as they are: every rewrite runs on a copy, and changes nothing.
     #[test]
     fn literal_rows_skip_only_what_the_rewrites_leave_alone() {
         let skipped = [
@@ -366,14 +363,7 @@ mod tests {
             let statement = parsed(sql);
             assert!(literal_rows_insert(&statement), "{sql}");
             let mut rewritten = statement.clone();
-            let original = top_select(&mut rewritten).map(|select| select.projection.clone());
-            assert!(original.is_none());
-            rewrite_expressions(&mut rewritten);
-            set_returning_calls(&mut rewritten);
-            crate::rewrite::int_literals::type_integer_literals(&mut rewritten);
-            let _ = rewritten.visit(&mut OuterColumnDomains);
-            let _ = rewritten.visit(&mut DistinctNames);
-            let _ = rewritten.visit(&mut crate::rewrite::order_subquery::SortedBySubquery);
+            rewrite_all(&mut rewritten);
             assert_eq!(rewritten.to_string(), statement.to_string(), "{sql}");
         }
         let rewritten = [

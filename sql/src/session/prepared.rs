@@ -477,7 +477,7 @@ fn update_query(update: &Update) -> (String, bool) {
         .collect();
     for assignment in &update.assignments {
         if let AssignmentTarget::ColumnName(column) = &assignment.target
-            && !defaults::is_default_keyword(&assignment.value)
+            && !crate::common::parse::is_default_keyword(&assignment.value)
         {
             conditions.push(format!("{target}.{column} = ({})", assignment.value));
         }

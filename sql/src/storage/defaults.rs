@@ -65,12 +65,6 @@ pub fn column_defaults(scope: &Arc<SessionScope>, def: &TableDef) -> Result<Hash
     Ok(defaults)
 }
 
-/// Is `expr` the `DEFAULT` keyword (as the parser leaves it in a VALUES row)?
-pub fn is_default_keyword(expr: &SqlExpr) -> bool {
-    matches!(expr, SqlExpr::Identifier(Ident { value, quote_style: None, .. })
-        if value.eq_ignore_ascii_case("default"))
-}
-
 fn generated_always(column: &ColumnDef) -> Error {
     Error::new(
         ErrorKind::GeneratedAlways,
@@ -145,7 +139,7 @@ pub fn prepare_insert(def: &TableDef, insert: &mut Insert) -> Result<()> {
         SetExpr::Values(values) => {
             for row in &mut values.rows {
                 for (value, &slot) in row.content.iter_mut().zip(&slots) {
-                    if is_default_keyword(value) {
+                    if crate::common::parse::is_default_keyword(value) {
                         *value = default_expr(&def.columns[slot])?;
                     } else if always(slot) {
                         return Err(generated_always(&def.columns[slot]));
