@@ -57,7 +57,7 @@ pub(crate) fn holds_null(row: &RowView<'_>, slots: &[usize], columns: &[ColumnDe
 }
 
 /// Encodes the values a row holds in the indexed `slots` of a table with `columns`.
-pub(crate) fn encode_row_values(
+pub fn encode_row_values(
     enc: &mut KeyEncoder,
     row: &RowView<'_>,
     slots: &[usize],

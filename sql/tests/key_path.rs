@@ -58,7 +58,39 @@ const SCHEMA: &str = "
     INSERT INTO t_date VALUES ('2024-01-01', 1), ('2024-02-29', 2);
     INSERT INTO t_comp VALUES (1, 'x', 1), (1, 'y', 2), (2, 'x', 3);
     INSERT INTO t_child VALUES (1, 1), (2, 2);
+    CREATE INDEX t_int_v ON t_int (v);
+    CREATE INDEX t_comp_bv ON t_comp (b, v);
+    CREATE INDEX t_ident_flag ON t_ident (flag);
 ";
+
+/// Indexed columns (leading ones of an index) and constants to look rows up by.
+const INDEXED: &[(&str, &[&str], &[&str])] = &[
+    (
+        "t_int",
+        &["v"],
+        &[
+            "2",
+            "4",
+            "40",
+            "41",
+            "0",
+            "NULL",
+            "'4'",
+            "4.0",
+            "4.5",
+            "CAST('6' AS int)",
+            "'x'",
+        ],
+    ),
+    ("t_text", &["u"], &["1", "2", "5", "NULL", "'3'", "2.0"]),
+    ("t_comp", &["b"], &["'x'", "'y'", "'z'", "NULL", "1"]),
+    (
+        "t_comp",
+        &["b", "v"],
+        &["'x'", "'y'", "1", "2", "3", "NULL"],
+    ),
+    ("t_ident", &["flag"], &["true", "false", "'t'", "NULL", "1"]),
+];
 
 /// Each table: its name, its key columns, and constants to name keys with (SQL literals).
 const KEYS: &[(&str, &[&str], &[&str])] = &[
@@ -236,9 +268,12 @@ fn key_condition(random: &mut Random, qualifier: &str, keys: &[&str], values: &[
     parts.join(" AND ")
 }
 
-/// A random SELECT naming a row by its key.
+/// A random SELECT naming a row by its key, or rows by indexed values.
 fn point_select(random: &mut Random) -> String {
-    let (table, keys, values) = *random.pick(KEYS);
+    let (table, keys, values) = match random.below(3) {
+        0 => *random.pick(INDEXED),
+        _ => *random.pick(KEYS),
+    };
     let (from, qualifier) = match random.below(4) {
         0 => (format!("{table} AS q"), "q"),
         1 => (format!("public.{table}"), table),
@@ -469,7 +504,10 @@ fn prepared(random: &mut Random) -> (String, Vec<Option<String>>) {
             (sql.to_string(), (0..count).map(|_| value(random)).collect())
         }
         _ => {
-            let (table, keys, _) = *random.pick(KEYS);
+            let (table, keys, _) = match random.below(3) {
+                0 => *random.pick(INDEXED),
+                _ => *random.pick(KEYS),
+            };
             let condition: Vec<String> = keys
                 .iter()
                 .enumerate()
@@ -728,6 +766,10 @@ async fn the_key_path_takes_one_row_by_key_and_leaves_the_rest() {
         "SELECT * FROM t_comp WHERE b = 'x' AND a = 1",
         "SELECT k FROM t_text WHERE k = 'a'",
         "SELECT * FROM t_date WHERE d = '2024-01-01'",
+        "SELECT * FROM t_int WHERE v = 4",
+        "SELECT u, k FROM t_text AS x WHERE x.u = 2",
+        "SELECT * FROM t_comp WHERE b = 'x'",
+        "SELECT a FROM t_comp WHERE v = 1 AND b = 'x'",
         "UPDATE t_int SET v = v + 1 WHERE id = 3",
         "UPDATE t_int SET v = 5, s = 'five' WHERE id = 4",
         "UPDATE t_comp SET v = NULL WHERE a = 2 AND b = 'x'",
@@ -764,13 +806,24 @@ async fn the_key_path_takes_one_row_by_key_and_leaves_the_rest() {
         &[Some("150".into()), Some("3".into()), None],
     )
     .await;
-    assert_eq!(session.key_path_statements(), before + 3);
+    run_prepared(
+        session,
+        "SELECT id FROM t_int WHERE v = $1",
+        &[Some("4".into())],
+    )
+    .await;
+    assert_eq!(session.key_path_statements(), before + 4);
     let left = [
         "SELECT * FROM t_int WHERE id = 1 OR id = 2",
         "SELECT * FROM t_int WHERE id = 1 FOR UPDATE",
         "SELECT * FROM t_int WHERE id = 1 AND v = 2",
         "SELECT v + 1 FROM t_int WHERE id = 1",
         "SELECT * FROM t_comp WHERE a = 1",
+        "SELECT * FROM t_comp WHERE v = 1",
+        "SELECT * FROM t_int WHERE v = 4 AND s = 's2'",
+        "SELECT * FROM t_int WHERE v = 4 AND id = 2",
+        "SELECT * FROM t_int WHERE v = 4.5",
+        "SELECT * FROM t_int WHERE v > 4",
         "SELECT * FROM t_int WHERE id = NULL",
         "SELECT * FROM t_int WHERE id = 1.5",
         "UPDATE t_int SET v = v * 2 WHERE id = 1",
@@ -793,4 +846,15 @@ async fn the_key_path_takes_one_row_by_key_and_leaves_the_rest() {
         run_sql(session, sql).await;
         assert_eq!(session.key_path_statements(), before, "{sql}");
     }
+    // An index lookup that finds more rows than the key path reads on the statement's thread
+    // is left to the full path's scan, which returns them all.
+    run_sql(
+        session,
+        "INSERT INTO t_comp SELECT g, 'many', 1 FROM generate_series(1000, 1099) AS s(g)",
+    )
+    .await;
+    let before = session.key_path_statements();
+    let many = run_sql(session, "SELECT a FROM t_comp WHERE b = 'many'").await;
+    assert!(many.contains("SELECT 100"), "{many}");
+    assert_eq!(session.key_path_statements(), before);
 }

@@ -1,27 +1,33 @@
-//! `SELECT columns FROM t WHERE pk = constant`: one key read from the engine, no planning.
+//! `SELECT columns FROM t WHERE pk = constant`: one key read from the engine, no planning; and
+//! `SELECT columns FROM t WHERE indexed = constant`: one index lookup, when it finds a few rows.
 
 use crate::exec::Executor;
 use crate::exec::results::{QueryResult, StatementResult};
-use crate::keypath::shape::{self, PinnedKey, Table};
+use crate::keypath::shape::{self, PinnedIndex, PinnedKey, Table};
 use crate::rewrite::colnames;
-use crate::storage::scan::read_key;
+use crate::storage::scan::{read_index, read_key};
 use crate::storage::schema::table_schema;
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::sql::sqlparser::ast::{
     GroupByExpr, Query, SelectFlavor, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
     Statement as Ast, WildcardAdditionalOptions,
 };
+use driftdb_engine::KeyRange;
 use driftdb_pgtypes::error::Result;
 use driftdb_pgtypes::idents::normalize;
 use std::sync::Arc;
 
-/// Runs `query` if it reads one row by its whole primary key from one plain table; `None`
-/// leaves it to the full path.
+/// The most rows an index lookup reads on the statement's own thread; a lookup that finds more
+/// is left to the full path, whose scan runs on a blocking thread and streams its batches.
+const MOST_INDEXED_ROWS: usize = 64;
+
+/// Runs `query` if it reads one row by its whole primary key, or a few rows through the leading
+/// columns of an index, from one plain table; `None` leaves it to the full path.
 pub(crate) fn point_select(exec: &Executor, statement: &Ast) -> Result<Option<StatementResult>> {
     let Ast::Query(query) = statement else {
         return Ok(None);
     };
-    let Some((table, columns, key)) = shape_of(exec, query) else {
+    let Some((table, columns, lookup)) = shape_of(exec, query) else {
         return Ok(None);
     };
     let def = &table.def;
@@ -44,22 +50,36 @@ pub(crate) fn point_select(exec: &Executor, statement: &Ast) -> Result<Option<St
         Arc::new(Schema::new(fields)),
     );
     let scope = exec.scope();
+    // SERIALIZABLE certifies what it read, as the full path's scan records it: the key's range,
+    // or the whole table for rows found through an index (they may sit anywhere in it).
+    let read = match &lookup {
+        Lookup::Key(key) => key.read_range(),
+        Lookup::Index(_) => KeyRange::all(),
+    };
     let pending = {
         let mut guard = scope.transaction_guard();
         guard.as_mut().and_then(|txn| {
-            // SERIALIZABLE certifies what it read: this one key.
-            txn.record_read(def.id, &[key.read_range()]);
+            txn.record_read(def.id, &[read]);
             txn.pending_rows(def.id)
         })
     };
-    let batch = read_key(
-        &scope.db.engine,
-        def,
-        &key.key,
-        (scope.snapshot(), pending.as_ref()),
-        &projection,
-        schema.clone(),
-    )?;
+    let engine = &scope.db.engine;
+    let seen = (scope.snapshot(), pending.as_ref());
+    let batch = match &lookup {
+        Lookup::Key(key) => read_key(engine, def, &key.key, seen, &projection, schema.clone())?,
+        Lookup::Index(pinned) => {
+            let entries = (
+                &pinned.index,
+                pinned.columns.as_slice(),
+                pinned.prefix.as_slice(),
+            );
+            let read = (projection.as_slice(), schema.clone());
+            match read_index(engine, def, entries, seen, MOST_INDEXED_ROWS, read)? {
+                Some(batch) => batch,
+                None => return Ok(None),
+            }
+        }
+    };
     Ok(Some(StatementResult::Query(QueryResult::from_batches(
         schema,
         vec![batch],
@@ -67,9 +87,17 @@ pub(crate) fn point_select(exec: &Executor, statement: &Ast) -> Result<Option<St
     ))))
 }
 
+/// How a select finds its rows.
+enum Lookup {
+    /// One row by its whole primary key.
+    Key(PinnedKey),
+    /// The rows an index's leading values pin.
+    Index(PinnedIndex),
+}
+
 /// A point select: its table, its columns (storage slot and result name, each slot once) and
-/// the encoded key.
-type PointSelect = (Table, Vec<(usize, String)>, PinnedKey);
+/// how it finds its rows.
+type PointSelect = (Table, Vec<(usize, String)>, Lookup);
 
 fn shape_of(exec: &Executor, query: &Query) -> Option<PointSelect> {
     let plain_query = crate::common::parse::plain_query(query);
@@ -103,7 +131,11 @@ fn shape_of(exec: &Executor, query: &Query) -> Option<PointSelect> {
         return None;
     }
     let table = shape::table(exec, relation)?;
-    let key = table.pinned_key(select.selection.as_ref()?)?;
+    let selection = select.selection.as_ref()?;
+    let lookup = match table.pinned_key(selection) {
+        Some(key) => Lookup::Key(key),
+        None => Lookup::Index(table.pinned_index(selection)?),
+    };
     let mut columns: Vec<(usize, String)> = Vec::new();
     for item in &select.projection {
         match item {
@@ -137,7 +169,7 @@ fn shape_of(exec: &Executor, query: &Query) -> Option<PointSelect> {
     if slots.len() != columns.len() || columns.is_empty() {
         return None;
     }
-    Some((table, columns, key))
+    Some((table, columns, lookup))
 }
 
 fn plain_wildcard(options: &WildcardAdditionalOptions) -> bool {

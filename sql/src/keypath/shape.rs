@@ -12,7 +12,7 @@ use datafusion::common::ScalarValue;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CastKind, Expr, Ident, TableFactor, TableWithJoins, UnaryOperator, Value,
 };
-use driftdb_engine::{ColumnType, KeyRange, TableDef};
+use driftdb_engine::{ColumnType, IndexDef, KeyRange, TableDef};
 use driftdb_pgtypes::idents::normalize;
 use driftdb_pgtypes::types::{arrow_type, column_type};
 use std::sync::Arc;
@@ -104,6 +104,52 @@ impl Table {
     pub(crate) fn pinned_key(&self, selection: &Expr) -> Option<PinnedKey> {
         let def = &self.def;
         let mut pinned: Vec<Option<Vec<u8>>> = vec![None; def.primary_key.len()];
+        for (slot, value) in self.equalities(selection)? {
+            let position = def.primary_key.iter().position(|&key| key == slot)?;
+            pinned[position] = Some(key_value(value, def.columns[slot].ty)?);
+        }
+        let parts: Vec<Vec<u8>> = pinned.into_iter().collect::<Option<_>>()?;
+        let leading = parts[0].len();
+        Some(PinnedKey {
+            key: parts.concat(),
+            leading,
+        })
+    }
+
+    /// The index entries `selection` pins, if it is an AND of `column = constant` that names
+    /// each of the leading columns of an index exactly once and nothing else, and the full
+    /// path's scan would read through that index too: no condition on the primary key's
+    /// leading column (the scan would read that key range instead), and no earlier index whose
+    /// leading column is pinned (the scan takes the first). Rows then come in the same order.
+    pub(crate) fn pinned_index(&self, selection: &Expr) -> Option<PinnedIndex> {
+        let def = &self.def;
+        let equalities = self.equalities(selection)?;
+        let pinned = |slot: usize| equalities.iter().any(|&(pinned, _)| pinned == slot);
+        if pinned(def.primary_key[0]) {
+            return None;
+        }
+        let index = def.indexes.iter().find(|index| pinned(index.columns[0]))?;
+        let leading = index.columns.get(..equalities.len())?;
+        let mut prefix = Vec::new();
+        let mut columns = Vec::with_capacity(leading.len());
+        for &slot in leading {
+            let (_, value) = equalities.iter().find(|&&(pinned, _)| pinned == slot)?;
+            let value = key_value(value, def.columns[slot].ty)?;
+            prefix.push(pushdown::PRESENT);
+            prefix.extend_from_slice(&value);
+            columns.push(slot);
+        }
+        Some(PinnedIndex {
+            index: index.clone(),
+            columns,
+            prefix,
+        })
+    }
+
+    /// The `(column slot, value)` of each `column = value` in `selection`, if it is an AND of
+    /// such equalities naming each column once.
+    fn equalities<'e>(&self, selection: &'e Expr) -> Option<Vec<(usize, &'e Expr)>> {
+        let mut equalities: Vec<(usize, &Expr)> = Vec::new();
         let mut conjuncts = vec![selection];
         while let Some(conjunct) = conjuncts.pop() {
             let (left, right) = match conjunct {
@@ -132,19 +178,22 @@ impl Table {
                 (None, Some(slot)) => (slot, left),
                 _ => return None,
             };
-            let position = def.primary_key.iter().position(|&key| key == slot)?;
-            let encoded = key_value(value, def.columns[slot].ty)?;
-            if pinned[position].replace(encoded).is_some() {
+            if equalities.iter().any(|&(pinned, _)| pinned == slot) {
                 return None;
             }
+            equalities.push((slot, value));
         }
-        let parts: Vec<Vec<u8>> = pinned.into_iter().collect::<Option<_>>()?;
-        let leading = parts[0].len();
-        Some(PinnedKey {
-            key: parts.concat(),
-            leading,
-        })
+        Some(equalities)
     }
+}
+
+/// The entries of a secondary index whose leading values a statement pins.
+pub(crate) struct PinnedIndex {
+    pub(crate) index: IndexDef,
+    /// The slots of the pinned columns, in the index's order.
+    pub(crate) columns: Vec<usize>,
+    /// Their values as the index encodes them (a presence byte ahead of each).
+    pub(crate) prefix: Vec<u8>,
 }
 
 /// An encoded primary key a statement pins.

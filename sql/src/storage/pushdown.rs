@@ -64,7 +64,7 @@ pub(crate) fn exact(def: &TableDef, filter: &Expr) -> bool {
 }
 
 /// The presence byte of a non-NULL indexed value.
-const PRESENT: u8 = 0x01;
+pub(crate) const PRESENT: u8 = 0x01;
 
 /// The ranges of `slot`'s encoded values (after `prefix`) that the filters allow, or `None` if
 /// they do not constrain it.

@@ -642,3 +642,55 @@ pub(crate) fn read_key(
     }
     Ok(batcher.finish()?)
 }
+
+/// The rows of `def` that an index lookup finds (the transaction's own pending rows included),
+/// read as [`read_key`] reads one: the rows whose `columns` (slots, in the index's order) hold
+/// the values `prefix` encodes, as index entries encode them, as one batch of `projection` with
+/// `schema`, in the order an index scan gives them. `None` when more than `most` rows match: so
+/// many rows belong to a scan on a blocking thread, not the caller's.
+pub(crate) fn read_index(
+    engine: &Engine,
+    def: &Arc<TableDef>,
+    (index, columns, prefix): (&IndexDef, &[usize], &[u8]),
+    (seq, pending): (Seq, Option<&PendingRows>),
+    most: usize,
+    (projection, schema): (&[usize], SchemaRef),
+) -> driftdb_pgtypes::error::Result<Option<RecordBatch>> {
+    let mut batcher = RowBatcher::new(def, (ScanMode::AsOf, false), projection, schema, 1);
+    let mut values = keys::KeyEncoder::new();
+    let mut found = 0usize;
+    let mut failure: Option<String> = None;
+    let range = KeyRange::prefix(prefix.to_vec());
+    let pending = pending.map(|own| own.as_ref());
+    scan_index(engine, def, index, &[range], seq, pending, |row| {
+        // Pending rows come unfiltered: keep those holding the values.
+        let encoded =
+            driftdb_engine::index::encode_row_values(&mut values, &row, columns, &def.columns);
+        if let Err(e) = encoded {
+            failure = Some(e.to_string());
+            return Flow::Stop;
+        }
+        if values.as_bytes() != prefix {
+            return Flow::Continue;
+        }
+        found += 1;
+        if found > most {
+            return Flow::Stop;
+        }
+        match batcher.push_row(row) {
+            Ok(()) => Flow::Continue,
+            Err(detail) => {
+                failure = Some(detail);
+                Flow::Stop
+            }
+        }
+    })
+    .map_err(engine_error)?;
+    if let Some(detail) = failure {
+        return Err(Error::from(corrupt_row(def, seq, &detail)));
+    }
+    if found > most {
+        return Ok(None);
+    }
+    Ok(Some(batcher.finish()?))
+}
