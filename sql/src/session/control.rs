@@ -389,20 +389,10 @@ impl Session {
         let engine = self.scope.db.engine.clone();
         let user = self.scope.user.clone();
         let txn = txn.into_engine(engine.catalog_version());
-        let commit = move || engine.commit_transaction(&user, &txn);
-        // The commit blocks (RocksDB's write, the WAL sync). On the server's multi-threaded
-        // runtime it runs right here, the worker handing its other tasks to another thread:
-        // a hop to the blocking pool and back would cost two thread wake-ups on every commit.
-        let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
-            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-        });
-        let committed = match multi_threaded {
-            true => tokio::task::block_in_place(commit),
-            false => tokio::task::spawn_blocking(commit)
-                .await
-                .map_err(|e| Error::new(ErrorKind::Internal, format!("commit task failed: {e}")))?,
-        };
-        committed.map_err(engine_error)?;
+        tokio::task::spawn_blocking(move || engine.commit_transaction(&user, &txn))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("commit task failed: {e}")))?
+            .map_err(engine_error)?;
         Ok(())
     }
 
