@@ -398,6 +398,19 @@ impl Engine {
         Ok(found.flatten())
     }
 
+    /// The seq of the last committed write (put or delete) of the row of `table` with primary
+    /// key `pk`; `None` if no commit ever wrote it. A writer that waited for a row's lock asks
+    /// whether the row changed after it read it.
+    pub fn last_write(&self, table: TableId, pk: &[u8]) -> Result<Option<Seq>> {
+        let mut key = Vec::new();
+        keys::latest_key_into(&mut key, table, pk);
+        let Some(value) = self.store.get(Family::Latest, &key)? else {
+            return Ok(None);
+        };
+        let (written, _) = latest::decode(&key, &value)?;
+        Ok(Some(written))
+    }
+
     /// Calls `f` with every version of every row of `table` that was current at some seq in
     /// `seqs` (see [`VersionRef`]), in primary-key order, newest first.
     pub fn scan_versions(

@@ -6,14 +6,17 @@
 //! 1000-row INSERT, prepared point selects by primary key (with p50/p99 latency), prepared
 //! secondary-index lookups, prepared autocommit `UPDATE … SET v = v + 1 WHERE id = $1`, GROUP BY,
 //! join + aggregate, a primary-key range of 10k rows, a LIKE count, 50 × UPDATE of all 20k rows;
-//! then transfers (REPEATABLE READ, retried on 40001) at 1, 8 and 32 clients and pgbench's
-//! TPC-B-like transaction at READ COMMITTED with 8 clients (failures counted, not retried).
+//! then transfers (REPEATABLE READ, retried on 40001 and 40P01) at 1, 8 and 32 clients, and
+//! PostgreSQL's own pgbench, unchanged (`pgbench -i` at scale 1 and 10, then its TPC-B-like and
+//! select-only scripts in READ COMMITTED with 8 clients, `-M prepared`, `BENCH_PGBENCH_SECONDS`
+//! each; failed transactions are counted, as pgbench counts them).
 //!
 //! Both servers sync their log on commit (PostgreSQL's defaults, DriftDB's defaults). DriftDB
 //! runs the binary `make bench` built (the release profile).
 
 use driftdb_integration_tests::TestServer;
-use driftdb_integration_tests::bench::{self, Latencies, Sizes, Throughput};
+use driftdb_integration_tests::bench::{self, Latencies, Sizes};
+use driftdb_integration_tests::pgbench::{self, Target};
 use driftdb_integration_tests::postgres::ReferencePostgres;
 use driftdb_integration_tests::transfers::{self, ClientReport};
 use std::time::Duration;
@@ -22,9 +25,6 @@ use tokio_postgres::Client;
 const ACCOUNTS: u32 = 100;
 /// Transfers per run, split across the clients.
 const TRANSFERS: usize = 3200;
-/// Accounts in the pgbench-like run, and its transactions per client.
-const PGBENCH_ACCOUNTS: u32 = 100_000;
-const PGBENCH_PER_CLIENT: u32 = 250;
 
 /// The two servers, connected to alike.
 enum Server<'a> {
@@ -37,6 +37,22 @@ impl Server<'_> {
         match self {
             Server::DriftDb(server) => server.connect().await,
             Server::Postgres(server) => server.connect().await,
+        }
+    }
+
+    /// How pgbench reaches the server.
+    fn pgbench_target(&self) -> Target {
+        match self {
+            Server::DriftDb(server) => Target {
+                port: server.addr().port(),
+                user: "tester".into(),
+                database: "driftdb".into(),
+            },
+            Server::Postgres(server) => Target {
+                port: server.port(),
+                user: "postgres".into(),
+                database: "postgres".into(),
+            },
         }
     }
 }
@@ -158,16 +174,44 @@ async fn transfers_run(server: &Server<'_>, clients: usize) -> (ClientReport, f6
         .await
         .expect("DROP TABLE");
     transfers::create_accounts(&setup, ACCOUNTS, 1000).await;
-    transfers::run(|| server.connect(), clients, ACCOUNTS, TRANSFERS / clients).await
+    let mode = transfers::Mode::RepeatableRead;
+    transfers::run(
+        || server.connect(),
+        mode,
+        clients,
+        ACCOUNTS,
+        TRANSFERS / clients,
+    )
+    .await
 }
 
-async fn pgbench_run(server: &Server<'_>, clients: usize) -> Throughput {
-    bench::create_pgbench(&server.connect().await, PGBENCH_ACCOUNTS).await;
-    let mut connections = Vec::new();
-    for _ in 0..clients {
-        connections.push(server.connect().await);
-    }
-    bench::pgbench_mix(connections, PGBENCH_ACCOUNTS, PGBENCH_PER_CLIENT).await
+/// `pgbench -i -s scale` on the server, then its TPC-B-like and select-only scripts with 8
+/// clients for `seconds` each: (init seconds, TPC-B, select-only).
+fn pgbench_runs(
+    server: &Server<'_>,
+    scale: u32,
+    seconds: u32,
+) -> (Duration, pgbench::Outcome, pgbench::Outcome) {
+    let target = server.pgbench_target();
+    let start = std::time::Instant::now();
+    pgbench::initialize(&target, scale, &["-q"]).unwrap_or_else(|e| panic!("{e}"));
+    let init = start.elapsed();
+    let seconds = seconds.to_string();
+    let run = |script: &[&str]| {
+        let mut args = vec![
+            "-c",
+            "8",
+            "-j",
+            "2",
+            "-T",
+            seconds.as_str(),
+            "-M",
+            "prepared",
+        ];
+        args.extend_from_slice(script);
+        pgbench::run(&target, &args).unwrap_or_else(|e| panic!("{e}"))
+    };
+    (init, run(&[]), run(&["-S"]))
 }
 
 fn env_number(name: &str, default: u32) -> u32 {
@@ -268,17 +312,27 @@ async fn main() {
         }
         .print();
     }
-    let (mine, other) = (pgbench_run(&ours, 8).await, pgbench_run(&theirs, 8).await);
-    Row {
-        name: format!(
-            "pgbench-like TPC-B, READ COMMITTED, 8 clients, tx/s (failed: DriftDB {:.1}%, PostgreSQL {:.1}%)",
-            100.0 * mine.failure_rate(),
-            100.0 * other.failure_rate()
-        ),
-        ours: mine.per_second(),
-        theirs: other.per_second(),
-        unit: "tx/s",
-        throughput: true,
+    let seconds = env_number("BENCH_PGBENCH_SECONDS", 10);
+    for scale in [1, 10] {
+        let mine = pgbench_runs(&ours, scale, seconds);
+        let other = pgbench_runs(&theirs, scale, seconds);
+        Row::seconds(format!("pgbench -i -s {scale}"), mine.0, other.0).print();
+        for (script, ours, theirs) in [
+            ("TPC-B-like", mine.1, other.1),
+            ("select-only", mine.2, other.2),
+        ] {
+            Row {
+                name: format!(
+                    "pgbench {script}, scale {scale}, 8 clients, tx/s (failed: DriftDB {:.1}%, PostgreSQL {:.1}%)",
+                    100.0 * ours.failure_rate(),
+                    100.0 * theirs.failure_rate()
+                ),
+                ours: ours.tps,
+                theirs: theirs.tps,
+                unit: "tx/s",
+                throughput: true,
+            }
+            .print();
+        }
     }
-    .print();
 }

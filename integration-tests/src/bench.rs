@@ -11,7 +11,6 @@ use bytes::Bytes;
 use futures::SinkExt;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
-use tokio_postgres::error::SqlState;
 
 /// How big the runs are.
 #[derive(Clone, Copy, Debug)]
@@ -207,107 +206,4 @@ pub async fn update_all(client: &Client, rows: u32) -> Duration {
             .expect("UPDATE all");
     }
     start.elapsed()
-}
-
-/// What a concurrent run did.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Throughput {
-    pub committed: u64,
-    /// Transactions that failed (serialization failures, deadlocks), not retried.
-    pub failed: u64,
-    pub seconds: f64,
-}
-
-impl Throughput {
-    pub fn per_second(&self) -> f64 {
-        self.committed as f64 / self.seconds
-    }
-
-    pub fn failure_rate(&self) -> f64 {
-        self.failed as f64 / (self.committed + self.failed).max(1) as f64
-    }
-}
-
-/// pgbench's scale-1 shape: 1 branch, 10 tellers, `accounts` accounts.
-pub async fn create_pgbench(client: &Client, accounts: u32) {
-    client
-        .batch_execute(&format!(
-            "DROP TABLE IF EXISTS bench_history; DROP TABLE IF EXISTS bench_accounts; \
-             DROP TABLE IF EXISTS bench_tellers; DROP TABLE IF EXISTS bench_branches; \
-             CREATE TABLE bench_branches (bid int PRIMARY KEY, bbalance int NOT NULL); \
-             CREATE TABLE bench_tellers (tid int PRIMARY KEY, bid int NOT NULL, tbalance int NOT NULL); \
-             CREATE TABLE bench_accounts (aid int PRIMARY KEY, bid int NOT NULL, abalance int NOT NULL, filler text); \
-             CREATE TABLE bench_history (tid int, bid int, aid int, delta int, mtime timestamp); \
-             INSERT INTO bench_branches VALUES (1, 0); \
-             INSERT INTO bench_tellers SELECT g, 1, 0 FROM generate_series(1, 10) AS s(g); \
-             INSERT INTO bench_accounts SELECT g, 1, 0, '' FROM generate_series(1, {accounts}) AS s(g)"
-        ))
-        .await
-        .expect("create the pgbench tables");
-}
-
-/// pgbench's TPC-B-like transaction at READ COMMITTED with `clients` clients, `per_client`
-/// transactions each. A transaction that fails is rolled back and counted, not retried (as
-/// pgbench without `--max-tries`).
-pub async fn pgbench_mix(clients: Vec<Client>, accounts: u32, per_client: u32) -> Throughput {
-    let start = Instant::now();
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .enumerate()
-        .map(|(i, client)| {
-            tokio::spawn(async move {
-                let statements = [
-                    "UPDATE bench_accounts SET abalance = abalance + $1 WHERE aid = $2",
-                    "SELECT abalance FROM bench_accounts WHERE aid = $1",
-                    "UPDATE bench_tellers SET tbalance = tbalance + $1 WHERE tid = $2",
-                    "UPDATE bench_branches SET bbalance = bbalance + $1 WHERE bid = $2",
-                    "INSERT INTO bench_history (tid, bid, aid, delta, mtime) \
-                     VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)",
-                ];
-                let mut prepared = Vec::new();
-                for sql in statements {
-                    prepared.push(client.prepare(sql).await.expect("prepare"));
-                }
-                let mut random = SplitMix64::new(1000 + i as u64);
-                let mut run = Throughput::default();
-                for _ in 0..per_client {
-                    let aid = 1 + random.below(accounts as u64) as i32;
-                    let tid = 1 + random.below(10) as i32;
-                    let bid = 1i32;
-                    let delta = random.below(10_001) as i32 - 5000;
-                    let transaction = async {
-                        client.batch_execute("BEGIN").await?;
-                        client.execute(&prepared[0], &[&delta, &aid]).await?;
-                        client.query(&prepared[1], &[&aid]).await?;
-                        client.execute(&prepared[2], &[&delta, &tid]).await?;
-                        client.execute(&prepared[3], &[&delta, &bid]).await?;
-                        client
-                            .execute(&prepared[4], &[&tid, &bid, &aid, &delta])
-                            .await?;
-                        client.batch_execute("COMMIT").await
-                    };
-                    match transaction.await {
-                        Ok(()) => run.committed += 1,
-                        Err(e)
-                            if e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
-                                || e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) =>
-                        {
-                            run.failed += 1;
-                            client.batch_execute("ROLLBACK").await.expect("ROLLBACK");
-                        }
-                        Err(e) => panic!("pgbench transaction: {e:?}"),
-                    }
-                }
-                run
-            })
-        })
-        .collect();
-    let mut total = Throughput::default();
-    for task in tasks {
-        let run = task.await.expect("a pgbench client");
-        total.committed += run.committed;
-        total.failed += run.failed;
-    }
-    total.seconds = start.elapsed().as_secs_f64();
-    total
 }

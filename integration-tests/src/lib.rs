@@ -6,6 +6,7 @@
 //! got, so tests never guess ports and never sleep.
 
 pub mod bench;
+pub mod pgbench;
 pub mod postgres;
 pub mod queryfuzz;
 pub mod raw;

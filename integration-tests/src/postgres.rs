@@ -16,7 +16,7 @@ pub struct ReferencePostgres {
 }
 
 /// The newest installed server's `bin` directory.
-fn bin_dir() -> Result<PathBuf, String> {
+pub(crate) fn bin_dir() -> Result<PathBuf, String> {
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .map_err(|e| {
             format!("no PostgreSQL in /usr/lib/postgresql ({e}); install Debian's postgresql")

@@ -5,6 +5,17 @@
 //! The files in `sql/tests/slt/standard/` hold standard SQL only, and also run against a real
 //! PostgreSQL ([`run_file_against_postgres`]), so their expected results are PostgreSQL's.
 //! `integration-tests/tests/slt.rs` makes each file its own tests, so one runs by name.
+//!
+//! Sessions that wait for each other's row locks are written with two comment lines the
+//! runner's connections understand (they are comments to a server, so the files stay valid
+//! SQL):
+//!
+//! - a statement whose SQL begins with [`WAITS`] runs in the background, and its record
+//!   passes (`statement ok`) once the statement is seen waiting for a lock (in `pg_locks` over
+//!   the wire, [`Database::lock_waits`] in-process); a statement that finishes instead fails it;
+//! - a later record on the same connection whose SQL is [`FINISHES`] waits for that statement
+//!   to finish and checks its result (a row count, rows or an error), whenever the statements
+//!   of other connections in between let it.
 
 use crate::TestServer;
 use crate::postgres::ReferencePostgres;
@@ -17,7 +28,23 @@ use driftdb_sql::{Database, Session, StatementResult};
 use futures::TryStreamExt;
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::task::JoinHandle;
 use tokio_postgres::SimpleQueryMessage;
+
+/// The first line of a statement that must wait for a row lock (see the module docs).
+pub const WAITS: &str = "-- waits for a lock";
+
+/// The SQL of a record that checks the result of the connection's waiting statement.
+pub const FINISHES: &str = "-- finishes the waiting statement";
+
+fn waits(sql: &str) -> bool {
+    sql.trim_start().starts_with(WAITS)
+}
+
+fn finishes(sql: &str) -> bool {
+    sql.trim() == FINISHES
+}
 
 fn slt_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/tests/slt")
@@ -69,43 +96,133 @@ fn types_match(actual: &Vec<DefaultColumnType>, expected: &Vec<DefaultColumnType
 
 /// An in-process session; a file's named connections are sessions on one database.
 pub struct InProcess {
-    session: Session,
+    db: Arc<Database>,
+    /// The session, unless its waiting statement has it.
+    session: Option<Session>,
     /// Whether a query runs as a prepared statement (Parse, Bind, Execute), so its plan is
     /// cached, as drivers run it; else as a simple query.
     prepared_queries: bool,
+    /// The statement waiting for a lock ([`WAITS`]), which gives the session back.
+    waiting: Option<JoinHandle<(Session, driftdb_sql::Result<Option<Output>>)>>,
 }
 
 /// What a statement returned, as the runner compares it: the columns and rows of a query, or
 /// the row count of a command.
 type Output = (Option<SchemaRef>, Vec<RecordBatch>, Option<u64>);
 
-impl InProcess {
-    async fn execute(&mut self, sql: &str) -> driftdb_sql::Result<Option<Output>> {
-        if self.prepared_queries {
-            let statements = self.session.parse(sql)?;
-            if let [statement] = statements.as_slice()
-                && statement.is_query()
-            {
-                let Some(prepared) = self.session.prepare(sql, &[]).await? else {
-                    return Ok(None);
-                };
-                let statement = prepared.bind(&[])?;
-                return match self.session.execute(statement).await? {
-                    StatementResult::Query(query) => {
-                        let batches: Vec<RecordBatch> = query.stream.try_collect().await?;
-                        Ok(Some((Some(query.schema), batches, None)))
-                    }
-                    StatementResult::Command(tag) => Ok(Some((None, Vec::new(), tag.rows))),
-                    StatementResult::CopyOut(_) => Ok(None),
-                };
-            }
+/// What a statement returned as the runner compares it.
+fn db_output(output: Option<Output>) -> DBOutput<DefaultColumnType> {
+    let Some((schema, batches, rows)) = output else {
+        return DBOutput::StatementComplete(0);
+    };
+    let Some(schema) = schema else {
+        return DBOutput::StatementComplete(rows.unwrap_or(0));
+    };
+    let options = format_options();
+    let mut rows = Vec::new();
+    let mut text = String::new();
+    for batch in &batches {
+        let columns: Vec<ColumnText<'_>> = batch
+            .columns()
+            .iter()
+            .map(|a| ColumnText::new(a, &options).expect("formattable"))
+            .collect();
+        for row in 0..batch.num_rows() {
+            let values = columns.iter().map(|column| {
+                text.clear();
+                let present = column.write(row, &mut text);
+                slt_value(present.then_some(text.as_str()))
+            });
+            rows.push(values.collect());
         }
-        let results = self.session.execute_sql(sql).await?;
-        Ok(results
-            .into_iter()
-            .last()
-            .map(|(schema, batches, tag)| (schema, batches, tag.rows)))
     }
+    let types = schema
+        .fields()
+        .iter()
+        .map(|f| column_type(f.data_type()))
+        .collect();
+    DBOutput::Rows { types, rows }
+}
+
+/// A runner's complaint about the file itself, worded as an error of the statement.
+fn misuse(message: &str) -> driftdb_sql::Error {
+    driftdb_sql::Error::new(driftdb_sql::ErrorKind::Internal, message)
+}
+
+impl InProcess {
+    fn session(&mut self) -> driftdb_sql::Result<&mut Session> {
+        self.session
+            .as_mut()
+            .ok_or_else(|| misuse("the connection's statement is waiting: finish it first"))
+    }
+
+    async fn run_sql(&mut self, sql: &str) -> driftdb_sql::Result<Option<Output>> {
+        if finishes(sql) {
+            let waiting = self
+                .waiting
+                .take()
+                .ok_or_else(|| misuse("no statement of this connection waits"))?;
+            let (session, result) = waiting.await.expect("the waiting statement panicked");
+            self.session = Some(session);
+            return result;
+        }
+        if !waits(sql) {
+            let prepared = self.prepared_queries;
+            return execute(self.session()?, prepared, sql).await;
+        }
+        let mut session = self
+            .session
+            .take()
+            .ok_or_else(|| misuse("already waiting"))?;
+        let (prepared, sql) = (self.prepared_queries, sql.to_string());
+        let waits_before = self.db.lock_waits();
+        let task = tokio::spawn(async move {
+            let result = execute(&mut session, prepared, &sql).await;
+            (session, result)
+        });
+        while self.db.lock_waits() == waits_before {
+            if task.is_finished() {
+                let (session, result) = task.await.expect("the statement panicked");
+                self.session = Some(session);
+                result?;
+                return Err(misuse("the statement finished without waiting for a lock"));
+            }
+            tokio::task::yield_now().await;
+        }
+        self.waiting = Some(task);
+        Ok(None)
+    }
+}
+
+async fn execute(
+    session: &mut Session,
+    prepared_queries: bool,
+    sql: &str,
+) -> driftdb_sql::Result<Option<Output>> {
+    if prepared_queries {
+        let statements = session.parse(sql)?;
+        if let [statement] = statements.as_slice()
+            && statement.is_query()
+        {
+            let Some(prepared) = session.prepare(sql, &[]).await? else {
+                return Ok(None);
+            };
+            let statement = prepared.bind(&[])?;
+            return match session.execute(statement).await? {
+                StatementResult::Query(query) => {
+                    let batches: Vec<RecordBatch> = query.stream.try_collect().await?;
+                    Ok(Some((Some(query.schema), batches, None)))
+                }
+                StatementResult::Command(tag) => Ok(Some((None, Vec::new(), tag.rows))),
+                StatementResult::CopyOut(_) => Ok(None),
+            };
+        }
+    }
+    let results = session.execute_sql(sql).await?;
+    Ok(results
+        .into_iter()
+        .last()
+        .map(|(schema, batches, tag)| (schema, batches, tag.rows)))
 }
 
 /// A SQL-layer error as the runner reports it: worded like [`WireError`], so `.slt` files can
@@ -144,36 +261,7 @@ impl AsyncDB for InProcess {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SqlError> {
-        let Some((schema, batches, rows)) = self.execute(sql).await.map_err(SqlError)? else {
-            return Ok(DBOutput::StatementComplete(0));
-        };
-        let Some(schema) = schema else {
-            return Ok(DBOutput::StatementComplete(rows.unwrap_or(0)));
-        };
-        let options = format_options();
-        let mut rows = Vec::new();
-        let mut text = String::new();
-        for batch in &batches {
-            let columns: Vec<ColumnText<'_>> = batch
-                .columns()
-                .iter()
-                .map(|a| ColumnText::new(a, &options).expect("formattable"))
-                .collect();
-            for row in 0..batch.num_rows() {
-                let values = columns.iter().map(|column| {
-                    text.clear();
-                    let present = column.write(row, &mut text);
-                    slt_value(present.then_some(text.as_str()))
-                });
-                rows.push(values.collect());
-            }
-        }
-        let types = schema
-            .fields()
-            .iter()
-            .map(|f| column_type(f.data_type()))
-            .collect();
-        Ok(DBOutput::Rows { types, rows })
+        self.run_sql(sql).await.map(db_output).map_err(SqlError)
     }
 
     async fn shutdown(&mut self) {}
@@ -185,7 +273,68 @@ impl AsyncDB for InProcess {
 
 /// A tokio-postgres connection to a running server, using the simple query protocol.
 pub struct Wire {
-    client: tokio_postgres::Client,
+    client: Arc<tokio_postgres::Client>,
+    /// A second connection that watches `pg_locks` for the first's statement to wait.
+    monitor: tokio_postgres::Client,
+    /// The statement waiting for a lock ([`WAITS`]).
+    waiting: Option<JoinHandle<Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>>>,
+}
+
+impl Wire {
+    pub fn new(client: tokio_postgres::Client, monitor: tokio_postgres::Client) -> Wire {
+        Wire {
+            client: Arc::new(client),
+            monitor,
+            waiting: None,
+        }
+    }
+
+    /// How many lock requests wait now, as `pg_locks` shows them.
+    async fn lock_waits(&self) -> Result<i64, tokio_postgres::Error> {
+        // A simple query: planned afresh each time, never through a cached plan.
+        let messages = self
+            .monitor
+            .simple_query("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            .await?;
+        Ok(messages
+            .iter()
+            .find_map(|message| match message {
+                SimpleQueryMessage::Row(row) => row.get(0).and_then(|n| n.parse().ok()),
+                _ => None,
+            })
+            .expect("count(*) returns a row"))
+    }
+
+    async fn messages(&mut self, sql: &str) -> Result<Vec<SimpleQueryMessage>, WireError> {
+        if finishes(sql) {
+            let waiting = self
+                .waiting
+                .take()
+                .ok_or_else(|| WireError("no statement of this connection waits".into()))?;
+            return Ok(waiting.await.expect("the waiting statement panicked")?);
+        }
+        if self.waiting.is_some() {
+            return Err(WireError(
+                "the connection's statement is waiting: finish it first".into(),
+            ));
+        }
+        if !waits(sql) {
+            return Ok(self.client.simple_query(sql).await?);
+        }
+        let waits_before = self.lock_waits().await?;
+        let (client, sql) = (self.client.clone(), sql.to_string());
+        let task = tokio::spawn(async move { client.simple_query(&sql).await });
+        while self.lock_waits().await? == waits_before {
+            if task.is_finished() {
+                task.await.expect("the statement panicked")?;
+                return Err(WireError(
+                    "the statement finished without waiting for a lock".into(),
+                ));
+            }
+        }
+        self.waiting = Some(task);
+        Ok(Vec::new())
+    }
 }
 
 /// A wire error as the runner matches it: the server's message (tokio-postgres's own display is
@@ -216,7 +365,7 @@ impl AsyncDB for Wire {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, WireError> {
-        let messages = self.client.simple_query(sql).await?;
+        let messages = self.messages(sql).await?;
         Ok(simple_query_output(messages, |_, value| slt_value(value)))
     }
 
@@ -266,6 +415,7 @@ async fn run_in_process(file: &Path, key_path: bool) -> Result<(), String> {
         .map_err(|e| format!("{}: cannot open a database: {e:?}", file.display()))?;
     let mut runner = Runner::new(|| {
         let mut session = db.session("tester");
+        let db = db.clone();
         async move {
             if !key_path {
                 session
@@ -274,8 +424,10 @@ async fn run_in_process(file: &Path, key_path: bool) -> Result<(), String> {
                     .map_err(SqlError)?;
             }
             Ok(InProcess {
-                session,
+                db,
+                session: Some(session),
                 prepared_queries: key_path,
+                waiting: None,
             })
         }
     });
@@ -291,11 +443,10 @@ pub async fn run_file_over_the_wire(file: &Path) -> Result<(), String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = TestServer::start(dir.path());
     let server = &server;
-    let mut runner = Runner::new(|| async move {
-        Ok(Wire {
-            client: server.connect().await,
-        })
-    });
+    let mut runner =
+        Runner::new(
+            || async move { Ok(Wire::new(server.connect().await, server.connect().await)) },
+        );
     runner
         .run_file_async(file)
         .await
@@ -308,9 +459,10 @@ pub async fn run_file_against_postgres(file: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot start the reference PostgreSQL: {e}"))?;
     let postgres = &postgres;
     let mut runner = Runner::new(|| async move {
-        Ok(Wire {
-            client: postgres.connect().await,
-        })
+        Ok(Wire::new(
+            postgres.connect().await,
+            postgres.connect().await,
+        ))
     });
     runner
         .run_file_async(file)

@@ -1,7 +1,12 @@
 //! The money-transfer workload: clients move random amounts between accounts in REPEATABLE READ
 //! transactions (read the balance, refuse an overdraft, debit, credit, commit) and retry on
-//! serialization failures. Shared by the concurrency tests and the benchmark, so the same
-//! workload runs against DriftDB and PostgreSQL over the simple query protocol.
+//! serialization failures and deadlocks, as PostgreSQL's documentation tells clients to. Shared
+//! by the concurrency tests and the benchmark, so the same workload runs against DriftDB and
+//! PostgreSQL over the simple query protocol.
+//!
+//! [`attempt_read_committed`] is the same transfer as an application written for READ
+//! COMMITTED does it, with no retries: a conditional debit, and the two rows updated in key
+//! order so that two transfers never wait for each other in a cycle.
 
 use std::time::Instant;
 use tokio_postgres::Client;
@@ -99,10 +104,57 @@ pub async fn attempt(
     Ok(true)
 }
 
-/// Runs `transfers` transfers between random distinct accounts of `0..accounts`, retrying each
-/// after a serialization failure until it commits or is refused. Any other error panics.
+/// Whether PostgreSQL tells a client to run a transaction that failed with `e` again: a
+/// serialization failure or a deadlock.
+pub fn is_retryable(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+        || e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+/// One transfer in READ COMMITTED, never retried: the debit happens only if the balance covers
+/// it (`Ok(false)`: refused, rolled back), and the two accounts are updated in id order.
+pub async fn attempt_read_committed(
+    client: &Client,
+    from: u64,
+    to: u64,
+    amount: u64,
+) -> Result<bool, tokio_postgres::Error> {
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        .await?;
+    let debit = format!(
+        "UPDATE accounts SET balance = balance - {amount} WHERE id = {from} AND balance >= {amount}"
+    );
+    let credit = format!("UPDATE accounts SET balance = balance + {amount} WHERE id = {to}");
+    let order = match from < to {
+        true => [&debit, &credit],
+        false => [&credit, &debit],
+    };
+    for sql in order {
+        let changed = client.execute(sql.as_str(), &[]).await?;
+        if changed == 0 {
+            client.batch_execute("ROLLBACK").await?;
+            return Ok(false);
+        }
+    }
+    client.batch_execute("COMMIT").await?;
+    Ok(true)
+}
+
+/// How the clients of [`run`] transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// [`attempt`], retried after a serialization failure or a deadlock.
+    RepeatableRead,
+    /// [`attempt_read_committed`], never retried: any error fails the run.
+    ReadCommitted,
+}
+
+/// Runs `transfers` transfers between random distinct accounts of `0..accounts` as `mode`
+/// says. Any error but a retried one panics.
 pub async fn run_client(
     client: &Client,
+    mode: Mode,
     seed: u64,
     accounts: u32,
     transfers: usize,
@@ -114,10 +166,14 @@ pub async fn run_client(
         let to = (from + 1 + random.below(accounts as u64 - 1)) % accounts as u64;
         let amount = 1 + random.below(50);
         loop {
-            match attempt(client, from, to, amount).await {
+            let result = match mode {
+                Mode::RepeatableRead => attempt(client, from, to, amount).await,
+                Mode::ReadCommitted => attempt_read_committed(client, from, to, amount).await,
+            };
+            match result {
                 Ok(true) => report.committed += 1,
                 Ok(false) => report.refused += 1,
-                Err(e) if e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE) => {
+                Err(e) if mode == Mode::RepeatableRead && is_retryable(&e) => {
                     report.aborted += 1;
                     client.batch_execute("ROLLBACK").await.expect("ROLLBACK");
                     continue;
@@ -134,6 +190,7 @@ pub async fn run_client(
 /// their combined report and the elapsed seconds.
 pub async fn run<F, Fut>(
     connect: F,
+    mode: Mode,
     clients: usize,
     accounts: u32,
     transfers: usize,
@@ -151,9 +208,9 @@ where
         .into_iter()
         .enumerate()
         .map(|(i, client)| {
-            tokio::spawn(
-                async move { run_client(&client, i as u64 + 1, accounts, transfers).await },
-            )
+            tokio::spawn(async move {
+                run_client(&client, mode, i as u64 + 1, accounts, transfers).await
+            })
         })
         .collect();
     let mut total = ClientReport::default();

@@ -1,6 +1,7 @@
 //! A short soak and crash loop: a mixed load (inserts, point reads, REPEATABLE READ transfers
-//! retried on 40001, aggregates, AS OF reads) loses no acknowledged row and no money and fails
-//! with nothing but 40001, and neither does a server killed with SIGKILL under it and restarted.
+//! retried on 40001 and 40P01, aggregates, AS OF reads) loses no acknowledged row and no money
+//! and fails with nothing but those two (what PostgreSQL tells clients to retry), and neither
+//! does a server killed with SIGKILL under it and restarted.
 //! `make soak` runs the long version (`examples/soak.rs`).
 
 use driftdb_integration_tests::soak::{self, CrashConfig, SoakConfig};

@@ -40,7 +40,8 @@ async fn concurrent_transfers_conserve_money_at_every_seq() {
             reads
         })
     };
-    let (report, _) = transfers::run(|| server.connect(), 8, ACCOUNTS, 40).await;
+    let mode = transfers::Mode::RepeatableRead;
+    let (report, _) = transfers::run(|| server.connect(), mode, 8, ACCOUNTS, 40).await;
     done.store(true, Ordering::Release);
     assert!(reader.await.unwrap() > 0);
     assert_eq!(report.committed + report.refused, 8 * 40);
@@ -77,6 +78,24 @@ async fn concurrent_transfers_conserve_money_at_every_seq() {
         .unwrap();
         assert_eq!(sum, total.to_string(), "total as of seq {seq}");
     }
+}
+
+/// The same transfers as an application written for READ COMMITTED makes them, with no
+/// retries: writers of one account wait for each other, none fails, the total holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn read_committed_transfers_without_retries_conserve_money() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let client = server.connect().await;
+    transfers::create_accounts(&client, ACCOUNTS, OPENING_BALANCE).await;
+    let mode = transfers::Mode::ReadCommitted;
+    let (report, _) = transfers::run(|| server.connect(), mode, 8, ACCOUNTS, 40).await;
+    assert_eq!(report.committed + report.refused, 8 * 40);
+    assert_eq!(report.aborted, 0);
+    let sum = rows(&client, "SELECT sum(balance), min(balance) FROM accounts").await;
+    let total = ACCOUNTS as i64 * OPENING_BALANCE;
+    assert_eq!(sum[0][0].as_deref(), Some(total.to_string().as_str()));
+    assert!(sum[0][1].as_deref().unwrap().parse::<i64>().unwrap() >= 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -273,7 +292,8 @@ async fn ready_for_query_reports_idle_in_transaction_and_failed() {
     );
 
     assert_eq!(
-        raw.query("BEGIN; SAVEPOINT s; SELECT 1/0").await,
+        raw.query("BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT s; SELECT 1/0")
+            .await,
         answer(&["BEGIN", "SAVEPOINT", "ERROR 22012"], 'E')
     );
     assert_eq!(
@@ -281,15 +301,25 @@ async fn ready_for_query_reports_idle_in_transaction_and_failed() {
         answer(&["ROLLBACK"], 'T')
     );
     assert_eq!(
+        raw.query("SELECT count(*) FROM t WHERE v = 0").await,
+        answer(&["SELECT 1"], 'T')
+    );
+    assert_eq!(
         raw.query("UPDATE t SET v = 1 WHERE id = 1").await,
         answer(&["UPDATE 1"], 'T')
     );
-    // Another session changes the row first: this COMMIT fails and ends the transaction.
+    // Another session adds a row the transaction's read would have seen: this COMMIT fails
+    // and ends the transaction.
     other
-        .batch_execute("UPDATE t SET v = 2 WHERE id = 1")
+        .batch_execute("INSERT INTO t VALUES (3, 0)")
         .await
         .unwrap();
     assert_eq!(raw.query("COMMIT").await, answer(&["ERROR 40001"], 'I'));
-    assert_eq!(single_value(&other, "SELECT v FROM t").await.unwrap(), "2");
+    assert_eq!(
+        single_value(&other, "SELECT v FROM t WHERE id = 1")
+            .await
+            .unwrap(),
+        "0"
+    );
     assert_eq!(raw.query("ROLLBACK").await, answer(&["ROLLBACK"], 'I'));
 }

@@ -57,6 +57,10 @@ pub enum ErrorKind {
     DataCorrupted,
     /// A concurrent transaction changed what this one read or wrote; retry it.
     SerializationFailure,
+    /// Transactions waited for each other's row locks in a cycle; this one was chosen to fail.
+    DeadlockDetected,
+    /// A row lock that `NOWAIT` would not wait for, or a wait longer than `lock_timeout`.
+    LockNotAvailable,
     /// A statement inside a transaction that already failed.
     InFailedTransaction,
     /// A transaction-block command outside a transaction block.
@@ -77,6 +81,8 @@ pub enum ErrorKind {
     CharacterNotInRepertoire,
     /// SET of a setting that cannot change (`server_version`).
     CantChangeRuntimeParam,
+    /// A negative LIMIT or OFFSET.
+    InvalidRowCountInLimitClause,
     /// A placeholder that is not `$1`, `$2`, ….
     UndefinedParameter,
     /// A statement nested deeper than DriftDB's limit (PostgreSQL's "stack depth limit

@@ -43,7 +43,7 @@ pub struct Tally {
     pub ops: [u64; 5],
     /// Commits the server acknowledged (inserts and transfers).
     pub acked_commits: u64,
-    /// Transfer attempts that failed with `40001` and were retried.
+    /// Transfer attempts that failed with `40001` or `40P01` and were retried.
     pub retries: u64,
     /// Transfers refused for lack of funds (rolled back).
     pub refused: u64,
@@ -51,7 +51,7 @@ pub struct Tally {
     pub in_doubt: u64,
     /// Every error by SQLSTATE (`40001` included; a client-side error counts as `(no SQLSTATE)`).
     pub errors: BTreeMap<String, u64>,
-    /// Failures: errors other than `40001` and wrong answers, with their messages.
+    /// Failures: errors other than `40001` and `40P01`, and wrong answers, with their messages.
     pub failures: Vec<String>,
     /// Failures beyond the messages kept.
     pub failures_unlisted: u64,
@@ -227,7 +227,7 @@ impl Worker {
                         .code()
                         .map_or_else(|| "(no SQLSTATE)".to_string(), |c| c.code().to_string());
                     self.tally.count_error(&code);
-                    if code != SqlState::T_R_SERIALIZATION_FAILURE.code() {
+                    if !transfers::is_retryable(&e) {
                         self.tally.fail(format!(
                             "client {} {}: {code}: {}",
                             self.slot,
@@ -296,11 +296,10 @@ impl Worker {
                     self.tally.refused += 1;
                     return Ok(());
                 }
-                Err(e) if e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE) => {
+                Err(e) if transfers::is_retryable(&e) => {
                     self.pending_write = false;
                     self.tally.retries += 1;
-                    self.tally
-                        .count_error(SqlState::T_R_SERIALIZATION_FAILURE.code());
+                    self.tally.count_error(e.code().map_or("", SqlState::code));
                     client.batch_execute("ROLLBACK").await?;
                     if shared.stopping.load(Ordering::SeqCst) {
                         return Ok(());

@@ -48,6 +48,9 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("client_encoding", "UTF8", false),
     ("client_min_messages", "notice", false),
     ("DateStyle", "ISO, MDY", false),
+    // Accepted for PostgreSQL's tools; DriftDB looks for a deadlock when a wait starts
+    // (`crate::storage::locks`), never later.
+    ("deadlock_timeout", "1s", false),
     // Whether statements on one row by its primary key skip planning (`crate::keypath`).
     (FAST_PATH, "on", false),
     ("default_transaction_read_only", "off", false),
@@ -84,7 +87,8 @@ const KNOWN: &[(&str, &str, bool)] = &[
 pub const FAST_PATH: &str = "driftdb.fast_path";
 
 /// The settings that take a duration in milliseconds.
-const DURATIONS: [&str; 4] = [
+const DURATIONS: [&str; 5] = [
+    "deadlock_timeout",
     "statement_timeout",
     "lock_timeout",
     "idle_in_transaction_session_timeout",

@@ -101,7 +101,7 @@ pub(crate) async fn add_primary_key(
         // A row another transaction writes meanwhile would stay under its row id.
         txn.require_unchanged(def.id);
     })?;
-    let mut set = WriteSet::new(def);
+    let mut set = WriteSet::without_row_locks(def);
     for key in vacated {
         set.delete(key);
     }
@@ -112,5 +112,5 @@ pub(crate) async fn add_primary_key(
             set.insert(key, event)?;
         }
     }
-    set.stage(scope)
+    set.stage(scope).await
 }

@@ -198,7 +198,7 @@ pub(crate) struct Changed {
 
 /// Stages the updates in `batches` (the old primary key, then each visible column's new value)
 /// into the transaction.
-pub(crate) fn stage_updates(
+pub(crate) async fn stage_updates(
     exec: &Executor,
     def: &TableDef,
     batches: &[RecordBatch],
@@ -217,7 +217,7 @@ pub(crate) fn stage_updates(
         let columns = batch.columns();
         let coerced = encoder.coerce(&columns[key_count..])?;
         checks::verify(exec.scope(), def, &coerced)?;
-        crate::storage::foreign_keys::check_references(exec.scope(), def, &coerced)?;
+        set.check_references(exec.scope(), &coerced)?;
         // A table without a primary key is keyed by its hidden row id, which an update keeps.
         let hidden: Vec<ArrayRef> = def
             .primary_key
@@ -247,7 +247,7 @@ pub(crate) fn stage_updates(
     for (new_key, event) in moved {
         set.insert(new_key, event)?;
     }
-    set.stage(exec.scope())?;
+    set.stage(exec.scope()).await?;
     Ok(Changed {
         count,
         rows,

@@ -17,7 +17,10 @@ use crate::dml::rows::{Target, target};
 use crate::exec::Executor;
 use crate::exec::results::StatementResult;
 use crate::storage::foreign_keys::referencing;
+use crate::storage::locks::LockMode;
 use crate::storage::schema::table_schema;
+use crate::storage::scope::concurrent_update;
+use crate::storage::transaction::Isolation;
 use crate::storage::write::{RowsEncoder, WriteSet};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -56,7 +59,7 @@ pub(crate) async fn update(exec: &Executor, update: &Update) -> Result<Statement
     let exposed = exec.scope().expose_hidden(target.def.id);
     let batches = exec.collect_sql(&query).await?;
     drop(exposed);
-    let changed = stage_updates(exec, &target.def, &batches, update.returning.is_some())?;
+    let changed = stage_updates(exec, &target.def, &batches, update.returning.is_some()).await?;
     on_key_change(exec, &target.def, &changed.vacated_keys).await?;
     finish(exec, &target, "UPDATE", changed, &update.returning).await
 }
@@ -115,13 +118,20 @@ async fn delete_where(
             rows.push(RecordBatch::try_new(schema.clone(), values)?);
         }
     }
+    // The rows' locks first: what references them is looked for once no one else can change
+    // them, at the state the writers waited for left (READ COMMITTED).
+    let locking: Vec<(&[u8], LockMode)> = keys
+        .iter()
+        .map(|key| (key.as_slice(), LockMode::Update))
+        .collect();
+    exec.scope().lock_written_rows(def.id, &locking).await?;
     on_delete(exec, def, key_batches).await?;
     let count = keys.len() as u64;
     let mut set = WriteSet::new(def);
     for key in keys {
         set.delete(key);
     }
-    set.stage(exec.scope())?;
+    set.stage(exec.scope()).await?;
     Ok(Changed {
         count,
         rows,
@@ -220,9 +230,62 @@ async fn on_gone_keys(
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     exec.register_statement_table(&name, schema, batches)?;
-    let result = apply_actions(exec, parent, &children, &name, restrict).await;
+    let mut result = apply_actions(exec, parent, &children, &name, restrict).await;
+    if result.is_ok() {
+        result = no_new_references(exec, &children, &name).await;
+    }
     exec.deregister_statement_table(&name)?;
     result
+}
+
+/// Under REPEATABLE READ and SERIALIZABLE, fails (40001) if a transaction that committed after
+/// the snapshot left rows referencing the gone keys (`gone`): the actions above, done at the
+/// snapshot, could not see them, and going on would orphan them. (READ COMMITTED reads at the
+/// latest commit once it holds the deleted rows' locks, so the actions saw them.)
+async fn no_new_references(
+    exec: &Executor,
+    children: &[(Arc<TableDef>, ForeignKeyDef)],
+    gone: &str,
+) -> Result<()> {
+    let scope = exec.scope();
+    let snapshot = scope.snapshot();
+    let latest = scope.db.engine.latest_seq();
+    if latest <= snapshot
+        || scope.with_transaction(|txn| txn.isolation)? == Isolation::ReadCommitted
+    {
+        return Ok(());
+    }
+    let gone = format!("{STATEMENT_TABLES}.{SCHEMA_NAME}.{gone}");
+    scope.set_snapshot(latest);
+    let mut found = Ok(0);
+    for (child, fk) in children {
+        let query = format!(
+            "SELECT count(*) FROM {} JOIN {gone} AS g ON {}",
+            quoted(&child.name),
+            references_gone(child, fk)
+        );
+        found = exec.count_sql(&query).await;
+        if !matches!(found, Ok(0)) {
+            break;
+        }
+    }
+    scope.set_snapshot(snapshot);
+    match found? {
+        0 => Ok(()),
+        _ => Err(concurrent_update()),
+    }
+}
+
+/// The join condition of `child`'s rows that reference, through `fk`, a gone key (`g`).
+fn references_gone(child: &TableDef, fk: &ForeignKeyDef) -> String {
+    let table = quoted(&child.name);
+    let matches: Vec<String> = fk
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, &slot)| format!("{table}.{} = g.k{i}", quoted(&child.columns[slot].name)))
+        .collect();
+    matches.join(" AND ")
 }
 
 async fn apply_actions(
@@ -235,13 +298,7 @@ async fn apply_actions(
     let gone = format!("{STATEMENT_TABLES}.{SCHEMA_NAME}.{gone}");
     for (child, fk) in children {
         let table = quoted(&child.name);
-        let matches: Vec<String> = fk
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, &slot)| format!("{table}.{} = g.k{i}", quoted(&child.columns[slot].name)))
-            .collect();
-        let matches = matches.join(" AND ");
+        let matches = references_gone(child, fk);
         let action = match restrict {
             true => ForeignKeyAction::Restrict,
             false => fk.on_delete,

@@ -243,8 +243,8 @@ pub(crate) async fn insert(
     };
     let inserted = filter_record_batch(&proposed, &mask(&inserts))?;
     checks::verify(exec.scope(), &def, inserted.columns())?;
-    crate::storage::foreign_keys::check_references(exec.scope(), &def, inserted.columns())?;
-    set.stage(exec.scope())?;
+    set.check_references(exec.scope(), inserted.columns())?;
+    set.stage(exec.scope()).await?;
     let mut changed = Changed {
         count: inserts.len() as u64,
         rows: vec![inserted],
@@ -296,7 +296,7 @@ pub(crate) async fn insert(
                 ordinals.extend(column.values().iter().copied());
                 rows_only.push(batch.project(&(0..last).collect::<Vec<_>>())?);
             }
-            let updated = stage_updates(exec, &def, &rows_only, returning.is_some())?;
+            let updated = stage_updates(exec, &def, &rows_only, returning.is_some()).await?;
             crate::dml::update_delete::on_key_change(exec, &def, &updated.vacated_keys).await?;
             changed.count += updated.count;
             changed.rows.extend(updated.rows);

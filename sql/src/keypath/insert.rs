@@ -95,7 +95,7 @@ pub(crate) async fn insert(exec: &Executor, insert: &Insert) -> Result<Option<St
     }
     let mut inserts = Inserts::new(&def);
     inserts.add(scope, &coerced)?;
-    inserts.stage(scope)?;
+    inserts.stage(scope).await?;
     Ok(Some(StatementResult::Command(CommandTag::with_rows(
         "INSERT",
         count as u64,

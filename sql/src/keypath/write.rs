@@ -8,6 +8,9 @@
 //! `bigint` literal, text, the type a cast names, the wider of two integer types), so the
 //! assignment casts, checks and errors that follow are the same code on the same input.
 //! Arithmetic that overflows is left to the full path to report.
+//!
+//! The row's lock is taken before the row is read, so a READ COMMITTED statement that waited
+//! for another writer reads the version that writer committed and never has to run again.
 
 use crate::common::parse::is_default_keyword;
 use crate::dml::rows::stage_updates;
@@ -15,6 +18,7 @@ use crate::dml::update_delete::{on_delete, on_key_change};
 use crate::exec::Executor;
 use crate::exec::results::{CommandTag, StatementResult};
 use crate::keypath::shape::{self, Constant, PinnedKey, Table};
+use crate::storage::locks::LockMode;
 use crate::storage::scan::read_key;
 use crate::storage::schema::table_schema;
 use crate::storage::write::WriteSet;
@@ -68,6 +72,23 @@ pub(crate) async fn update(exec: &Executor, update: &Update) -> Result<Option<St
         return Ok(None);
     };
     let def = &table.def;
+    // An UPDATE of a key, or of a unique column, locks the row as a DELETE would.
+    let rekeys = assigned
+        .iter()
+        .zip(def.visible_slots())
+        .any(|(value, slot)| {
+            value.is_some()
+                && (def.primary_key.contains(&slot)
+                    || def
+                        .indexes
+                        .iter()
+                        .any(|i| i.unique && i.columns.contains(&slot)))
+        });
+    let mode = match rekeys {
+        true => LockMode::Update,
+        false => LockMode::NoKeyUpdate,
+    };
+    exec.scope().lock_row(def.id, &key.key, mode).await?;
     let old = read_row(exec, &table, &key, None)?;
     let rows = old.num_rows();
     // The full path's query: the old key columns, then every visible column's new value.
@@ -98,7 +119,7 @@ pub(crate) async fn update(exec: &Executor, update: &Update) -> Result<Option<St
         .map(|(i, c)| Field::new(format!("c{i}"), c.data_type().clone(), true))
         .collect();
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
-    let changed = stage_updates(exec, def, &[batch], false)?;
+    let changed = stage_updates(exec, def, &[batch], false).await?;
     on_key_change(exec, def, &changed.vacated_keys).await?;
     Ok(Some(StatementResult::Command(CommandTag::with_rows(
         "UPDATE",
@@ -136,6 +157,9 @@ pub(crate) async fn delete(exec: &Executor, delete: &Delete) -> Result<Option<St
         .iter()
         .map(|slot| position(&visible, *slot))
         .collect();
+    exec.scope()
+        .lock_row(def.id, &key.key, LockMode::Update)
+        .await?;
     let keys = read_row(exec, &table, &key, Some(&key_columns))?;
     let count = keys.num_rows() as u64;
     on_delete(exec, def, vec![keys]).await?;
@@ -143,7 +167,7 @@ pub(crate) async fn delete(exec: &Executor, delete: &Delete) -> Result<Option<St
     if count > 0 {
         set.delete(key.key);
     }
-    set.stage(exec.scope())?;
+    set.stage(exec.scope()).await?;
     Ok(Some(StatementResult::Command(CommandTag::with_rows(
         "DELETE", count,
     ))))

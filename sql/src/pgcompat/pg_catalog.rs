@@ -238,6 +238,42 @@ pub fn table(scope: &SessionScope, name: &str) -> Result<Option<Arc<dyn TablePro
             t
         }
         "pg_tables" | "pg_views" | "pg_indexes" => listing(scope, name),
+        // Row locks as PostgreSQL shows them: each transaction holding row locks holds its
+        // transaction id exclusively; a waiting one waits to share the id of each holder it
+        // waits for. (`virtualtransaction` names DriftDB's lock owner.)
+        "pg_locks" => {
+            let mut t = Table::new(&[
+                ("locktype", Text),
+                ("virtualtransaction", Text),
+                ("pid", I32),
+                ("mode", Text),
+                ("granted", Bool),
+                ("fastpath", Bool),
+            ]);
+            let pid = std::process::id() as i32;
+            let (holders, waits) = scope.db.locks.holders_and_waits();
+            for holder in holders {
+                t.push(vec![
+                    text("transactionid"),
+                    text(&holder.to_string()),
+                    int4(pid),
+                    text("ExclusiveLock"),
+                    boolean(true),
+                    boolean(false),
+                ]);
+            }
+            for (waiter, _) in waits {
+                t.push(vec![
+                    text("transactionid"),
+                    text(&waiter.to_string()),
+                    int4(pid),
+                    text("ShareLock"),
+                    boolean(false),
+                    boolean(false),
+                ]);
+            }
+            t
+        }
         "pg_attrdef" => {
             let mut t = Table::new(&[
                 ("oid", Oid),

@@ -6,6 +6,8 @@ pub(crate) mod colnames;
 pub(crate) mod decorrelate;
 pub(crate) mod from_functions;
 pub(crate) mod int_literals;
+pub(crate) mod locking_clauses;
+pub(crate) mod maintenance;
 pub(crate) mod nested_insert_values;
 pub(crate) mod order_subquery;
 pub(crate) mod result_names;

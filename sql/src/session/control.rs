@@ -382,17 +382,21 @@ impl Session {
     }
 
     /// Hands a transaction's changes to the engine, which certifies and commits them.
+    /// Its row locks are released once the commit is written (or has failed), so that a writer
+    /// waiting for one reads what it committed.
     pub(super) async fn commit_transaction(&self, txn: Option<Transaction>) -> Result<()> {
-        let Some(txn) = txn.filter(|txn| !txn.is_empty()) else {
+        let Some(mut txn) = txn.filter(|txn| !txn.is_empty()) else {
             return Ok(());
         };
+        let locks = txn.take_locks();
         let engine = self.scope.db.engine.clone();
         let user = self.scope.user.clone();
         let txn = txn.into_engine(engine.catalog_version());
-        tokio::task::spawn_blocking(move || engine.commit_transaction(&user, &txn))
+        let committed = tokio::task::spawn_blocking(move || engine.commit_transaction(&user, &txn))
             .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("commit task failed: {e}")))?
-            .map_err(engine_error)?;
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("commit task failed: {e}")));
+        drop(locks);
+        committed?.map_err(engine_error)?;
         Ok(())
     }
 

@@ -75,6 +75,36 @@ impl fmt::Display for Statement {
     }
 }
 
+/// Fails (42P01) unless the table `name` exists for the session's transaction.
+fn existing_table(
+    scope: &SessionScope,
+    name: &datafusion::sql::sqlparser::ast::ObjectName,
+) -> Result<()> {
+    let name = crate::common::names::table_name(name)?;
+    match scope.resolve_current(&name) {
+        Some(_) => Ok(()),
+        None => Err(Error::new(
+            ErrorKind::UndefinedTable,
+            format!("relation \"{name}\" does not exist"),
+        )),
+    }
+}
+
+/// How many times one READ COMMITTED write may run, each time because a row it locked had
+/// changed (each run holds more of its rows' locks, so this bounds a pathological case only).
+const STATEMENT_RUNS: usize = 100;
+
+/// Whether `statement` rewrites or locks rows it read, so that it may have to run again under
+/// READ COMMITTED.
+fn may_run_again(statement: &Ast) -> bool {
+    match statement {
+        Ast::Update(_) | Ast::Delete(_) | Ast::Truncate(_) => true,
+        Ast::Query(query) => !query.locks.is_empty(),
+        Ast::Insert(insert) => insert.on.is_some(),
+        _ => false,
+    }
+}
+
 /// How many times an autocommit write runs again after losing a conflict before the conflict
 /// is reported (each loss means another transaction committed, so this is progress, not a spin).
 pub(super) const AUTOCOMMIT_RETRIES: usize = 1000;
@@ -168,6 +198,8 @@ impl Session {
 
     fn parse_text(&self, sql: &str) -> Result<Vec<Statement>> {
         let tokens = crate::ddl::ctas::type_column_names(temporal::rewrite(sql)?);
+        let tokens = crate::rewrite::maintenance::rewrite(tokens);
+        let tokens = crate::rewrite::locking_clauses::rewrite(tokens);
         crate::common::parse::check_token_nesting(&tokens)?;
         let token_count = tokens.len();
         let statements = crate::common::parse::parser()
@@ -240,6 +272,13 @@ impl Session {
                 "current transaction is aborted, commands ignored until end of transaction block",
             ));
         }
+        if matches!(statement.0, Ast::Vacuum(_)) && !block {
+            self.fail_transaction_block();
+            return Err(Error::new(
+                ErrorKind::ActiveTransaction,
+                "VACUUM cannot run inside a transaction block",
+            ));
+        }
         let replay =
             (block && control::writes(&statement.0).is_some()).then(|| statement.0.clone());
         if block {
@@ -271,9 +310,40 @@ impl Session {
     }
 
     /// Runs one statement inside the open transaction (a prepared query through its cached
-    /// plan when `planned` can use one).
+    /// plan when `planned` can use one). A READ COMMITTED write that found a row it had read
+    /// changed once it held the row's lock runs again on the newer state, its changes so far
+    /// undone and its locks kept (see `crate::storage::transaction`).
     async fn run(&mut self, statement: Ast, planned: Option<BoundPlan>) -> Result<StatementResult> {
         self.begin_statement()?;
+        if !may_run_again(&statement) {
+            return self.run_once(statement, planned).await;
+        }
+        let records = self
+            .scope
+            .with_transaction(|txn| txn.begin_statement_undo())?;
+        let mut runs = 0;
+        let result = loop {
+            let result = self.run_once(statement.clone(), planned.clone()).await;
+            runs += 1;
+            let again = result.is_err()
+                && records
+                && runs < STATEMENT_RUNS
+                && self.scope.with_transaction(|txn| txn.undo_statement())?;
+            if !again {
+                break result;
+            }
+            self.scope.set_snapshot(self.scope.db.engine.latest_seq());
+        };
+        self.scope
+            .with_transaction(|txn| txn.end_statement_undo())?;
+        result
+    }
+
+    async fn run_once(
+        &mut self,
+        statement: Ast,
+        planned: Option<BoundPlan>,
+    ) -> Result<StatementResult> {
         if let Some(result) = self.settings_statement(&statement)? {
             return Ok(result);
         }
@@ -335,6 +405,20 @@ impl Session {
                 crate::ddl::alter::alter_table(&self.exec, &alter).await?;
                 command("ALTER TABLE")
             }
+            // No dead rows to reclaim (history keeps every version by design) and no
+            // statistics to gather: the table must exist, and that is all.
+            Ast::Vacuum(vacuum) => {
+                if let Some(name) = &vacuum.table_name {
+                    existing_table(scope, name)?;
+                }
+                command("VACUUM")
+            }
+            Ast::Analyze(analyze) => {
+                if let Some(name) = &analyze.table_name {
+                    existing_table(scope, name)?;
+                }
+                command("ANALYZE")
+            }
             Ast::Truncate(truncate) => {
                 crate::dml::update_delete::truncate(&self.exec, &truncate).await?;
                 command("TRUNCATE TABLE")
@@ -355,6 +439,9 @@ impl Session {
                     self.exec.deregister_statement_table(name)?;
                 }
                 result
+            }
+            Ast::Query(query) if !query.locks.is_empty() => {
+                crate::dml::locking::select(&self.exec, *query).await
             }
             Ast::Update(update) => crate::dml::update_delete::update(&self.exec, &update).await,
             Ast::Delete(delete) => crate::dml::update_delete::delete(&self.exec, &delete).await,

@@ -1,6 +1,7 @@
 //! The shared database handle: one engine, any number of sessions.
 
 use crate::common::engine_error::engine_error;
+use crate::storage::locks::LockTable;
 use datafusion::common::config::Dialect;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -33,6 +34,8 @@ pub struct Database {
     /// Taken by an autocommit write that lost a conflict, for its retries: writes that keep
     /// colliding then take turns instead of all retrying at once.
     pub(crate) retry_lock: tokio::sync::Mutex<()>,
+    /// Every transaction's row locks (`crate::storage::locks`).
+    pub(crate) locks: Arc<LockTable>,
     /// Plans stored expressions (column defaults) outside any session.
     pub(crate) expressions: SessionState,
 }
@@ -98,6 +101,7 @@ impl Database {
             options,
             runtime,
             retry_lock: tokio::sync::Mutex::new(()),
+            locks: Arc::default(),
             expressions: expression_planner(),
         }))
     }
@@ -105,5 +109,10 @@ impl Database {
     /// The seq of the latest commit.
     pub fn latest_seq(&self) -> Seq {
         self.engine.latest_seq()
+    }
+
+    /// How many transactions are waiting for a row lock now (tests watch a statement block).
+    pub fn lock_waits(&self) -> usize {
+        self.locks.waiting()
     }
 }

@@ -3,8 +3,10 @@
 //! refuses, cascades to, or nulls the child rows that reference them (ON DELETE RESTRICT /
 //! CASCADE / SET NULL), through the ordinary DELETE and UPDATE paths, so cascades cascade.
 //!
-//! Foreign keys reference the parent's primary key. There are no locks: a transaction that
-//! deletes a parent row and one that concurrently inserts a child row for it can both commit.
+//! Foreign keys reference the parent's primary key. A statement writing child rows takes a `FOR
+//! KEY SHARE` lock of each parent row they reference (`crate::storage::write`), so a concurrent
+//! DELETE of the parent waits for it and then sees the new child rows, and a child written
+//! while the parent's deleter is open waits for it and then fails if the parent is gone.
 //! An UPDATE that moves a referenced row to another key is refused (ON UPDATE NO ACTION; there
 //! are no other ON UPDATE actions).
 
@@ -15,6 +17,7 @@ use datafusion::arrow::array::ArrayRef;
 use driftdb_engine::keys::KeyEncoder;
 use driftdb_engine::{ForeignKeyDef, TableDef, TableId, ValueRef};
 use driftdb_pgtypes::error::{Error, ErrorKind, Result};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The table with id `id` as the transaction sees it now.
@@ -46,11 +49,13 @@ pub(crate) fn referencing(
 }
 
 /// Fails unless every row of `columns` (one array per visible column of `def`, coerced) that
-/// holds no NULL in a foreign key's columns references an existing parent row.
+/// holds no NULL in a foreign key's columns references an existing parent row; adds each
+/// referenced parent row (table, encoded key) to `parents`, for the statement to lock.
 pub(crate) fn check_references(
     scope: &SessionScope,
     def: &TableDef,
     columns: &[ArrayRef],
+    parents: &mut BTreeSet<(TableId, Vec<u8>)>,
 ) -> Result<()> {
     if def.foreign_keys.is_empty() || columns.first().is_none_or(|c| c.is_empty()) {
         return Ok(());
@@ -91,6 +96,7 @@ pub(crate) fn check_references(
             if !key_held(scope, parent.id, key.as_bytes(), pending.as_ref())? {
                 return Err(missing_parent(def, fk));
             }
+            parents.insert((parent.id, key.as_bytes().to_vec()));
         }
     }
     Ok(())

@@ -8,6 +8,7 @@ pub(crate) mod defaults;
 pub(crate) mod encode;
 pub(crate) mod foreign_keys;
 pub(crate) mod held;
+pub(crate) mod locks;
 pub(crate) mod pushdown;
 pub(crate) mod scan;
 pub(crate) mod schema;

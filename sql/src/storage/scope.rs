@@ -2,8 +2,11 @@
 //! database, the user, the seq the current statement reads at, the open transaction, the
 //! run-time settings and the notices for the client.
 
+use crate::common::engine_error::engine_error;
 use crate::common::settings::Settings;
 use crate::storage::database::Database;
+use crate::storage::locks::{LockMode, WaitPolicy};
+use crate::storage::transaction::Isolation;
 use crate::storage::transaction::Transaction;
 use driftdb_engine::{CatalogPoint, Seq, TableDef, TableId};
 use driftdb_pgtypes::error::{Error, ErrorKind, Notice, Result};
@@ -208,4 +211,179 @@ impl SessionScope {
             .resolve_index(name, CatalogPoint::Latest)
             .is_some_and(|(def, _)| own.is_none_or(|txn| txn.definition(def.id).is_none()))
     }
+}
+
+impl SessionScope {
+    /// How a lock request of this session waits: up to `lock_timeout`, if one is set.
+    pub(crate) fn waiting(&self) -> WaitPolicy {
+        WaitPolicy::Wait(self.lock_timeout())
+    }
+
+    fn lock_timeout(&self) -> Option<std::time::Duration> {
+        self.settings().timeout("lock_timeout")
+    }
+
+    /// Takes the locks of `keys` of `table` in `mode`, waiting for each as long as
+    /// `lock_timeout` allows.
+    async fn lock_keys(&self, table: TableId, keys: &[&[u8]], mode: LockMode) -> Result<()> {
+        let locks = &self.db.locks;
+        let owner = self.with_transaction(|txn| txn.lock_owner(locks))?;
+        locks
+            .lock_all(owner, table, keys, mode, self.lock_timeout())
+            .await
+    }
+
+    /// Takes the locks of new rows' keys of `table`, so that a second transaction inserting
+    /// one of them waits for this one's end (and then fails with 23505 if it committed the
+    /// row). A statement outside a transaction block takes them only while someone holds a
+    /// lock in the table: it commits at once, so only a wait could change its outcome. A
+    /// transaction locks at most [`NEW_KEY_LOCKS`] new keys; past them (a bulk load) a
+    /// duplicate is found when the second of two transactions commits.
+    pub(crate) async fn lock_new_keys(&self, table: TableId, keys: &[&[u8]]) -> Result<()> {
+        let in_block = self.with_transaction(|txn| txn.explicit || txn.block)?;
+        if keys.is_empty() || !(in_block || self.db.locks.any_held(table)) {
+            return Ok(());
+        }
+        let room = self.with_transaction(|txn| {
+            let room = keys.len().min(NEW_KEY_LOCKS - txn.new_key_locks);
+            txn.new_key_locks += room;
+            room
+        })?;
+        self.lock_keys(table, &keys[..room], LockMode::Update).await
+    }
+
+    /// Takes the lock of the row `pk` of `table` in `mode` for the transaction, as `policy`
+    /// says (`Ok(false)`: skipped, `SKIP LOCKED`).
+    pub(crate) async fn lock_row_with(
+        &self,
+        table: TableId,
+        pk: &[u8],
+        mode: LockMode,
+        policy: WaitPolicy,
+    ) -> Result<bool> {
+        let locks = &self.db.locks;
+        let owner = self.with_transaction(|txn| txn.lock_owner(locks))?;
+        locks.lock(owner, &(table, pk.to_vec()), mode, policy).await
+    }
+
+    /// Takes the lock of the row `pk` of `table` in `mode` before the statement reads it (the
+    /// key path): a READ COMMITTED statement then reads at the latest commit (so, after a wait,
+    /// what the writer it waited for committed); at other levels a row changed since the
+    /// snapshot fails the statement with 40001, as PostgreSQL's does.
+    pub(crate) async fn lock_row(&self, table: TableId, pk: &[u8], mode: LockMode) -> Result<()> {
+        self.lock_row_with(table, pk, mode, self.waiting()).await?;
+        match self.with_transaction(|txn| txn.isolation)? {
+            Isolation::ReadCommitted => self.set_snapshot(self.db.engine.latest_seq()),
+            _ if self.changed_since_snapshot(table, [pk])? => return Err(concurrent_update()),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Takes the locks of rows of `table` the statement read and is about to write, each in its
+    /// mode, then makes sure none changed after the statement read them
+    /// ([`SessionScope::fail_if_changed`]). A READ COMMITTED statement then reads at the latest
+    /// commit: the rows it holds are the same there, and what it checks next (the rows that
+    /// reference a deleted one, unique values) must count what the writers it waited for
+    /// committed.
+    pub(crate) async fn lock_written_rows(
+        &self,
+        table: TableId,
+        rows: &[(&[u8], LockMode)],
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // Runs of one mode, each taken together.
+        let mut start = 0;
+        while let Some(&(_, mode)) = rows.get(start) {
+            let end = rows[start..]
+                .iter()
+                .position(|(_, m)| *m != mode)
+                .map_or(rows.len(), |n| start + n);
+            let keys: Vec<&[u8]> = rows[start..end].iter().map(|(pk, _)| *pk).collect();
+            self.lock_keys(table, &keys, mode).await?;
+            start = end;
+        }
+        let latest = self.db.engine.latest_seq();
+        let keys: Vec<&[u8]> = rows.iter().map(|(pk, _)| *pk).collect();
+        self.fail_if_changed(table, &keys)?;
+        if self.with_transaction(|txn| txn.isolation)? == Isolation::ReadCommitted {
+            self.set_snapshot(latest);
+        }
+        Ok(())
+    }
+
+    /// Takes a `FOR KEY SHARE` lock of each parent row the statement's new rows reference, so
+    /// that the parent cannot go before this transaction ends; a parent a writer this waited
+    /// for deleted fails the statement (23503) through `missing`.
+    pub(crate) async fn lock_parents(
+        &self,
+        parents: &[(TableId, Vec<u8>)],
+        missing: impl Fn(TableId) -> Error,
+    ) -> Result<()> {
+        let policy = self.waiting();
+        let engine = &self.db.engine;
+        for (table, pk) in parents {
+            self.lock_row_with(*table, pk, LockMode::KeyShare, policy)
+                .await?;
+            if self.changed_since_snapshot(*table, [pk.as_slice()])?
+                && engine
+                    .get_as_of(*table, pk, engine.latest_seq(), |_| ())
+                    .map_err(engine_error)?
+                    .is_none()
+            {
+                return Err(missing(*table));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails if a commit after the statement's snapshot wrote any of `keys` of `table` (whose
+    /// locks the statement holds): a READ COMMITTED statement is asked to run again
+    /// (`Transaction::request_restart`) and the error is returned either way (40001 where the
+    /// statement cannot run again).
+    pub(crate) fn fail_if_changed(&self, table: TableId, keys: &[&[u8]]) -> Result<()> {
+        if self.changed_since_snapshot(table, keys.iter().copied())? {
+            self.with_transaction(|txn| txn.request_restart())?;
+            return Err(concurrent_update());
+        }
+        Ok(())
+    }
+
+    /// Whether a commit after the statement's snapshot wrote any of `keys` of `table`.
+    fn changed_since_snapshot<'k>(
+        &self,
+        table: TableId,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> Result<bool> {
+        let (engine, read_at) = (&self.db.engine, self.snapshot());
+        // No commit since the snapshot: nothing can have changed.
+        if engine.latest_seq() <= read_at {
+            return Ok(false);
+        }
+        for pk in keys {
+            if engine
+                .last_write(table, pk)
+                .map_err(engine_error)?
+                .is_some_and(|written| written > read_at)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// How many new keys one transaction locks (see [`SessionScope::lock_new_keys`]): a lock costs
+/// about 150 bytes of memory until the transaction ends.
+pub(crate) const NEW_KEY_LOCKS: usize = 100_000;
+
+/// PostgreSQL's error for a write to a row a concurrent transaction changed after this one's
+/// snapshot (REPEATABLE READ and SERIALIZABLE).
+pub(crate) fn concurrent_update() -> Error {
+    Error::new(
+        ErrorKind::SerializationFailure,
+        "could not serialize access due to concurrent update",
+    )
 }

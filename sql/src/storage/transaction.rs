@@ -9,13 +9,20 @@
 //! commits since its snapshot (first committer wins) and writes it as one seq. A rollback just
 //! drops the buffer, so it leaves no trace in history.
 //!
-//! - READ COMMITTED: each statement reads the latest commit; rows it rewrites must be unchanged
-//!   since that statement read them.
-//! - REPEATABLE READ: every statement reads the snapshot of the first (snapshot isolation).
+//! Writers of a row take its lock first (`crate::storage::locks`), held until the transaction
+//! ends, so a second writer waits for the first instead of failing at COMMIT.
+//!
+//! - READ COMMITTED: each statement reads the latest commit. A statement whose rows changed
+//!   while it waited for their locks runs again on the newer state, keeping the locks it took
+//!   (its changes so far are undone first): PostgreSQL re-checks each such row instead, with the
+//!   same outcome for the rows it locks, and neither fails.
+//! - REPEATABLE READ: every statement reads the snapshot of the first (snapshot isolation); a
+//!   statement writing a row that changed since then fails with 40001.
 //! - SERIALIZABLE: as REPEATABLE READ, and the key ranges its current-state scans read are
 //!   certified at commit too, so write skew cannot commit.
 
 use crate::common::settings::Settings;
+use crate::storage::locks::{LockTable, Owner, TransactionLocks};
 use datafusion::execution::memory_pool::MemoryReservation;
 use driftdb_engine::row::delete_event;
 use driftdb_engine::{
@@ -115,6 +122,16 @@ pub(crate) struct Transaction {
     pub(crate) local_settings: Vec<String>,
     /// The memory its pending rows hold in the server's pool, given back when it ends.
     pub(crate) memory: Vec<MemoryReservation>,
+    /// The row locks it holds, released when it ends.
+    locks: Option<TransactionLocks>,
+    /// While a statement that may run again runs: each row it staged, as it was pending before
+    /// (`None`: not pending), to undo the statement.
+    statement_undo: Option<Vec<(TableId, Vec<u8>, Option<PendingRow>)>>,
+    /// A row the running statement locked changed after the statement read it: under READ
+    /// COMMITTED the statement runs again instead of failing.
+    restart: bool,
+    /// How many new rows' keys it has locked (`crate::storage::scope::NEW_KEY_LOCKS`).
+    pub(crate) new_key_locks: usize,
 }
 
 impl Transaction {
@@ -132,7 +149,65 @@ impl Transaction {
             settings_at_begin: None,
             local_settings: Vec::new(),
             memory: Vec::new(),
+            locks: None,
+            statement_undo: None,
+            restart: false,
+            new_key_locks: 0,
         }
+    }
+
+    /// Who this transaction is in the database's lock table (made on its first lock).
+    pub(crate) fn lock_owner(&mut self, locks: &Arc<LockTable>) -> Owner {
+        self.locks
+            .get_or_insert_with(|| TransactionLocks::new(locks.clone()))
+            .owner()
+    }
+
+    /// The row locks, to release after the commit is written (dropping them releases them).
+    pub(crate) fn take_locks(&mut self) -> Option<TransactionLocks> {
+        self.locks.take()
+    }
+
+    /// Starts recording what the statement about to run stages, so that
+    /// [`Transaction::undo_statement`] can take it back (READ COMMITTED only: other levels fail
+    /// instead of running a statement again). Returns whether it records.
+    pub(crate) fn begin_statement_undo(&mut self) -> bool {
+        self.restart = false;
+        let records = self.isolation == Isolation::ReadCommitted;
+        self.statement_undo = records.then(Vec::new);
+        records
+    }
+
+    /// Stops recording what statements stage.
+    pub(crate) fn end_statement_undo(&mut self) {
+        self.statement_undo = None;
+        self.restart = false;
+    }
+
+    /// Asks for the running statement to run again (see [`Transaction::restart`]); `false` if
+    /// it cannot, since nothing records how to undo it.
+    pub(crate) fn request_restart(&mut self) -> bool {
+        self.restart = self.statement_undo.is_some();
+        self.restart
+    }
+
+    /// If the statement that just failed asked to run again: undoes what it staged and returns
+    /// `true`, recording afresh for the next run.
+    pub(crate) fn undo_statement(&mut self) -> bool {
+        if !std::mem::take(&mut self.restart) {
+            return false;
+        }
+        let Some(undo) = self.statement_undo.replace(Vec::new()) else {
+            return false;
+        };
+        for (table, pk, before) in undo.into_iter().rev() {
+            let rows = Arc::make_mut(self.changes.rows.entry(table).or_default());
+            match before {
+                Some(before) => rows.insert(pk, before),
+                None => rows.remove(&pk),
+            };
+        }
+        true
     }
 
     /// Whether a statement has run in this transaction (after which its level is fixed).
@@ -243,6 +318,9 @@ impl Transaction {
         }
         let rows = Arc::make_mut(rows);
         for (pk, (put, origin)) in events {
+            if let Some(undo) = &mut self.statement_undo {
+                undo.push((def.id, pk.clone(), rows.get(&pk).cloned()));
+            }
             match rows.get_mut(&pk) {
                 // An insert of a key this transaction created and deleted again, or a row it
                 // wrote before: it keeps what the first write expected of the committed row.

@@ -4,7 +4,9 @@
 use crate::common::engine_error::engine_error;
 use crate::storage::checks;
 use crate::storage::encode::{TypedColumn, coerce};
+use crate::storage::foreign_keys;
 use crate::storage::held::{unique_values, value_held};
+use crate::storage::locks::LockMode;
 use crate::storage::scope::SessionScope;
 use crate::storage::transaction::{Origin, StatementEvent};
 use async_trait::async_trait;
@@ -17,10 +19,10 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use driftdb_engine::keys::KeyEncoder;
 use driftdb_engine::row::RowEncoder;
-use driftdb_engine::{IndexDef, TableDef, ValueRef};
+use driftdb_engine::{IndexDef, TableDef, TableId, ValueRef};
 use driftdb_pgtypes::error::{Error, ErrorKind, Result};
 use futures::StreamExt;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -187,6 +189,12 @@ pub(crate) struct WriteSet<'d> {
     /// server's memory limit like any other buffer (53200 past it).
     bytes: usize,
     reservation: Option<MemoryReservation>,
+    /// Whether staging takes the locks of the rows it rewrites (not for a definition change,
+    /// which certifies the whole table instead).
+    locks_rows: bool,
+    /// The parent rows its rows reference through foreign keys (table, encoded key), locked
+    /// `FOR KEY SHARE` when it is staged.
+    parents: BTreeSet<(TableId, Vec<u8>)>,
 }
 
 /// What one pending row costs beyond its key and event bytes (map node, vectors).
@@ -199,6 +207,18 @@ impl<'d> WriteSet<'d> {
             events: BTreeMap::new(),
             bytes: 0,
             reservation: None,
+            locks_rows: true,
+            parents: BTreeSet::new(),
+        }
+    }
+
+    /// A set that rewrites rows without taking their locks: for a definition change, which
+    /// makes the commit fail if any row of the table changed meanwhile
+    /// (`Transaction::require_unchanged`).
+    pub(crate) fn without_row_locks(def: &'d TableDef) -> WriteSet<'d> {
+        WriteSet {
+            locks_rows: false,
+            ..WriteSet::new(def)
         }
     }
 
@@ -260,6 +280,17 @@ impl<'d> WriteSet<'d> {
         self.events.insert(pk, (None, Origin::Read));
     }
 
+    /// Verifies the foreign keys of rows about to be added (one array per visible column,
+    /// coerced) and remembers the parent rows they reference, to lock them when the set is
+    /// staged.
+    pub(crate) fn check_references(
+        &mut self,
+        scope: &SessionScope,
+        columns: &[ArrayRef],
+    ) -> Result<()> {
+        foreign_keys::check_references(scope, self.def, columns, &mut self.parents)
+    }
+
     /// Refuses (23505) a row of this statement whose values in a unique index another row
     /// holds: a row the transaction sees (committed, or its own) that this statement does not
     /// rewrite, or another row of this statement. The engine checks again at commit, under the
@@ -291,8 +322,43 @@ impl<'d> WriteSet<'d> {
     }
 
     /// Adds the set to the session's transaction (which commits it, at the statement's end or at
-    /// COMMIT).
-    pub(crate) fn stage(mut self, scope: &SessionScope) -> Result<()> {
+    /// COMMIT), after taking the locks of the rows it rewrites or deletes
+    /// ([`SessionScope::lock_written_rows`]: a row another open transaction wrote is waited
+    /// for).
+    pub(crate) async fn stage(mut self, scope: &SessionScope) -> Result<()> {
+        let rewritten: Vec<(&[u8], LockMode)> = self
+            .events
+            .iter()
+            .filter(|(_, (_, origin))| self.locks_rows && *origin == Origin::Read)
+            .map(|(pk, (put, _))| {
+                let mode = match put {
+                    Some(_) => LockMode::NoKeyUpdate,
+                    None => LockMode::Update,
+                };
+                (pk.as_slice(), mode)
+            })
+            .collect();
+        scope.lock_written_rows(self.def.id, &rewritten).await?;
+        if self.locks_rows {
+            let inserted: Vec<&[u8]> = self
+                .events
+                .iter()
+                .filter(|(_, (put, origin))| *origin == Origin::Inserted && put.is_some())
+                .map(|(pk, _)| pk.as_slice())
+                .collect();
+            scope.lock_new_keys(self.def.id, &inserted).await?;
+        }
+        let parents: Vec<(TableId, Vec<u8>)> =
+            std::mem::take(&mut self.parents).into_iter().collect();
+        let def = self.def;
+        let missing = |parent: TableId| {
+            let fk = def.foreign_keys.iter().find(|fk| fk.parent == parent);
+            fk.map_or_else(
+                || Error::new(ErrorKind::Internal, "a parent without a foreign key"),
+                |fk| foreign_keys::missing_parent(def, fk),
+            )
+        };
+        scope.lock_parents(&parents, missing).await?;
         self.account(scope)?;
         self.check_unique(scope)?;
         let engine = &scope.db.engine;
@@ -355,7 +421,10 @@ impl DataSink for InsertSink {
                 .map_err(Error::into_datafusion)?;
             count += batch.num_rows() as u64;
         }
-        inserts.stage(&self.scope).map_err(Error::into_datafusion)?;
+        inserts
+            .stage(&self.scope)
+            .await
+            .map_err(Error::into_datafusion)?;
         Ok(count)
     }
 }
@@ -386,8 +455,8 @@ impl<'d> Inserts<'d> {
     }
 
     /// Adds the rows to the session's transaction ([`WriteSet::stage`]).
-    pub(crate) fn stage(self, scope: &SessionScope) -> Result<()> {
-        self.set.stage(scope)
+    pub(crate) async fn stage(self, scope: &SessionScope) -> Result<()> {
+        self.set.stage(scope).await
     }
 
     /// Adds a batch of rows (one array per visible column, through [`Inserts::coerce`]):
@@ -396,7 +465,7 @@ impl<'d> Inserts<'d> {
     pub(crate) fn add(&mut self, scope: &SessionScope, coerced: &[ArrayRef]) -> Result<()> {
         let def = self.def;
         checks::verify(scope, def, coerced)?;
-        crate::storage::foreign_keys::check_references(scope, def, coerced)?;
+        self.set.check_references(scope, coerced)?;
         let rows = coerced.first().map_or(0, |c| c.len());
         let row_ids = new_row_ids(scope, def, rows)?;
         self.rows.clear();
