@@ -66,10 +66,13 @@ pub enum WaitPolicy {
     Skip,
 }
 
+/// One table's locked rows: each encoded key's holders and their strongest mode.
+type TableLocks = HashMap<Vec<u8>, Vec<(Owner, LockMode)>>;
+
 #[derive(Debug, Default)]
 struct State {
-    /// Each locked row's holders and their strongest mode, by table and encoded key.
-    rows: HashMap<TableId, HashMap<Vec<u8>, Vec<(Owner, LockMode)>>>,
+    /// Each table's locked rows.
+    rows: HashMap<TableId, TableLocks>,
     /// The rows each owner holds, to release them at its end.
     held: HashMap<Owner, Vec<RowId>>,
     /// Whom each waiting owner waits for.

@@ -86,6 +86,10 @@ pub(crate) struct PendingRow {
 /// statement that writes copies it only while a scan still holds the old one.
 pub(crate) type PendingRows = Arc<BTreeMap<Vec<u8>, PendingRow>>;
 
+/// A row a statement staged: its table, key, and what was pending for it before (`None`:
+/// nothing).
+type UndoEntry = (TableId, Vec<u8>, Option<PendingRow>);
+
 /// Everything a savepoint restores.
 #[derive(Clone, Debug, Default)]
 struct Changes {
@@ -126,7 +130,7 @@ pub(crate) struct Transaction {
     locks: Option<TransactionLocks>,
     /// While a statement that may run again runs: each row it staged, as it was pending before
     /// (`None`: not pending), to undo the statement.
-    statement_undo: Option<Vec<(TableId, Vec<u8>, Option<PendingRow>)>>,
+    statement_undo: Option<Vec<UndoEntry>>,
     /// A row the running statement locked changed after the statement read it: under READ
     /// COMMITTED the statement runs again instead of failing.
     restart: bool,
